@@ -1,0 +1,117 @@
+# Build of the LRA framework: a static library of every module, the `lra` program and one test
+# binary per tests/test_<module>.c.  Sources are found by wildcard, so a new module file needs no edit here.
+#   make            release build (build/lra, build/liblra.a)
+#   make test       build and run every test (T=name runs tests/test_name.c only)
+#   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (ASAN_BUILD, default build-asan/)
+#   make debug      -O0 -g build in build-debug/
+#   make bench      op micro-benchmarks
+#   make demo       the README's main job
+#   make install PREFIX=/usr/local
+# Variables: BUILD (output folder), MODE (release|debug|asan), WERROR=1, MPI=1.
+
+BUILD   ?= build
+MODE    ?= release
+PREFIX  ?= /usr/local
+CC      ?= gcc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+
+VERSION := 0.1.0
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+INCS    := -I. $(shell test -d /usr/include/x86_64-linux-gnu/openblas-openmp && echo -I/usr/include/x86_64-linux-gnu/openblas-openmp)
+
+ifeq ($(MODE),release)
+OPT := -O2 -march=native -ftree-vectorize -g
+else ifeq ($(MODE),debug)
+OPT := -O0 -g3
+else ifeq ($(MODE),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+$(error MODE must be release, debug or asan)
+endif
+
+ifeq ($(MPI),1)
+CC_MPI  := mpicc
+DEFS_MPI := -DLRA_WITH_MPI
+endif
+
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -fopenmp $(INCS) -DLRA_VERSION=\"$(VERSION)\" $(DEFS_MPI) -MMD -MP
+LDFLAGS += -fopenmp $(if $(filter asan,$(MODE)),-fsanitize=address$(comma)undefined)
+LDLIBS  += -lopenblas -lyaml -lz -lm -lpthread
+comma := ,
+ifeq ($(MPI),1)
+CC := $(CC_MPI)
+endif
+
+LIB_DIRS := core layers attention optim data tasks
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(wildcard tools/lra/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HARNESS  := $(BUILD)/tests/harness.o
+BENCH_SRC := $(wildcard tests/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all test asan debug bench demo install clean check-deps tests
+all: $(BUILD)/lra $(BUILD)/liblra.a
+
+# Installs missing Debian packages (or prints the command) before anything is compiled.
+$(DEPS_OK): tools/install-deps.sh
+	@sh tools/install-deps.sh $(if $(filter 1,$(MPI)),--mpi)
+	@mkdir -p $(BUILD) && touch $@
+check-deps: $(DEPS_OK)
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liblra.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lra: $(CLI_OBJ) $(BUILD)/liblra.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liblra.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS) $(BUILD)/liblra.a
+	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/liblra.a $(LDLIBS)
+
+tests: $(TEST_BIN) $(BUILD)/lra
+
+# T=name runs only tests/test_name.c.
+test: $(if $(T),$(BUILD)/tests/test_$(T) $(BUILD)/lra,tests)
+	@sh tests/run_all.sh $(BUILD) $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BIN))
+
+ASAN_BUILD ?= build-asan
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) MODE=asan test T=$(T)
+
+debug:
+	@$(MAKE) --no-print-directory BUILD=build-debug MODE=debug all
+
+bench: $(BENCH_BIN) $(BUILD)/lra
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+demo: all
+	@sh tools/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/lra $(DESTDIR)$(PREFIX)/share/lra/configs
+	install -m 755 $(BUILD)/lra $(DESTDIR)$(PREFIX)/bin/lra
+	install -m 644 $(BUILD)/liblra.a $(DESTDIR)$(PREFIX)/lib/liblra.a
+	for d in $(LIB_DIRS); do install -d $(DESTDIR)$(PREFIX)/include/lra/$$d; \
+	  for h in $$d/*.h; do [ -f "$$h" ] && install -m 644 $$h $(DESTDIR)$(PREFIX)/include/lra/$$d/; done; done
+	-install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/lra/configs/ 2>/dev/null
+
+clean:
+	rm -rf build build-asan build-debug build-*
+
+.SECONDARY:
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HARNESS:.o=.d)

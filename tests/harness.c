@@ -1,0 +1,70 @@
+// Test runner: runs every case (or those named on the command line) and prints the closing line.
+#include "tests/harness.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int lra_test_failed_ = 0;
+int lra_test_skipped_ = 0;
+
+void lra_test_fail_(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  %s:%d: ", file, line);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    lra_test_failed_++;
+}
+
+const char *lra_test_shared_data(void) {
+    const char *p = getenv("LRA_SHARED_DATA");
+    if (!p) p = "../shared/data";
+    return access(p, R_OK) == 0 ? p : NULL;
+}
+
+const char *lra_test_fixtures(void) { return "tests/fixtures"; }
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int lra_test_main_(int argc, char **argv, const lra_test_case *cases, int n) {
+    int passed = 0, failed = 0, skipped = 0;
+    const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    for (int i = 0; i < n; i++) {
+        if (argc > 1) {
+            int wanted = 0;
+            for (int a = 1; a < argc; a++)
+                if (!strcmp(argv[a], cases[i].name)) wanted = 1;
+            if (!wanted) continue;
+        }
+        lra_test_failed_ = 0;
+        lra_test_skipped_ = 0;
+        double t0 = now_s();
+        cases[i].fn();
+        double dt = now_s() - t0;
+        if (lra_test_failed_) {
+            failed++;
+            printf("FAIL %s.%s (%.2fs)\n", prog, cases[i].name, dt);
+        } else if (lra_test_skipped_) {
+            skipped++;
+            printf("skip %s.%s\n", prog, cases[i].name);
+        } else {
+            passed++;
+            printf("ok   %s.%s (%.2fs)\n", prog, cases[i].name, dt);
+        }
+        fflush(stdout);
+    }
+    if (skipped)
+        printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    else
+        printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
