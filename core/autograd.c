@@ -1,0 +1,87 @@
+// The tape and the reverse walk (see autograd.h).
+#include "core/autograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+lra_ctx *lra_ctx_new(size_t arena_chunk_bytes) {
+    lra_ctx *ctx = lra_xcalloc(1, sizeof *ctx);
+    ctx->arena = lra_arena_new(arena_chunk_bytes);
+    ctx->grad_enabled = 1;
+    ctx->training = 1;
+    return ctx;
+}
+
+void lra_ctx_free(lra_ctx *ctx) {
+    if (!ctx) return;
+    lra_arena_free(ctx->arena);
+    free(ctx->nodes);
+    free(ctx);
+}
+
+void lra_ctx_reset(lra_ctx *ctx) {
+    ctx->n_nodes = 0;
+    lra_arena_reset(ctx->arena);
+}
+
+int lra_ctx_set_grad_enabled(lra_ctx *ctx, int enabled) {
+    int prev = ctx->grad_enabled;
+    ctx->grad_enabled = enabled;
+    return prev;
+}
+
+lra_node *lra_tape_record(lra_ctx *ctx, const char *op, lra_backward_fn backward, lra_tensor *out, int n_in,
+                          lra_tensor *const *in) {
+    LRA_ASSERT(n_in <= LRA_NODE_MAX_IN);
+    if (!ctx->grad_enabled) return NULL;
+    int any = 0;
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && in[i]->requires_grad) any = 1;
+    if (!any) return NULL;
+    if (ctx->n_nodes == ctx->cap_nodes) {
+        ctx->cap_nodes = ctx->cap_nodes ? ctx->cap_nodes * 2 : 256;
+        ctx->nodes = lra_xrealloc(ctx->nodes, (size_t)ctx->cap_nodes * sizeof *ctx->nodes);
+    }
+    lra_node *nd = lra_arena_calloc(ctx->arena, sizeof *nd);
+    nd->op = op;
+    nd->backward = backward;
+    nd->out = out;
+    nd->n_in = n_in;
+    for (int i = 0; i < n_in; i++) nd->in[i] = in[i];
+    out->requires_grad = 1;
+    ctx->nodes[ctx->n_nodes++] = nd;
+    return nd;
+}
+
+void *lra_node_alloc(lra_ctx *ctx, size_t bytes) { return lra_arena_alloc(ctx->arena, bytes); }
+
+float *lra_grad(lra_ctx *ctx, lra_tensor *t) {
+    if (!t->grad) t->grad = lra_arena_calloc(ctx->arena, (size_t)lra_tensor_numel(t) * sizeof(float));
+    return t->grad;
+}
+
+static void run_tape(lra_ctx *ctx) {
+    for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
+        lra_node *nd = ctx->nodes[i];
+        if (!nd->out->grad) continue;  // nothing downstream used this output
+        nd->backward(ctx, nd);
+    }
+}
+
+void lra_backward(lra_ctx *ctx, lra_tensor *loss) {
+    LRA_ASSERT_MSG(lra_tensor_numel(loss) == 1, "backward needs a one-element loss");
+    float one = 1.0f;
+    lra_backward_from(ctx, loss, &one);
+}
+
+void lra_backward_from(lra_ctx *ctx, lra_tensor *t, const float *seed_grad) {
+    LRA_ASSERT_MSG(t->requires_grad, "backward from a tensor that does not require grad");
+    float *g = lra_grad(ctx, t);
+    int64_t n = lra_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) g[i] += seed_grad[i];
+    run_tape(ctx);
+}
+
+int64_t lra_tape_size(const lra_ctx *ctx) { return ctx->n_nodes; }
