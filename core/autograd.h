@@ -46,6 +46,9 @@ struct lra_ctx {
     int training;            // 1: dropout and other train-only behaviour active
     uint64_t seed;           // run seed (random draws are keyed by it and purpose ids)
     uint64_t step;           // training step (part of every random key)
+    int64_t example_offset;  // global index of the first example of the current (micro-)batch: per-example
+                             // random draws (dropout) are offset by it, so splitting a batch into
+                             // micro-batches or ranks does not change them
 };
 
 lra_ctx *lra_ctx_new(size_t arena_chunk_bytes);  // 0 = default chunk size

@@ -29,6 +29,13 @@ void lra_dataset_free(lra_dataset *ds);
 void lra_dataset_push(lra_dataset *ds, const uint16_t *const *seqs, const int64_t *lens, int32_t label);
 // Convenience for n_seq == 1.
 void lra_dataset_push1(lra_dataset *ds, const uint16_t *seq, int64_t len, int32_t label);
+// Pre-sizes the arrays for `examples` examples and `tokens` tokens in all (an optional speed-up).
+void lra_dataset_reserve(lra_dataset *ds, int64_t examples, int64_t tokens);
+// Total tokens stored (all sequences of all examples).
+int64_t lra_dataset_num_tokens(const lra_dataset *ds);
+// Checks the invariants (offsets monotone, ids < vocab_size, labels < num_classes, max_seq_len exact);
+// `what` names the dataset in the message.
+lra_status lra_dataset_validate(const lra_dataset *ds, const char *what);
 static inline int64_t lra_dataset_len(const lra_dataset *ds, int64_t i, int s) {
     return ds->offsets[i * ds->n_seq + s + 1] - ds->offsets[i * ds->n_seq + s];
 }

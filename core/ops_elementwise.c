@@ -1,0 +1,538 @@
+// Elementwise ops: broadcasting add/sub/mul/div and the unary maps (scale, add_scalar, exp, log, sqrt,
+// rsqrt, pow, tanh, acos, abs, gelu, relu, elu).  See core/ops.h.
+//
+// Shapes are right-aligned into 4 dims.  Contiguous inputs run flat, vectorisable loops over fixed-size
+// chunks (OpenMP, static schedule); other layouts run row by row with the inputs' strides (stride 0 for
+// broadcast dims).  The backward of a broadcast input sums the gradient over the broadcast dims in
+// double, each input element by one thread in row-major order of the output, so results do not depend
+// on the thread count.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/optable.h"
+#include "core/status.h"
+
+#define EW_CHUNK 16384    // elements per parallel work item of the flat loops
+#define EW_PAR_MIN 32768  // below this many elements everything stays on one thread
+#define EW_RED_CHUNK 256  // output columns per work item of the broadcast-gradient reduction
+
+// ---------------------------------------------------------------- shapes
+
+// Right-aligns t's shape/strides into 4 dims; broadcast (size-1) dims get stride 0.
+static void pad4(const lra_tensor *t, int64_t sh[4], int64_t st[4]) {
+    for (int i = 0; i < 4; i++) {
+        sh[i] = 1;
+        st[i] = 0;
+    }
+    for (int i = 0; i < t->ndim; i++) {
+        sh[4 - t->ndim + i] = t->shape[i];
+        st[4 - t->ndim + i] = t->shape[i] == 1 ? 0 : t->stride[i];
+    }
+}
+
+static void contig4(const int64_t sh[4], int64_t st[4]) {
+    st[3] = 1;
+    for (int i = 2; i >= 0; i--) st[i] = st[i + 1] * sh[i + 1];
+}
+
+// ---------------------------------------------------------------- binary kernels
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+
+// o[i] = x[i*sx] OP y[i*sy] for i < n, with the unit/zero-stride cases spelled out so they vectorise.
+#define BIN_KERNEL(NAME, OP)                                                                                      \
+    static void NAME(float *restrict o, const float *restrict x, int64_t sx, const float *restrict y, int64_t sy, \
+                     int64_t n) {                                                                                 \
+        if (sx == 1 && sy == 1) {                                                                                 \
+            for (int64_t i = 0; i < n; i++) o[i] = x[i] OP y[i];                                                  \
+        } else if (sx == 1 && sy == 0) {                                                                          \
+            const float c = y[0];                                                                                 \
+            for (int64_t i = 0; i < n; i++) o[i] = x[i] OP c;                                                     \
+        } else if (sx == 0 && sy == 1) {                                                                          \
+            const float c = x[0];                                                                                 \
+            for (int64_t i = 0; i < n; i++) o[i] = c OP y[i];                                                     \
+        } else {                                                                                                  \
+            for (int64_t i = 0; i < n; i++) o[i] = x[i * sx] OP y[i * sy];                                        \
+        }                                                                                                         \
+    }
+BIN_KERNEL(bin_add, +)
+BIN_KERNEL(bin_sub, -)
+BIN_KERNEL(bin_mul, *)
+BIN_KERNEL(bin_div, /)
+
+typedef void (*bin_kernel)(float *, const float *, int64_t, const float *, int64_t, int64_t);
+static const bin_kernel BIN_KERNELS[] = {bin_add, bin_sub, bin_mul, bin_div};
+
+// out (contiguous, shape os) = x (strides xs) OP y (strides ys); strides 0 on broadcast dims.
+static void binary_apply(int kind, float *out, const int64_t os[4], const float *x, const int64_t xs[4], const float *y,
+                         const int64_t ys[4]) {
+    bin_kernel k = BIN_KERNELS[kind];
+    int64_t n = os[0] * os[1] * os[2] * os[3];
+    int64_t cs[4];
+    contig4(os, cs);
+    int flat_x = 1, flat_y = 1;
+    for (int i = 0; i < 4; i++) {
+        if (os[i] > 1 && xs[i] != cs[i]) flat_x = 0;
+        if (os[i] > 1 && ys[i] != cs[i]) flat_y = 0;
+    }
+    if (flat_x && flat_y) {
+        int64_t nch = (n + EW_CHUNK - 1) / EW_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i0 = c * EW_CHUNK, len = n - i0 < EW_CHUNK ? n - i0 : EW_CHUNK;
+            k(out + i0, x + i0, 1, y + i0, 1, len);
+        }
+        return;
+    }
+    int64_t rows = os[0] * os[1] * os[2], len = os[3];
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i2 = r % os[2], i1 = (r / os[2]) % os[1], i0 = r / (os[2] * os[1]);
+        k(out + r * len, x + i0 * xs[0] + i1 * xs[1] + i2 * xs[2], xs[3], y + i0 * ys[0] + i1 * ys[1] + i2 * ys[2],
+          ys[3], len);
+    }
+}
+
+// g (contiguous, shape gs: os with some dims 1) += scale * src (contiguous, shape os) summed over the
+// dims where gs is 1 and os is not.  Sums in double, in row-major order of the output.
+static void reduce_into(float *g, const int64_t gs[4], const float *src, const int64_t os[4], float scale) {
+    int64_t n = os[0] * os[1] * os[2] * os[3];
+    if (gs[0] == os[0] && gs[1] == os[1] && gs[2] == os[2] && gs[3] == os[3]) {
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) g[i] += scale * src[i];
+        return;
+    }
+    int64_t ss[4];
+    contig4(os, ss);
+    int red3 = gs[3] != os[3];
+    int64_t ch = red3 ? 1 : EW_RED_CHUNK, nch = (gs[3] + ch - 1) / ch, outer = gs[0] * gs[1] * gs[2];
+    int64_t ntask = outer * nch;
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN && ntask > 1)
+    for (int64_t t = 0; t < ntask; t++) {
+        int64_t ao = t / nch, c0 = (t % nch) * ch, c1 = c0 + ch < gs[3] ? c0 + ch : gs[3];
+        int64_t a[3] = {ao / (gs[2] * gs[1]), (ao / gs[2]) % gs[1], ao % gs[2]}, lo[3], hi[3];
+        for (int d = 0; d < 3; d++) {
+            lo[d] = gs[d] == os[d] ? a[d] : 0;
+            hi[d] = gs[d] == os[d] ? a[d] + 1 : os[d];
+        }
+        double acc[EW_RED_CHUNK];
+        for (int64_t c = 0; c < c1 - c0; c++) acc[c] = 0.0;
+        for (int64_t i0 = lo[0]; i0 < hi[0]; i0++)
+            for (int64_t i1 = lo[1]; i1 < hi[1]; i1++)
+                for (int64_t i2 = lo[2]; i2 < hi[2]; i2++) {
+                    const float *s = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+                    if (red3) {
+                        double v = acc[0];
+                        for (int64_t i3 = 0; i3 < os[3]; i3++) v += s[i3];
+                        acc[0] = v;
+                    } else {
+                        for (int64_t c = c0; c < c1; c++) acc[c - c0] += s[c];
+                    }
+                }
+        for (int64_t c = c0; c < c1; c++) g[ao * gs[3] + c] += (float)(scale * acc[c - c0]);
+    }
+}
+
+// ---------------------------------------------------------------- binary ops
+
+static void binary_backward(lra_ctx *ctx, lra_node *node) {
+    int kind = (int)node->iattr[0];
+    lra_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
+    int64_t os[4], ys[4], as[4], ast[4], bs[4], bst[4];
+    pad4(y, os, ys);
+    pad4(a, as, ast);
+    pad4(b, bs, bst);
+    int64_t cs[4];
+    contig4(os, cs);
+    const float *gy = y->grad;
+    int64_t n = lra_tensor_numel(y);
+    float *tmp = NULL;
+    if ((kind == BIN_MUL || kind == BIN_DIV) && (a->requires_grad || b->requires_grad))
+        tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
+    if (a->requires_grad) {
+        float *ga = lra_grad(ctx, a);
+        if (kind == BIN_ADD || kind == BIN_SUB) {
+            reduce_into(ga, as, gy, os, 1.0f);
+        } else {  // d(a*b)/da = b, d(a/b)/da = 1/b
+            binary_apply(kind, tmp, os, gy, cs, lra_f32(b), bst);
+            reduce_into(ga, as, tmp, os, 1.0f);
+        }
+    }
+    if (b->requires_grad) {
+        float *gb = lra_grad(ctx, b);
+        if (kind == BIN_ADD) {
+            reduce_into(gb, bs, gy, os, 1.0f);
+        } else if (kind == BIN_SUB) {
+            reduce_into(gb, bs, gy, os, -1.0f);
+        } else if (kind == BIN_MUL) {
+            binary_apply(BIN_MUL, tmp, os, gy, cs, lra_f32(a), ast);
+            reduce_into(gb, bs, tmp, os, 1.0f);
+        } else {  // d(a/b)/db = -y/b
+            binary_apply(BIN_MUL, tmp, os, gy, cs, lra_f32(y), cs);
+            binary_apply(BIN_DIV, tmp, os, tmp, cs, lra_f32(b), bst);
+            reduce_into(gb, bs, tmp, os, -1.0f);
+        }
+    }
+}
+
+static lra_tensor *binary_op(lra_ctx *ctx, lra_tensor *a, lra_tensor *b, int kind, const char *name) {
+    LRA_ASSERT_MSG(a->dtype == LRA_F32 && b->dtype == LRA_F32, "%s needs f32 tensors", name);
+    int64_t as[4], ast[4], bs[4], bst[4], os[4];
+    pad4(a, as, ast);
+    pad4(b, bs, bst);
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < 4; i++) {
+        if (as[i] != bs[i] && as[i] != 1 && bs[i] != 1) {
+            char s1[96], s2[96];
+            LRA_ASSERT_MSG(0, "%s: shapes %s and %s do not broadcast", name,
+                           lra_shape_str(a->shape, a->ndim, s1, sizeof s1),
+                           lra_shape_str(b->shape, b->ndim, s2, sizeof s2));
+        }
+        os[i] = as[i] == 1 ? bs[i] : as[i];
+    }
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, os + 4 - nd, nd);
+    binary_apply(kind, lra_f32(y), os, lra_f32(a), ast, lra_f32(b), bst);
+    lra_node *node = lra_tape_record(ctx, name, binary_backward, y, 2, (lra_tensor *[]){a, b});
+    if (node) node->iattr[0] = kind;
+    return y;
+}
+
+// a, b: broadcastable -> broadcast shape
+lra_tensor *lra_op_add(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) { return binary_op(ctx, a, b, BIN_ADD, "add"); }
+lra_tensor *lra_op_sub(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) { return binary_op(ctx, a, b, BIN_SUB, "sub"); }
+lra_tensor *lra_op_mul(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) { return binary_op(ctx, a, b, BIN_MUL, "mul"); }
+lra_tensor *lra_op_div(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) { return binary_op(ctx, a, b, BIN_DIV, "div"); }
+
+// ---------------------------------------------------------------- unary ops
+
+typedef void (*un_fwd_kernel)(float *, const float *, int64_t, int64_t, float);
+typedef void (*un_bwd_kernel)(float *, const float *, const float *, const float *, int64_t, float);
+
+// y: contiguous copy of x's shape = f(x), x any strides.
+static lra_tensor *unary_forward(lra_ctx *ctx, lra_tensor *x, un_fwd_kernel k, float p) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32, "elementwise op needs an f32 tensor");
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    int64_t n = lra_tensor_numel(x);
+    if (lra_tensor_is_contiguous(x)) {
+        int64_t nch = (n + EW_CHUNK - 1) / EW_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+        for (int64_t c = 0; c < nch; c++) {
+            int64_t i0 = c * EW_CHUNK, len = n - i0 < EW_CHUNK ? n - i0 : EW_CHUNK;
+            k(lra_f32(y) + i0, lra_f32(x) + i0, 1, len, p);
+        }
+        return y;
+    }
+    int64_t sh[4], st[4];
+    pad4(x, sh, st);
+    int64_t rows = sh[0] * sh[1] * sh[2], len = sh[3];
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i2 = r % sh[2], i1 = (r / sh[2]) % sh[1], i0 = r / (sh[2] * sh[1]);
+        k(lra_f32(y) + r * len, lra_f32(x) + i0 * st[0] + i1 * st[1] + i2 * st[2], st[3], len, p);
+    }
+    return y;
+}
+
+// gx += g(gy, x, y): x is read contiguous (copied in the arena first when it is a strided view).
+static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k, int needs_x) {
+    lra_tensor *x = node->in[0], *y = node->out;
+    if (!x->requires_grad) return;
+    float *gx = lra_grad(ctx, x);
+    int64_t n = lra_tensor_numel(x);
+    const float *xc = lra_f32(y);  // a stand-in when the derivative needs only y
+    if (needs_x) {
+        if (lra_tensor_is_contiguous(x)) {
+            xc = lra_f32(x);
+        } else {
+            float *c = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
+            lra_tensor_gather_contiguous(x, c);
+            xc = c;
+        }
+    }
+    float p = (float)node->fattr[0];
+    int64_t nch = (n + EW_CHUNK - 1) / EW_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+    for (int64_t c = 0; c < nch; c++) {
+        int64_t i0 = c * EW_CHUNK, len = n - i0 < EW_CHUNK ? n - i0 : EW_CHUNK;
+        k(gx + i0, y->grad + i0, xc + i0, lra_f32(y) + i0, len, p);
+    }
+}
+
+// Defines NAME's forward kernel (FWD in xv and p), backward kernel (BWD in g, xv, yv, p), backward
+// function and op.  NEEDS_X: whether BWD reads xv.
+#define UNARY_OP(NAME, NEEDS_X, FWD, BWD)                                                                \
+    static void NAME##_fwd(float *restrict y, const float *restrict x, int64_t sx, int64_t n, float p) { \
+        if (sx == 1) {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                            \
+                const float xv = x[i];                                                                   \
+                y[i] = (FWD);                                                                            \
+            }                                                                                            \
+        } else {                                                                                         \
+            for (int64_t i = 0; i < n; i++) {                                                            \
+                const float xv = x[i * sx];                                                              \
+                y[i] = (FWD);                                                                            \
+            }                                                                                            \
+        }                                                                                                \
+    }                                                                                                    \
+    static void NAME##_bwd(float *restrict gx, const float *restrict gy, const float *restrict x,        \
+                           const float *restrict y, int64_t n, float p) {                                \
+        for (int64_t i = 0; i < n; i++) {                                                                \
+            const float g = gy[i], xv = x[i], yv = y[i];                                                 \
+            (void)xv;                                                                                    \
+            (void)yv;                                                                                    \
+            (void)p;                                                                                     \
+            gx[i] += (BWD);                                                                              \
+        }                                                                                                \
+    }                                                                                                    \
+    static void NAME##_backward(lra_ctx *ctx, lra_node *node) {                                          \
+        unary_backward_common(ctx, node, NAME##_bwd, NEEDS_X);                                           \
+    }                                                                                                    \
+    static lra_tensor *NAME##_apply(lra_ctx *ctx, lra_tensor *x, float p) {                              \
+        lra_tensor *y = unary_forward(ctx, x, NAME##_fwd, p);                                            \
+        lra_node *node = lra_tape_record(ctx, #NAME, NAME##_backward, y, 1, &x);                         \
+        if (node) node->fattr[0] = p;                                                                    \
+        return y;                                                                                        \
+    }
+
+#define INV_SQRT_2PI 0.3989422804014327f
+#define SQRT1_2 0.7071067811865476f
+
+static inline float sign_of(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }
+// acos's input clamped to [-1+eps, 1-eps]; the gradient passes inside the closed interval (as torch.clamp).
+static inline float acos_in(float v, float eps) { return fminf(fmaxf(v, -1.0f + eps), 1.0f - eps); }
+static inline float acos_grad(float g, float v, float eps) {
+    return (v >= -1.0f + eps && v <= 1.0f - eps) ? -g / sqrtf(1.0f - v * v) : 0.0f;
+}
+
+UNARY_OP(scale, 0, p *xv, g *p)
+UNARY_OP(add_scalar, 0, xv + p, g)
+UNARY_OP(exp, 0, expf(xv), g *yv)
+UNARY_OP(log, 1, logf(xv), g / xv)
+UNARY_OP(sqrt, 0, sqrtf(xv), g * 0.5f / yv)
+UNARY_OP(rsqrt, 0, 1.0f / sqrtf(xv), g * -0.5f * yv * yv * yv)
+UNARY_OP(pow, 1, powf(xv, p), p == 0.0f ? 0.0f : g * p * powf(xv, p - 1.0f))
+UNARY_OP(tanh, 0, tanhf(xv), g *(1.0f - yv * yv))
+UNARY_OP(acos, 1, acosf(acos_in(xv, p)), acos_grad(g, xv, p))
+UNARY_OP(abs, 1, fabsf(xv), g *sign_of(xv))
+UNARY_OP(gelu, 1, 0.5f * xv * (1.0f + erff(xv * SQRT1_2)),
+         g *(0.5f * (1.0f + erff(xv * SQRT1_2)) + xv * INV_SQRT_2PI * expf(-0.5f * xv * xv)))
+UNARY_OP(relu, 1, xv > 0.0f ? xv : 0.0f, xv > 0.0f ? g : 0.0f)
+UNARY_OP(elu, 1, xv > 0.0f ? xv : p * expm1f(xv), xv > 0.0f ? g : g * p * expf(xv))
+
+// x: any shape -> same shape, contiguous
+lra_tensor *lra_op_scale(lra_ctx *ctx, lra_tensor *x, float s) { return scale_apply(ctx, x, s); }
+lra_tensor *lra_op_add_scalar(lra_ctx *ctx, lra_tensor *x, float s) { return add_scalar_apply(ctx, x, s); }
+lra_tensor *lra_op_exp(lra_ctx *ctx, lra_tensor *x) { return exp_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_log(lra_ctx *ctx, lra_tensor *x) { return log_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_sqrt(lra_ctx *ctx, lra_tensor *x) { return sqrt_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_rsqrt(lra_ctx *ctx, lra_tensor *x) { return rsqrt_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_pow(lra_ctx *ctx, lra_tensor *x, float p) { return pow_apply(ctx, x, p); }
+lra_tensor *lra_op_tanh(lra_ctx *ctx, lra_tensor *x) { return tanh_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_acos(lra_ctx *ctx, lra_tensor *x, float eps) { return acos_apply(ctx, x, eps); }
+lra_tensor *lra_op_abs(lra_ctx *ctx, lra_tensor *x) { return abs_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_gelu(lra_ctx *ctx, lra_tensor *x) { return gelu_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_relu(lra_ctx *ctx, lra_tensor *x) { return relu_apply(ctx, x, 0.0f); }
+lra_tensor *lra_op_elu(lra_ctx *ctx, lra_tensor *x, float alpha) { return elu_apply(ctx, x, alpha); }
+
+// ---------------------------------------------------------------- gradient checks
+
+// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
+// checked elements, and the worst case (a failing one, else the largest absolute error).
+static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
+    lra_gradcheck_report r;
+    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
+    int64_t total = acc->checked + r.checked;
+    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
+        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
+        *acc = r;
+        acc->passed = passed;
+    }
+    acc->checked = total;
+    snprintf(acc->message, sizeof acc->message,
+             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
+             "(abs err %.3g)",
+             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
+             acc->analytic, acc->numeric, acc->max_abs_err);
+    return ok;
+}
+
+// Check inputs pass through a view first: 0 as is, 1 transposed (last two dims), 2 sliced (last dim
+// from 1), so every op also sees strided operands.
+static lra_tensor *view_prep(lra_ctx *ctx, lra_tensor *x, int how) {
+    if (how == 1) return lra_op_transpose(ctx, x, -1, -2);
+    if (how == 2) return lra_op_slice(ctx, x, -1, 1, x->shape[x->ndim - 1]);
+    return x;
+}
+
+typedef struct {
+    int kind;
+    int prep_a, prep_b;
+} bin_case;
+
+static lra_tensor *binary_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const bin_case *c = user;
+    lra_tensor *a = view_prep(ctx, in[0], c->prep_a), *b = view_prep(ctx, in[1], c->prep_b);
+    static lra_tensor *(*const f[])(lra_ctx *, lra_tensor *, lra_tensor *) = {lra_op_add, lra_op_sub, lra_op_mul,
+                                                                              lra_op_div};
+    return f[c->kind](ctx, a, b);
+}
+
+// The broadcasting shapes every binary op is checked on (input shapes before the view prep).
+static int check_binary(int kind, lra_gradcheck_report *rep) {
+    static const struct {
+        int64_t sa[4], sb[4];
+        int na, nb, prep_a, prep_b;
+    } shapes[] = {
+        {{3, 4}, {3, 4}, 2, 2, 0, 0},          {{2, 3, 4}, {4}, 3, 1, 0, 0},  // bias-like
+        {{2, 1, 4}, {3, 1}, 3, 2, 0, 0},                                      // both broadcast
+        {{2, 3, 1, 5}, {3, 4, 1}, 4, 3, 0, 0},                                // 4-d, inner dim reduced
+        {{4, 3}, {3, 4}, 2, 2, 1, 0},                                         // transposed a
+        {{2, 3, 5}, {4, 1}, 3, 2, 2, 1},  // sliced a, transposed b -> [1, 4] broadcast
+        {{3, 2}, {2, 3, 2}, 2, 3, 1, 1},  // transposed both, a broadcast over batch
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && ok; i++) {
+        // Division by values near zero makes finite differences meaningless: shift b away from 0.
+        float shift_b = kind == BIN_DIV ? 2.0f : 0.0f;
+        lra_tensor *ins[2] = {lra_gradcheck_input(shapes[i].sa, shapes[i].na, 800 + i, 1.0f, 0.0f, 1),
+                              lra_gradcheck_input(shapes[i].sb, shapes[i].nb, 900 + i, 0.5f, shift_b, 1)};
+        bin_case c = {kind, shapes[i].prep_a, shapes[i].prep_b};
+        ok = gc_run(binary_fn, ins, 2, &c, rep);
+        lra_gradcheck_free_input(ins[0]);
+        lra_gradcheck_free_input(ins[1]);
+    }
+    return ok;
+}
+
+static int check_add(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_binary(BIN_ADD, rep);
+}
+static int check_sub(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_binary(BIN_SUB, rep);
+}
+static int check_mul(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_binary(BIN_MUL, rep);
+}
+static int check_div(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_binary(BIN_DIV, rep);
+}
+
+typedef struct {
+    lra_tensor *(*fn)(lra_ctx *, lra_tensor *, float);
+    float p;
+    int prep;
+} un_case;
+
+static lra_tensor *unary_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const un_case *c = user;
+    return c->fn(ctx, view_prep(ctx, in[0], c->prep), c->p);
+}
+
+// Runs fn on a contiguous [3, 5], a transposed [2, 4, 3] and a sliced [2, 6] input drawn from
+// N(shift, scale^2) (domain-restricted ops shift the inputs into their domain).
+static int check_unary(lra_tensor *(*fn)(lra_ctx *, lra_tensor *, float), float p, float scale, float shift,
+                       lra_gradcheck_report *rep) {
+    static const struct {
+        int64_t s[3];
+        int nd, prep;
+    } shapes[] = {{{3, 5}, 2, 0}, {{2, 4, 3}, 3, 1}, {{2, 6}, 2, 2}};
+    int ok = 1;
+    for (size_t i = 0; i < 3 && ok; i++) {
+        lra_tensor *x = lra_gradcheck_input(shapes[i].s, shapes[i].nd, 1000 + i, scale, shift, 1);
+        un_case c = {fn, p, shapes[i].prep};
+        ok = gc_run(unary_fn, &x, 1, &c, rep);
+        lra_gradcheck_free_input(x);
+    }
+    return ok;
+}
+
+static lra_tensor *exp_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_exp(c, x); }
+static lra_tensor *log_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_log(c, x); }
+static lra_tensor *sqrt_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_sqrt(c, x); }
+static lra_tensor *rsqrt_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_rsqrt(c, x); }
+static lra_tensor *tanh_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_tanh(c, x); }
+static lra_tensor *abs_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_abs(c, x); }
+static lra_tensor *gelu_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_gelu(c, x); }
+static lra_tensor *relu_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_relu(c, x); }
+
+static int check_scale(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(lra_op_scale, -1.7f, 1.0f, 0.0f, r);
+}
+static int check_add_scalar(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(lra_op_add_scalar, 0.3f, 1.0f, 0.0f, r);
+}
+static int check_exp(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(exp_p, 0, 1.0f, 0.0f, r);
+}
+static int check_log(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(log_p, 0, 0.3f, 2.0f, r);
+}
+static int check_sqrt(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(sqrt_p, 0, 0.3f, 2.0f, r);
+}
+static int check_rsqrt(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(rsqrt_p, 0, 0.3f, 2.0f, r);
+}
+static int check_pow(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(lra_op_pow, 1.5f, 0.3f, 2.0f, r) && check_unary(lra_op_pow, 3.0f, 1.0f, 0.0f, r);
+}
+static int check_tanh(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(tanh_p, 0, 1.0f, 0.0f, r);
+}
+// Inside (-0.8, 0.8) the finite differences stay inside the clamp; values past 1 - eps test the zero gradient.
+static int check_acos(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(lra_op_acos, 1e-3f, 0.25f, 0.0f, r) && check_unary(lra_op_acos, 1e-3f, 0.1f, 1.5f, r);
+}
+// Inputs away from the kinks (|x| >= 0.2 with N(0,1) draws can still land near 0, so shift them).
+static int check_abs(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(abs_p, 0, 0.5f, 1.5f, r) && check_unary(abs_p, 0, 0.5f, -1.5f, r);
+}
+static int check_gelu(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(gelu_p, 0, 1.5f, 0.0f, r);
+}
+static int check_relu(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(relu_p, 0, 0.5f, 1.5f, r) && check_unary(relu_p, 0, 0.5f, -1.5f, r);
+}
+static int check_elu(lra_gradcheck_report *r) {
+    memset(r, 0, sizeof *r);
+    return check_unary(lra_op_elu, 1.0f, 0.5f, -1.5f, r) && check_unary(lra_op_elu, 0.7f, 0.5f, 1.5f, r);
+}
+
+const lra_op_info lra_optable_elementwise[] = {
+    {"add", (const void *)lra_op_add, binary_backward, check_add, 0},
+    {"sub", (const void *)lra_op_sub, binary_backward, check_sub, 0},
+    {"mul", (const void *)lra_op_mul, binary_backward, check_mul, 0},
+    {"div", (const void *)lra_op_div, binary_backward, check_div, 0},
+    {"scale", (const void *)lra_op_scale, scale_backward, check_scale, 0},
+    {"add_scalar", (const void *)lra_op_add_scalar, add_scalar_backward, check_add_scalar, 0},
+    {"exp", (const void *)lra_op_exp, exp_backward, check_exp, 0},
+    {"log", (const void *)lra_op_log, log_backward, check_log, 0},
+    {"sqrt", (const void *)lra_op_sqrt, sqrt_backward, check_sqrt, 0},
+    {"rsqrt", (const void *)lra_op_rsqrt, rsqrt_backward, check_rsqrt, 0},
+    {"pow", (const void *)lra_op_pow, pow_backward, check_pow, 0},
+    {"tanh", (const void *)lra_op_tanh, tanh_backward, check_tanh, 0},
+    {"acos", (const void *)lra_op_acos, acos_backward, check_acos, 0},
+    {"abs", (const void *)lra_op_abs, abs_backward, check_abs, 0},
+    {"gelu", (const void *)lra_op_gelu, gelu_backward, check_gelu, 0},
+    {"relu", (const void *)lra_op_relu, relu_backward, check_relu, 0},
+    {"elu", (const void *)lra_op_elu, elu_backward, check_elu, 0},
+    {NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,832 @@
+// Neural-network ops (see ops.h): softmax / log-softmax with an additive mask, cross-entropy fused with
+// log-softmax, layer norm, dropout, embedding and L2 normalisation, each with its backward and its
+// gradient-check case for the op table.
+// Every kernel is parallel over rows (or fixed blocks of rows) and each output element is written by one
+// thread in a fixed order, so the results are bitwise identical at any thread count.  Long sums are
+// accumulated in double.
+#include "core/ops.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "core/gradcheck.h"
+#include "core/optable.h"
+#include "core/rng.h"
+#include "core/status.h"
+
+// Below this many elements a loop stays on one thread (starting threads costs more than the work).
+#define NN_PAR_MIN 16384
+// Rows per block of the layer-norm parameter-gradient reduction (fixed, so the sum order never depends
+// on the thread count).
+#define LN_BLOCK_ROWS 64
+// Elements per dropout chunk: the mask is drawn chunk by chunk into a stack buffer and never stored.
+#define DROPOUT_CHUNK 2048
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+// Row-major contiguous contents of t: t's own memory when it is contiguous, else an arena copy.
+static const void *contig_data(lra_ctx *ctx, const lra_tensor *t) {
+    if (lra_tensor_is_contiguous(t)) return t->data;
+    int64_t n = lra_tensor_numel(t);
+    void *d = lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1) * 4);
+    lra_tensor_gather_contiguous(t, d);
+    return d;
+}
+
+// A copy in the arena of n 4-byte elements that a tape node keeps (ids, labels), so that the caller may reuse
+// its buffer before backward.
+static void *node_copy(lra_ctx *ctx, const void *src, int64_t n) {
+    void *d = lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1) * 4);
+    memcpy(d, src, (size_t)n * 4);
+    return d;
+}
+
+// An additive mask broadcast against x [..., n]: the element offset of the mask row that goes with row r
+// of x, and the mask's stride along the last axis (0 when it broadcasts there).
+typedef struct {
+    const float *data;
+    int64_t lead_shape[3];   // x's leading dims, right-aligned, padded with 1
+    int64_t lead_stride[3];  // the mask's strides for them (0 where the mask broadcasts)
+    int64_t last_stride;
+} bcast_mask;
+
+static void mask_setup(bcast_mask *m, const lra_tensor *x, const lra_tensor *mask) {
+    memset(m, 0, sizeof *m);
+    if (!mask) return;
+    LRA_ASSERT_MSG(mask->dtype == LRA_F32, "softmax mask must be f32");
+    LRA_ASSERT_MSG(mask->ndim <= x->ndim, "softmax mask has more dims (%d) than x (%d)", mask->ndim, x->ndim);
+    int64_t mstride[LRA_MAX_DIMS] = {0, 0, 0, 0};
+    int pad = x->ndim - mask->ndim;
+    for (int d = 0; d < mask->ndim; d++) {
+        int64_t ms = mask->shape[d], xs = x->shape[pad + d];
+        LRA_ASSERT_MSG(ms == xs || ms == 1, "softmax mask dim %d (%lld) does not broadcast to %lld", d, (long long)ms,
+                       (long long)xs);
+        mstride[pad + d] = (ms == 1) ? 0 : mask->stride[d];
+    }
+    m->data = lra_f32(mask);
+    m->last_stride = mstride[x->ndim - 1];
+    for (int i = 0; i < 3; i++) {
+        m->lead_shape[i] = 1;
+        m->lead_stride[i] = 0;
+    }
+    int nlead = x->ndim - 1;
+    for (int d = 0; d < nlead; d++) {
+        m->lead_shape[3 - nlead + d] = x->shape[d];
+        m->lead_stride[3 - nlead + d] = mstride[d];
+    }
+}
+
+static inline const float *mask_row(const bcast_mask *m, int64_t r) {
+    int64_t i2 = r % m->lead_shape[2];
+    r /= m->lead_shape[2];
+    int64_t i1 = r % m->lead_shape[1];
+    int64_t i0 = r / m->lead_shape[1];
+    return m->data + i0 * m->lead_stride[0] + i1 * m->lead_stride[1] + i2 * m->lead_stride[2];
+}
+
+// ---------------------------------------------------------------------------------------------- softmax
+
+typedef struct {
+    uint8_t *dead;  // [rows] 1 where every logit of the row was -inf (the output row is zeros)
+    int64_t rows, n;
+} softmax_extra;
+
+// y[rows, n] = (log-)softmax(x + mask) per row; rows whose logits are all -inf become zeros.
+static void softmax_rows(const float *x, const bcast_mask *m, float *y, uint8_t *dead, int64_t rows, int64_t n,
+                         int log_mode) {
+#pragma omp parallel for schedule(static) if (rows * n >= NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        const float *mr = m->data ? mask_row(m, r) : NULL;
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < n; i++) {
+            float z = mr ? xr[i] + mr[i * m->last_stride] : xr[i];
+            yr[i] = z;
+            if (z > mx) mx = z;
+        }
+        if (mx == -INFINITY) {  // fully masked: zeros rather than NaN
+            memset(yr, 0, (size_t)n * sizeof(float));
+            dead[r] = 1;
+            continue;
+        }
+        dead[r] = 0;
+        double s = 0.0;
+        if (log_mode) {
+            for (int64_t i = 0; i < n; i++) s += (double)expf(yr[i] - mx);
+            float ls = (float)log(s);
+            for (int64_t i = 0; i < n; i++) yr[i] = (yr[i] - mx) - ls;
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                float e = expf(yr[i] - mx);
+                yr[i] = e;
+                s += (double)e;
+            }
+            double inv = 1.0 / s;
+            for (int64_t i = 0; i < n; i++) yr[i] = (float)((double)yr[i] * inv);
+        }
+    }
+}
+
+// softmax: gx += y * (gy - sum(gy * y));  log-softmax: gx += gy - exp(y) * sum(gy).
+static void softmax_backward_impl(lra_ctx *ctx, lra_node *node, int log_mode) {
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    const softmax_extra *ex = node->extra;
+    float *gx = lra_grad(ctx, x);
+    const float *gy = node->out->grad, *y = lra_f32(node->out);
+    int64_t rows = ex->rows, n = ex->n;
+#pragma omp parallel for schedule(static) if (rows * n >= NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        if (ex->dead[r]) continue;
+        const float *yr = y + r * n, *gr = gy + r * n;
+        float *gxr = gx + r * n;
+        double s = 0.0;
+        if (log_mode) {
+            for (int64_t i = 0; i < n; i++) s += (double)gr[i];
+            float sf = (float)s;
+            for (int64_t i = 0; i < n; i++) gxr[i] += gr[i] - expf(yr[i]) * sf;
+        } else {
+            for (int64_t i = 0; i < n; i++) s += (double)gr[i] * (double)yr[i];
+            float sf = (float)s;
+            for (int64_t i = 0; i < n; i++) gxr[i] += yr[i] * (gr[i] - sf);
+        }
+    }
+}
+
+static void softmax_backward(lra_ctx *ctx, lra_node *node) { softmax_backward_impl(ctx, node, 0); }
+static void log_softmax_backward(lra_ctx *ctx, lra_node *node) { softmax_backward_impl(ctx, node, 1); }
+
+// x: [..., n], mask_add: NULL or broadcastable to x -> [..., n]
+static lra_tensor *softmax_common(lra_ctx *ctx, lra_tensor *x, lra_tensor *mask_add, int log_mode) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32 && x->ndim >= 1, "softmax needs an f32 tensor with at least one dim");
+    int64_t n = x->shape[x->ndim - 1];
+    int64_t rows = n ? lra_tensor_numel(x) / n : 0;
+    bcast_mask m;
+    mask_setup(&m, x, mask_add);
+    const float *xd = contig_data(ctx, x);
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    uint8_t *dead = lra_arena_alloc(ctx->arena, (size_t)(rows > 0 ? rows : 1));
+    softmax_rows(xd, &m, lra_f32(y), dead, rows, n, log_mode);
+    lra_node *nd = lra_tape_record(ctx, log_mode ? "log_softmax" : "softmax",
+                                   log_mode ? log_softmax_backward : softmax_backward, y, 1, (lra_tensor *[]){x});
+    if (nd) {
+        softmax_extra *ex = lra_node_alloc(ctx, sizeof *ex);
+        ex->dead = dead;
+        ex->rows = rows;
+        ex->n = n;
+        nd->extra = ex;
+    }
+    return y;
+}
+
+lra_tensor *lra_op_softmax(lra_ctx *ctx, lra_tensor *x, lra_tensor *mask_add) {
+    return softmax_common(ctx, x, mask_add, 0);
+}
+
+lra_tensor *lra_op_log_softmax(lra_ctx *ctx, lra_tensor *x, lra_tensor *mask_add) {
+    return softmax_common(ctx, x, mask_add, 1);
+}
+
+// ---------------------------------------------------------------------------------------------- cross-entropy
+
+typedef struct {
+    const float *z;        // [B, C] contiguous logits
+    const int32_t *label;  // [B]
+    float *lse;            // [B] log-sum-exp of each row
+    double denom;
+    int64_t B, C;
+} ce_extra;
+
+// d loss / d z[b, c] = g * (softmax(z_b)[c] - [c == label_b]) / denom
+static void cross_entropy_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *logits = node->in[0];
+    if (!logits->requires_grad) return;
+    const ce_extra *ex = node->extra;
+    float *gx = lra_grad(ctx, logits);
+    float g = (float)((double)node->out->grad[0] / ex->denom);
+    int64_t B = ex->B, C = ex->C;
+#pragma omp parallel for schedule(static) if (B * C >= NN_PAR_MIN)
+    for (int64_t b = 0; b < B; b++) {
+        const float *zr = ex->z + b * C;
+        float *gr = gx + b * C;
+        float lse = ex->lse[b];
+        for (int64_t c = 0; c < C; c++) gr[c] += g * expf(zr[c] - lse);
+        gr[ex->label[b]] -= g;
+    }
+}
+
+// logits: [B, C], labels: int32 [B] -> [1]
+lra_tensor *lra_op_cross_entropy(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double weight_sum) {
+    LRA_ASSERT_MSG(logits->dtype == LRA_F32 && logits->ndim == 2, "cross_entropy: logits must be f32 [B, C]");
+    LRA_ASSERT_MSG(labels->dtype == LRA_I32 && labels->ndim == 1 && labels->shape[0] == logits->shape[0],
+                   "cross_entropy: labels must be int32 [%lld]", (long long)logits->shape[0]);
+    int64_t B = logits->shape[0], C = logits->shape[1];
+    LRA_ASSERT_MSG(C > 0, "cross_entropy: no classes");
+    const float *z = contig_data(ctx, logits);
+    const int32_t *lab = contig_data(ctx, labels);
+    for (int64_t b = 0; b < B; b++)
+        LRA_ASSERT_MSG(lab[b] >= 0 && lab[b] < C, "cross_entropy: label %d of example %lld not in [0, %lld)", lab[b],
+                       (long long)b, (long long)C);
+    float *lse = lra_arena_alloc(ctx->arena, (size_t)(B > 0 ? B : 1) * sizeof(float));
+    double *row_loss = lra_arena_alloc(ctx->arena, (size_t)(B > 0 ? B : 1) * sizeof(double));
+#pragma omp parallel for schedule(static) if (B * C >= NN_PAR_MIN)
+    for (int64_t b = 0; b < B; b++) {
+        const float *zr = z + b * C;
+        float mx = zr[0];
+        for (int64_t c = 1; c < C; c++)
+            if (zr[c] > mx) mx = zr[c];
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++) s += (double)expf(zr[c] - mx);
+        double l = (double)mx + log(s);
+        lse[b] = (float)l;
+        row_loss[b] = l - (double)zr[lab[b]];
+    }
+    double total = 0.0;  // in example order, whatever the thread count
+    for (int64_t b = 0; b < B; b++) total += row_loss[b];
+    double denom = weight_sum > 0 ? weight_sum : (double)(B > 0 ? B : 1);
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(1));
+    lra_f32(out)[0] = (float)(total / denom);
+    lra_node *nd = lra_tape_record(ctx, "cross_entropy", cross_entropy_backward, out, 1, (lra_tensor *[]){logits});
+    if (nd) {
+        ce_extra *ex = lra_node_alloc(ctx, sizeof *ex);
+        ex->z = z;
+        ex->label = lab == labels->data ? node_copy(ctx, lab, B) : lab;
+        ex->lse = lse;
+        ex->denom = denom;
+        ex->B = B;
+        ex->C = C;
+        nd->extra = ex;
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------- layer norm
+
+typedef struct {
+    const float *x;      // [rows, d] contiguous input
+    float *mean, *rstd;  // [rows]
+    int64_t rows, d;
+} ln_extra;
+
+// PyTorch's backward: with xh = (x - mean) * rstd and g = gy * gamma,
+//   gx = rstd * (g - mean(g) - xh * mean(g * xh)),  dgamma = sum_rows gy * xh,  dbeta = sum_rows gy.
+// The parameter sums go through per-block partials (blocks of LN_BLOCK_ROWS rows, summed in block order).
+static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
+    const ln_extra *ex = node->extra;
+    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
+    int64_t rows = ex->rows, d = ex->d;
+    const float *gy = node->out->grad;
+    const float *gam = gamma ? contig_data(ctx, gamma) : NULL;
+    float *gx = x->requires_grad ? lra_grad(ctx, x) : NULL;
+    float *gg = (gamma && gamma->requires_grad) ? lra_grad(ctx, gamma) : NULL;
+    float *gb = (beta && beta->requires_grad) ? lra_grad(ctx, beta) : NULL;
+    int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
+    double *pg = NULL, *pb = NULL;
+    if (gg) pg = lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double));
+    if (gb) pb = lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double));
+#pragma omp parallel for schedule(static) if (rows * d >= NN_PAR_MIN)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t r1 = (blk + 1) * LN_BLOCK_ROWS;
+        if (r1 > rows) r1 = rows;
+        for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
+            const float *xr = ex->x + r * d, *gr = gy + r * d;
+            float mean = ex->mean[r], rstd = ex->rstd[r];
+            if (gx) {
+                double s1 = 0.0, s2 = 0.0;
+                for (int64_t i = 0; i < d; i++) {
+                    float xh = (xr[i] - mean) * rstd;
+                    float g = gam ? gr[i] * gam[i] : gr[i];
+                    s1 += (double)g;
+                    s2 += (double)g * (double)xh;
+                }
+                float m1 = (float)(s1 / (double)d), m2 = (float)(s2 / (double)d);
+                float *gxr = gx + r * d;
+                for (int64_t i = 0; i < d; i++) {
+                    float xh = (xr[i] - mean) * rstd;
+                    float g = gam ? gr[i] * gam[i] : gr[i];
+                    gxr[i] += rstd * (g - m1 - xh * m2);
+                }
+            }
+            if (pg) {
+                double *p = pg + blk * d;
+                for (int64_t i = 0; i < d; i++) p[i] += (double)gr[i] * (double)((xr[i] - mean) * rstd);
+            }
+            if (pb) {
+                double *p = pb + blk * d;
+                for (int64_t i = 0; i < d; i++) p[i] += (double)gr[i];
+            }
+        }
+    }
+    if (gg || gb) {
+#pragma omp parallel for schedule(static) if (nblk * d >= NN_PAR_MIN)
+        for (int64_t i = 0; i < d; i++) {
+            double sg = 0.0, sb = 0.0;
+            for (int64_t blk = 0; blk < nblk; blk++) {
+                if (pg) sg += pg[blk * d + i];
+                if (pb) sb += pb[blk * d + i];
+            }
+            if (gg) gg[i] += (float)sg;
+            if (gb) gb[i] += (float)sb;
+        }
+    }
+}
+
+// x: [..., d], gamma/beta: [d] or NULL -> [..., d]
+lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, float eps) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32 && x->ndim >= 1, "layer_norm needs an f32 tensor");
+    int64_t d = x->shape[x->ndim - 1];
+    int64_t rows = d ? lra_tensor_numel(x) / d : 0;
+    LRA_ASSERT_MSG(!gamma || (gamma->ndim == 1 && gamma->shape[0] == d), "layer_norm: gamma must be [%lld]",
+                   (long long)d);
+    LRA_ASSERT_MSG(!beta || (beta->ndim == 1 && beta->shape[0] == d), "layer_norm: beta must be [%lld]",
+                   (long long)d);
+    const float *xd = contig_data(ctx, x);
+    const float *gam = gamma ? contig_data(ctx, gamma) : NULL;
+    const float *bet = beta ? contig_data(ctx, beta) : NULL;
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    float *yd = lra_f32(y);
+    float *mean = lra_arena_alloc(ctx->arena, (size_t)(rows > 0 ? rows : 1) * sizeof(float));
+    float *rstd = lra_arena_alloc(ctx->arena, (size_t)(rows > 0 ? rows : 1) * sizeof(float));
+#pragma omp parallel for schedule(static) if (rows * d >= NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xd + r * d;
+        float *yr = yd + r * d;
+        double s = 0.0;
+        for (int64_t i = 0; i < d; i++) s += (double)xr[i];
+        double mu = s / (double)d;
+        double v = 0.0;
+        for (int64_t i = 0; i < d; i++) {
+            double c = (double)xr[i] - mu;
+            v += c * c;
+        }
+        v /= (double)d;  // biased, as PyTorch
+        float m = (float)mu, rs = (float)(1.0 / sqrt(v + (double)eps));
+        mean[r] = m;
+        rstd[r] = rs;
+        for (int64_t i = 0; i < d; i++) {
+            float xh = (xr[i] - m) * rs;
+            if (gam) xh *= gam[i];
+            yr[i] = bet ? xh + bet[i] : xh;
+        }
+    }
+    lra_node *nd = lra_tape_record(ctx, "layer_norm", layer_norm_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
+    if (nd) {
+        ln_extra *ex = lra_node_alloc(ctx, sizeof *ex);
+        ex->x = xd;
+        ex->mean = mean;
+        ex->rstd = rstd;
+        ex->rows = rows;
+        ex->d = d;
+        nd->extra = ex;
+        nd->fattr[0] = eps;
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------- dropout
+
+// out[i] = x[i] * mask[i] (or gx[i] += gy[i] * mask[i] when accumulate) over n elements, with the mask
+// drawn chunk by chunk: mask[i] is draw i of the (seed, stream) Philox stream, whatever the chunking.
+static void dropout_apply(const float *x, float *out, int64_t n, float p, uint64_t seed, uint64_t stream,
+                          int accumulate) {
+    int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < nchunk; c++) {
+        float mask[DROPOUT_CHUNK];
+        int64_t i0 = c * DROPOUT_CHUNK;
+        int64_t len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        if (p > 0.0f) lra_rng_fill_dropout(seed, stream, (uint64_t)i0, mask, (size_t)len, p);
+        else
+            for (int64_t i = 0; i < len; i++) mask[i] = 1.0f;
+        if (accumulate)
+            for (int64_t i = 0; i < len; i++) out[i0 + i] += x[i0 + i] * mask[i];
+        else
+            for (int64_t i = 0; i < len; i++) out[i0 + i] = x[i0 + i] * mask[i];
+    }
+}
+
+// The mask is regenerated from (seed, stream) rather than stored.
+static void dropout_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    float *gx = lra_grad(ctx, x);
+    dropout_apply(node->out->grad, gx, lra_tensor_numel(x), (float)node->fattr[0], (uint64_t)node->iattr[0],
+                  (uint64_t)node->iattr[1], 1);
+}
+
+// x: any shape -> same shape
+lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32, "dropout needs an f32 tensor");
+    LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "dropout p=%g outside [0, 1)", (double)p);
+    int identity = !ctx->training || p == 0.0f;
+    if (identity && lra_tensor_is_contiguous(x)) return x;
+    if (identity) p = 0.0f;  // a plain contiguous copy (still differentiable)
+    const float *xd = contig_data(ctx, x);
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    int64_t n = lra_tensor_numel(x);
+    dropout_apply(xd, lra_f32(y), n, p, ctx->seed, stream, 0);
+    lra_node *nd = lra_tape_record(ctx, "dropout", dropout_backward, y, 1, (lra_tensor *[]){x});
+    if (nd) {
+        nd->iattr[0] = (int64_t)ctx->seed;
+        nd->iattr[1] = (int64_t)stream;
+        nd->fattr[0] = p;
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------- embedding
+
+typedef struct {
+    const int32_t *ids;  // [N] contiguous
+    int64_t N, V, d;
+} emb_extra;
+
+// Scatter-add by table row: positions are bucketed by id with a stable counting sort, then each table row
+// sums its positions in position order (in double), so the result does not depend on the thread count.
+static void embedding_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *table = node->in[0];
+    if (!table->requires_grad) return;
+    const emb_extra *ex = node->extra;
+    int64_t N = ex->N, V = ex->V, d = ex->d;
+    float *gt = lra_grad(ctx, table);
+    const float *gy = node->out->grad;
+    int64_t *start = lra_arena_calloc(ctx->arena, (size_t)(V + 1) * sizeof(int64_t));
+    int64_t *fill = lra_arena_alloc(ctx->arena, (size_t)(V + 1) * sizeof(int64_t));
+    int64_t *order = lra_arena_alloc(ctx->arena, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < N; i++) start[ex->ids[i] + 1]++;
+    for (int64_t v = 0; v < V; v++) start[v + 1] += start[v];
+    memcpy(fill, start, (size_t)(V + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < N; i++) order[fill[ex->ids[i]]++] = i;
+    int nthr = omp_get_max_threads();
+    double *acc_all = lra_arena_alloc(ctx->arena, (size_t)nthr * (size_t)(d > 0 ? d : 1) * sizeof(double));
+#pragma omp parallel for schedule(dynamic, 16) if (N * d >= NN_PAR_MIN)
+    for (int64_t v = 0; v < V; v++) {
+        int64_t a = start[v], b = start[v + 1];
+        if (a == b) continue;
+        double *acc = acc_all + (size_t)omp_get_thread_num() * (size_t)d;
+        for (int64_t j = 0; j < d; j++) acc[j] = 0.0;
+        for (int64_t k = a; k < b; k++) {
+            const float *gr = gy + order[k] * d;
+            for (int64_t j = 0; j < d; j++) acc[j] += (double)gr[j];
+        }
+        float *dst = gt + v * d;
+        for (int64_t j = 0; j < d; j++) dst[j] += (float)acc[j];
+    }
+}
+
+// ids: int32 [...] (at most 3 dims), table: [V, d] -> [..., d]
+lra_tensor *lra_op_embedding(lra_ctx *ctx, lra_tensor *ids, lra_tensor *table) {
+    LRA_ASSERT_MSG(ids->dtype == LRA_I32 && ids->ndim < LRA_MAX_DIMS, "embedding: ids must be int32 with < 4 dims");
+    LRA_ASSERT_MSG(table->dtype == LRA_F32 && table->ndim == 2, "embedding: table must be f32 [V, d]");
+    int64_t V = table->shape[0], d = table->shape[1];
+    int64_t N = lra_tensor_numel(ids);
+    const int32_t *id = contig_data(ctx, ids);
+    for (int64_t i = 0; i < N; i++)
+        LRA_ASSERT_MSG(id[i] >= 0 && id[i] < V, "embedding: id %d at position %lld not in [0, %lld)", id[i],
+                       (long long)i, (long long)V);
+    const float *tab = contig_data(ctx, table);
+    int64_t shape[LRA_MAX_DIMS];
+    for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
+    shape[ids->ndim] = d;
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, ids->ndim + 1);
+    float *yd = lra_f32(y);
+#pragma omp parallel for schedule(static) if (N * d >= NN_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) memcpy(yd + i * d, tab + (int64_t)id[i] * d, (size_t)d * sizeof(float));
+    lra_node *nd = lra_tape_record(ctx, "embedding", embedding_backward, y, 1, (lra_tensor *[]){table});
+    if (nd) {
+        emb_extra *ex = lra_node_alloc(ctx, sizeof *ex);
+        ex->ids = id == ids->data ? node_copy(ctx, id, N) : id;
+        ex->N = N;
+        ex->V = V;
+        ex->d = d;
+        nd->extra = ex;
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------- l2_normalize
+
+// With s = max(||x||, eps) and y = x / s:  gx = (gy - y * (gy . y)) / s when ||x|| > eps, else gy / eps.
+static void l2_normalize_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    float *gx = lra_grad(ctx, x);
+    const float *norm = node->extra;
+    const float *gy = node->out->grad, *y = lra_f32(node->out);
+    float eps = (float)node->fattr[0];
+    int64_t d = node->iattr[1], rows = node->iattr[0];
+#pragma omp parallel for schedule(static) if (rows * d >= NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *gr = gy + r * d, *yr = y + r * d;
+        float *gxr = gx + r * d;
+        if (norm[r] > eps) {
+            double dot = 0.0;
+            for (int64_t i = 0; i < d; i++) dot += (double)gr[i] * (double)yr[i];
+            float df = (float)dot, inv = 1.0f / norm[r];
+            for (int64_t i = 0; i < d; i++) gxr[i] += (gr[i] - yr[i] * df) * inv;
+        } else {
+            float inv = 1.0f / eps;
+            for (int64_t i = 0; i < d; i++) gxr[i] += gr[i] * inv;
+        }
+    }
+}
+
+// x: [..., d] -> [..., d]
+lra_tensor *lra_op_l2_normalize(lra_ctx *ctx, lra_tensor *x, float eps) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32 && x->ndim >= 1, "l2_normalize needs an f32 tensor");
+    int64_t d = x->shape[x->ndim - 1];
+    int64_t rows = d ? lra_tensor_numel(x) / d : 0;
+    const float *xd = contig_data(ctx, x);
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    float *yd = lra_f32(y);
+    float *norm = lra_arena_alloc(ctx->arena, (size_t)(rows > 0 ? rows : 1) * sizeof(float));
+#pragma omp parallel for schedule(static) if (rows * d >= NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xd + r * d;
+        double s = 0.0;
+        for (int64_t i = 0; i < d; i++) s += (double)xr[i] * (double)xr[i];
+        float nr = (float)sqrt(s);
+        norm[r] = nr;
+        float den = nr > eps ? nr : eps;
+        for (int64_t i = 0; i < d; i++) yd[r * d + i] = xr[i] / den;
+    }
+    lra_node *nd = lra_tape_record(ctx, "l2_normalize", l2_normalize_backward, y, 1, (lra_tensor *[]){x});
+    if (nd) {
+        nd->extra = norm;
+        nd->iattr[0] = rows;
+        nd->iattr[1] = d;
+        nd->fattr[0] = eps;
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------- gradient checks
+
+// Starts a case's report; gc_run folds each check of the case into it.
+static void gc_begin(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    rep->passed = 1;
+    rep->worst_input = -1;
+}
+
+// Runs one check of a case.  The report describes the first failure or, while all pass, the check with the
+// largest error; `checked` counts the elements of all checks.  Clears *ok on failure.
+static void gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, const lra_gradcheck_options *o,
+                   const char *label, lra_gradcheck_report *rep, int *ok) {
+    lra_gradcheck_report r;
+    int pass = lra_gradcheck(fn, in, n, user, o, &r);
+    int64_t total = rep->checked + r.checked;
+    if (rep->passed && (!pass || r.max_abs_err >= rep->max_abs_err)) {
+        *rep = r;
+        char msg[sizeof r.message + 64];
+        snprintf(msg, sizeof msg, "[%s] %s", label, r.message);
+        memcpy(rep->message, msg, sizeof rep->message - 1);
+        rep->message[sizeof rep->message - 1] = '\0';
+    }
+    rep->checked = total;
+    if (!pass) {
+        rep->passed = 0;
+        *ok = 0;
+    }
+}
+
+// Small random dims for the checks (fixed seeds, so a failure reproduces).
+static int64_t gc_dim(lra_rng *r, int64_t lo, int64_t hi) { return lra_rng_int(r, lo, hi + 1); }
+
+// A persistent int32 tensor (malloc'd), values uniform in [0, hi).
+static lra_tensor *gc_int_input(const int64_t *shape, int ndim, lra_rng *r, int64_t hi) {
+    lra_tensor *t = lra_gradcheck_input(shape, ndim, 1, 1.0f, 0.0f, 0);
+    t->dtype = LRA_I32;
+    int64_t n = lra_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) lra_i32(t)[i] = (int32_t)lra_rng_int(r, 0, hi);
+    return t;
+}
+
+typedef struct {
+    int log_mode;
+    int transpose;        // apply the op to transpose(x, 0, 1): a non-contiguous input
+    lra_tensor *mask;     // additive mask or NULL
+} gc_softmax_user;
+
+static lra_tensor *gc_softmax_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_softmax_user *u = user;
+    lra_tensor *x = in[0];
+    if (u->transpose) x = lra_op_transpose(ctx, x, 0, 1);
+    return u->log_mode ? lra_op_log_softmax(ctx, x, u->mask) : lra_op_softmax(ctx, x, u->mask);
+}
+
+static int gc_softmax_impl(lra_gradcheck_report *rep, int log_mode) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    lra_rng r = lra_rng_make(11, (uint64_t)log_mode);
+    int ok = 1;
+    gc_begin(rep);
+    for (int variant = 0; variant < 4; variant++) {
+        int64_t B = gc_dim(&r, 2, 3), H = gc_dim(&r, 1, 3), n = gc_dim(&r, 3, 7);
+        gc_softmax_user u = {log_mode, 0, NULL};
+        lra_tensor *x = NULL;
+        const char *label = "plain";
+        if (variant == 0) {
+            x = lra_gradcheck_input(LRA_DIMS(B, H, n), 100 + variant, 1.5f, 0.0f, 1);
+        } else if (variant == 1) {
+            // Mask [B, 1, n] of 0 / -inf with one example fully masked (its rows must give zeros); softmax
+            // also gets a partly masked column (log-softmax would output -inf there, which L cannot take).
+            label = "-inf mask";
+            x = lra_gradcheck_input(LRA_DIMS(B, H, n), 100 + variant, 1.5f, 0.0f, 1);
+            u.mask = lra_gradcheck_input(LRA_DIMS(B, 1, n), 200, 1.0f, 0.0f, 0);
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t i = 0; i < n; i++)
+                    lra_f32(u.mask)[b * n + i] = (b == 0 || (!log_mode && i >= n - 1)) ? -INFINITY : 0.0f;
+        } else if (variant == 2) {
+            // A finite mask broadcast along the rows ([n]) and a transposed (non-contiguous) input.  -1e9
+            // for softmax; log-softmax passes the gradient through masked entries, which a finite
+            // difference cannot see at -1e9 in float, so it gets -4.
+            label = "finite mask, transposed";
+            x = lra_gradcheck_input(LRA_DIMS(H, B, n), 100 + variant, 1.5f, 0.0f, 1);
+            u.transpose = 1;
+            u.mask = lra_gradcheck_input(LRA_DIMS(n), 201, 1.0f, 0.0f, 0);
+            for (int64_t i = 0; i < n; i++) lra_f32(u.mask)[i] = (i % 3 == 1) ? (log_mode ? -4.0f : -1e9f) : 0.0f;
+        } else {
+            // A transposed input whose softmax axis is the strided one.
+            label = "transposed last axis";
+            x = lra_gradcheck_input(LRA_DIMS(n, B), 100 + variant, 1.5f, 0.0f, 1);
+            u.transpose = 1;
+        }
+        gc_run(gc_softmax_fn, &x, 1, &u, &o, label, rep, &ok);
+        lra_gradcheck_free_input(x);
+        lra_gradcheck_free_input(u.mask);
+    }
+    return ok;
+}
+
+static int gc_softmax(lra_gradcheck_report *rep) { return gc_softmax_impl(rep, 0); }
+static int gc_log_softmax(lra_gradcheck_report *rep) { return gc_softmax_impl(rep, 1); }
+
+typedef struct {
+    lra_tensor *labels;
+    double weight_sum;
+    int transpose;
+} gc_ce_user;
+
+static lra_tensor *gc_ce_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_ce_user *u = user;
+    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
+    return lra_op_cross_entropy(ctx, x, u->labels, u->weight_sum);
+}
+
+static int gc_cross_entropy(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    lra_rng r = lra_rng_make(12, 0);
+    int ok = 1;
+    gc_begin(rep);
+    for (int variant = 0; variant < 3; variant++) {
+        int64_t B = gc_dim(&r, 2, 6), C = gc_dim(&r, 2, 10);
+        gc_ce_user u = {gc_int_input(LRA_DIMS(B), &r, C), variant == 1 ? 2.5 : 0.0, variant == 2};
+        lra_tensor *x = variant == 2 ? lra_gradcheck_input(LRA_DIMS(C, B), 300 + variant, 2.0f, 0.0f, 1)
+                                     : lra_gradcheck_input(LRA_DIMS(B, C), 300 + variant, 2.0f, 0.0f, 1);
+        const char *label = variant == 0 ? "mean" : variant == 1 ? "weight_sum" : "transposed logits";
+        gc_run(gc_ce_fn, &x, 1, &u, &o, label, rep, &ok);
+        lra_gradcheck_free_input(x);
+        lra_gradcheck_free_input(u.labels);
+    }
+    return ok;
+}
+
+typedef struct {
+    int transpose;
+    int affine;  // 0: no gamma/beta, 1: both, 2: gamma only
+} gc_ln_user;
+
+static lra_tensor *gc_ln_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_ln_user *u = user;
+    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
+    return lra_op_layer_norm(ctx, x, u->affine ? in[1] : NULL, u->affine == 1 ? in[2] : NULL, 1e-5f);
+}
+
+static int gc_layer_norm(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    o.eps = 3e-3;
+    lra_rng r = lra_rng_make(13, 0);
+    int ok = 1;
+    gc_begin(rep);
+    for (int variant = 0; variant < 3; variant++) {
+        int64_t B = gc_dim(&r, 2, 4), T = gc_dim(&r, 1, 3), d = gc_dim(&r, 3, 8);
+        gc_ln_user u = {variant == 2, variant == 1 ? 1 : variant == 2 ? 2 : 0};
+        lra_tensor *in[3];
+        in[0] = variant == 2 ? lra_gradcheck_input(LRA_DIMS(T, B, d), 400 + variant, 1.0f, 0.5f, 1)
+                             : lra_gradcheck_input(LRA_DIMS(B, T, d), 400 + variant, 1.0f, 0.5f, 1);
+        in[1] = lra_gradcheck_input(LRA_DIMS(d), 410 + variant, 0.5f, 1.0f, 1);
+        in[2] = lra_gradcheck_input(LRA_DIMS(d), 420 + variant, 0.5f, 0.0f, 1);
+        const char *label = variant == 0 ? "no affine" : variant == 1 ? "gamma+beta" : "transposed, gamma only";
+        gc_run(gc_ln_fn, in, 3, &u, &o, label, rep, &ok);
+        for (int i = 0; i < 3; i++) lra_gradcheck_free_input(in[i]);
+    }
+    return ok;
+}
+
+typedef struct {
+    float p;
+    int transpose;
+} gc_dropout_user;
+
+static lra_tensor *gc_dropout_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_dropout_user *u = user;
+    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
+    return lra_op_dropout(ctx, x, u->p, 7);
+}
+
+static int gc_dropout(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    int ok = 1;
+    gc_begin(rep);
+    gc_dropout_user u1 = {0.3f, 0};
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(3, 4, 5), 500, 1.0f, 0.0f, 1);
+    gc_run(gc_dropout_fn, &x, 1, &u1, &o, "p=0.3", rep, &ok);
+    lra_gradcheck_free_input(x);
+    gc_dropout_user u2 = {0.5f, 1};
+    x = lra_gradcheck_input(LRA_DIMS(6, 7), 501, 1.0f, 0.0f, 1);
+    gc_run(gc_dropout_fn, &x, 1, &u2, &o, "p=0.5 transposed", rep, &ok);
+    o.training = 0;  // evaluation: identity (a transposed input gives a differentiable copy)
+    gc_run(gc_dropout_fn, &x, 1, &u2, &o, "eval transposed", rep, &ok);
+    lra_gradcheck_free_input(x);
+    return ok;
+}
+
+typedef struct {
+    lra_tensor *ids;
+    int transpose_table;
+} gc_emb_user;
+
+static lra_tensor *gc_emb_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_emb_user *u = user;
+    lra_tensor *t = u->transpose_table ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
+    return lra_op_embedding(ctx, u->ids, t);
+}
+
+static int gc_embedding(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    lra_rng r = lra_rng_make(14, 0);
+    int ok = 1;
+    gc_begin(rep);
+    for (int variant = 0; variant < 2; variant++) {
+        int64_t V = gc_dim(&r, 3, 6), d = gc_dim(&r, 2, 5), B = gc_dim(&r, 2, 3), n = gc_dim(&r, 4, 8);
+        // Few ids over many positions: repeated ids exercise the scatter-add.
+        gc_emb_user u = {gc_int_input(LRA_DIMS(B, n), &r, V), variant};
+        lra_tensor *t = variant ? lra_gradcheck_input(LRA_DIMS(d, V), 600, 1.0f, 0.0f, 1)
+                                : lra_gradcheck_input(LRA_DIMS(V, d), 601, 1.0f, 0.0f, 1);
+        gc_run(gc_emb_fn, &t, 1, &u, &o, variant ? "transposed table" : "plain", rep, &ok);
+        lra_gradcheck_free_input(t);
+        lra_gradcheck_free_input(u.ids);
+    }
+    return ok;
+}
+
+typedef struct {
+    int transpose;
+    float eps;
+} gc_l2_user;
+
+static lra_tensor *gc_l2_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_l2_user *u = user;
+    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
+    return lra_op_l2_normalize(ctx, x, u->eps);
+}
+
+static int gc_l2_normalize(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    o.eps = 3e-3;
+    int ok = 1;
+    gc_begin(rep);
+    gc_l2_user u1 = {0, 1e-6f};
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(2, 3, 5), 700, 1.0f, 0.2f, 1);
+    gc_run(gc_l2_fn, &x, 1, &u1, &o, "plain", rep, &ok);
+    lra_gradcheck_free_input(x);
+    gc_l2_user u2 = {1, 1e-6f};
+    x = lra_gradcheck_input(LRA_DIMS(6, 4), 701, 1.0f, 0.0f, 1);
+    gc_run(gc_l2_fn, &x, 1, &u2, &o, "transposed", rep, &ok);
+    lra_gradcheck_free_input(x);
+    // Rows whose norm is below eps: the denominator is the constant eps.
+    gc_l2_user u3 = {0, 10.0f};
+    x = lra_gradcheck_input(LRA_DIMS(3, 4), 702, 1.0f, 0.0f, 1);
+    gc_run(gc_l2_fn, &x, 1, &u3, &o, "clamped", rep, &ok);
+    lra_gradcheck_free_input(x);
+    return ok;
+}
+
+const lra_op_info lra_optable_nn[] = {
+    {"softmax", (const void *)lra_op_softmax, softmax_backward, gc_softmax, 0},
+    {"log_softmax", (const void *)lra_op_log_softmax, log_softmax_backward, gc_log_softmax, 0},
+    {"cross_entropy", (const void *)lra_op_cross_entropy, cross_entropy_backward, gc_cross_entropy, 0},
+    {"layer_norm", (const void *)lra_op_layer_norm, layer_norm_backward, gc_layer_norm, 0},
+    {"dropout", (const void *)lra_op_dropout, dropout_backward, gc_dropout, 0},
+    {"embedding", (const void *)lra_op_embedding, embedding_backward, gc_embedding, 0},
+    {"l2_normalize", (const void *)lra_op_l2_normalize, l2_normalize_backward, gc_l2_normalize, 0},
+    {NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,392 @@
+// Views and copies: reshape, transpose, permute, slice, contiguous, concat, split, and the constant
+// lra_op_full.  See core/ops.h.
+//
+// A view's output header shares data with its input (adjusted shape/strides/data pointer).  Gradients
+// are always contiguous buffers of a tensor's logical shape, so a view's backward describes the same
+// view over the INPUT's contiguous gradient layout and adds the output gradient through it
+// (lra_tensor_scatter_add_contiguous); views are injective, so no two elements collide.
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/optable.h"
+#include "core/status.h"
+
+#define VIEW_PAR_MIN 32768  // elements below which copies stay single-threaded
+
+// Contiguous strides of shape[nd] into st.
+static void contiguous_strides(const int64_t *shape, int nd, int64_t *st) {
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= shape[i];
+    }
+}
+
+// dst (strides dst_st) = or += src (strides src_st) over shape[nd] (nd <= 4).  Each destination
+// element is written by one thread.
+static void strided_copy(float *dst, const int64_t *dst_st, const float *src, const int64_t *src_st,
+                         const int64_t *shape, int nd, int add) {
+    int64_t sh[4] = {1, 1, 1, 1}, ds[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
+    for (int i = 0; i < nd; i++) {
+        sh[4 - nd + i] = shape[i];
+        ds[4 - nd + i] = dst_st[i];
+        ss[4 - nd + i] = src_st[i];
+    }
+    int64_t rows = sh[0] * sh[1] * sh[2], len = sh[3];
+#pragma omp parallel for schedule(static) if (rows * len >= VIEW_PAR_MIN && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i2 = r % sh[2], i1 = (r / sh[2]) % sh[1], i0 = r / (sh[2] * sh[1]);
+        float *d = dst + i0 * ds[0] + i1 * ds[1] + i2 * ds[2];
+        const float *s = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+        if (add) {
+            if (ds[3] == 1 && ss[3] == 1)
+                for (int64_t j = 0; j < len; j++) d[j] += s[j];
+            else
+                for (int64_t j = 0; j < len; j++) d[j * ds[3]] += s[j * ss[3]];
+        } else {
+            if (ds[3] == 1 && ss[3] == 1)
+                memcpy(d, s, (size_t)len * sizeof(float));
+            else
+                for (int64_t j = 0; j < len; j++) d[j * ds[3]] = s[j * ss[3]];
+        }
+    }
+}
+
+// gx[i] += gy[i] over n elements (the backward of every copy that keeps the row-major order).
+static void add_flat(float *gx, const float *gy, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= VIEW_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) gx[i] += gy[i];
+}
+
+// A contiguous copy of x (any strides) in the arena, no tape node.
+static lra_tensor *copy_contiguous(lra_ctx *ctx, const lra_tensor *x) {
+    lra_tensor *y = lra_tensor_new(ctx->arena, x->dtype, x->shape, x->ndim);
+    if (lra_tensor_is_contiguous(x) || x->dtype != LRA_F32) {
+        lra_tensor_gather_contiguous(x, y->data);
+    } else {
+        strided_copy(lra_f32(y), y->stride, lra_f32(x), x->stride, x->shape, x->ndim, 0);
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------- reshape / contiguous
+
+static void flat_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    add_flat(lra_grad(ctx, x), node->out->grad, lra_tensor_numel(x));
+}
+
+// x: any shape; shape[ndim] with at most one -1 -> the same elements in row-major order.
+lra_tensor *lra_op_reshape(lra_ctx *ctx, lra_tensor *x, const int64_t *shape, int ndim) {
+    LRA_ASSERT_MSG(ndim >= 0 && ndim <= LRA_MAX_DIMS, "reshape to %d dims (at most %d)", ndim, LRA_MAX_DIMS);
+    int64_t sh[LRA_MAX_DIMS], known = 1, n = lra_tensor_numel(x);
+    int infer = -1;
+    for (int i = 0; i < ndim; i++) {
+        sh[i] = shape[i];
+        if (sh[i] == -1) {
+            LRA_ASSERT_MSG(infer < 0, "reshape: more than one -1");
+            infer = i;
+        } else {
+            LRA_ASSERT_MSG(sh[i] >= 0, "reshape: bad dimension %lld", (long long)sh[i]);
+            known *= sh[i];
+        }
+    }
+    if (infer >= 0) {
+        LRA_ASSERT_MSG(known > 0 && n % known == 0, "reshape: cannot infer -1 for %lld elements", (long long)n);
+        sh[infer] = n / known;
+        known *= sh[infer];
+    }
+    char b1[96], b2[96];
+    LRA_ASSERT_MSG(known == n, "reshape: %s has %lld elements, %s has %lld",
+                   lra_shape_str(x->shape, x->ndim, b1, sizeof b1), (long long)n,
+                   lra_shape_str(sh, ndim, b2, sizeof b2), (long long)known);
+    lra_tensor *y;
+    if (lra_tensor_is_contiguous(x)) {
+        y = lra_tensor_view_of(ctx->arena, x);
+        y->ndim = ndim;
+        for (int i = 0; i < ndim; i++) y->shape[i] = sh[i];
+        lra_tensor_set_contiguous(y);
+    } else {
+        lra_tensor *c = copy_contiguous(ctx, x);
+        y = lra_tensor_wrap(ctx->arena, x->dtype, c->data, sh, ndim);
+    }
+    lra_tape_record(ctx, "reshape", flat_backward, y, 1, &x);
+    return y;
+}
+
+// x itself when contiguous, else a contiguous copy.
+lra_tensor *lra_op_contiguous(lra_ctx *ctx, lra_tensor *x) {
+    if (lra_tensor_is_contiguous(x)) return x;
+    lra_tensor *y = copy_contiguous(ctx, x);
+    lra_tape_record(ctx, "contiguous", flat_backward, y, 1, &x);
+    return y;
+}
+
+// ---------------------------------------------------------------- permute / transpose
+
+static void permute_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0], *y = node->out;
+    if (!x->requires_grad) return;
+    int64_t cs[LRA_MAX_DIMS];
+    contiguous_strides(x->shape, x->ndim, cs);
+    lra_tensor g = *y;  // the output's view over x's contiguous gradient
+    for (int i = 0; i < y->ndim; i++) g.stride[i] = cs[node->iattr[i]];
+    lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x), y->grad);
+}
+
+static lra_tensor *permute_impl(lra_ctx *ctx, lra_tensor *x, const int *perm, const char *name) {
+    int seen[LRA_MAX_DIMS] = {0};
+    lra_tensor *y = lra_tensor_view_of(ctx->arena, x);
+    for (int i = 0; i < x->ndim; i++) {
+        LRA_ASSERT_MSG(perm[i] >= 0 && perm[i] < x->ndim && !seen[perm[i]], "%s: not a permutation of %d dims", name,
+                       x->ndim);
+        seen[perm[i]] = 1;
+        y->shape[i] = x->shape[perm[i]];
+        y->stride[i] = x->stride[perm[i]];
+    }
+    lra_node *node = lra_tape_record(ctx, name, permute_backward, y, 1, &x);
+    if (node)
+        for (int i = 0; i < x->ndim; i++) node->iattr[i] = perm[i];
+    return y;
+}
+
+// x: any shape, perm[x->ndim] -> view with out.shape[i] = x.shape[perm[i]]
+lra_tensor *lra_op_permute(lra_ctx *ctx, lra_tensor *x, const int *perm) {
+    return permute_impl(ctx, x, perm, "permute");
+}
+
+// x: any shape -> view with dims d0 and d1 swapped
+lra_tensor *lra_op_transpose(lra_ctx *ctx, lra_tensor *x, int d0, int d1) {
+    int a = lra_tensor_axis(x, d0), b = lra_tensor_axis(x, d1);
+    int perm[LRA_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) perm[i] = i;
+    perm[a] = b;
+    perm[b] = a;
+    return permute_impl(ctx, x, perm, "transpose");
+}
+
+// ---------------------------------------------------------------- slice / split
+
+static void slice_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0], *y = node->out;
+    if (!x->requires_grad) return;
+    int axis = (int)node->iattr[0];
+    int64_t start = node->iattr[1];
+    lra_tensor g = *y;
+    contiguous_strides(x->shape, x->ndim, g.stride);
+    lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x) + start * g.stride[axis], y->grad);
+}
+
+// x: [..., n, ...] (n at axis) -> view [..., end - start, ...]; negative start/end count from n.
+lra_tensor *lra_op_slice(lra_ctx *ctx, lra_tensor *x, int axis, int64_t start, int64_t end) {
+    int ax = lra_tensor_axis(x, axis);
+    int64_t n = x->shape[ax];
+    if (start < 0) start += n;
+    if (end < 0) end += n;
+    LRA_ASSERT_MSG(start >= 0 && start <= end && end <= n, "slice [%lld, %lld) out of range for dim %d of size %lld",
+                   (long long)start, (long long)end, ax, (long long)n);
+    lra_tensor *y = lra_tensor_view_of(ctx->arena, x);
+    y->shape[ax] = end - start;
+    y->data = (char *)x->data + start * x->stride[ax] * 4;  // f32 and i32 are 4 bytes
+    lra_node *node = lra_tape_record(ctx, "slice", slice_backward, y, 1, &x);
+    if (node) {
+        node->iattr[0] = ax;
+        node->iattr[1] = start;
+    }
+    return y;
+}
+
+// x: [..., n, ...] -> out[k]: views [..., n / parts, ...], k < parts
+void lra_op_split(lra_ctx *ctx, lra_tensor *x, int parts, int axis, lra_tensor **out) {
+    int ax = lra_tensor_axis(x, axis);
+    LRA_ASSERT_MSG(parts > 0 && x->shape[ax] % parts == 0, "split: dim %d of size %lld not divisible by %d", ax,
+                   (long long)x->shape[ax], parts);
+    int64_t len = x->shape[ax] / parts;
+    for (int k = 0; k < parts; k++) out[k] = lra_op_slice(ctx, x, ax, k * len, (k + 1) * len);
+}
+
+// ---------------------------------------------------------------- concat
+
+static void concat_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *y = node->out;
+    int ax = (int)node->iattr[0];
+    int64_t off = 0;
+    for (int k = 0; k < node->n_in; k++) {
+        lra_tensor *x = node->in[k];
+        if (x->requires_grad) {
+            int64_t cs[LRA_MAX_DIMS];
+            contiguous_strides(x->shape, x->ndim, cs);
+            strided_copy(lra_grad(ctx, x), cs, y->grad + off * y->stride[ax], y->stride, x->shape, x->ndim, 1);
+        }
+        off += x->shape[ax];
+    }
+}
+
+// xs[n]: tensors equal in shape except along axis -> contiguous concatenation (n <= 8 for autograd)
+lra_tensor *lra_op_concat(lra_ctx *ctx, lra_tensor *const *xs, int n, int axis) {
+    LRA_ASSERT_MSG(n >= 1 && n <= LRA_NODE_MAX_IN, "concat of %d tensors (1..%d)", n, LRA_NODE_MAX_IN);
+    int ax = lra_tensor_axis(xs[0], axis), nd = xs[0]->ndim;
+    int64_t shape[LRA_MAX_DIMS];
+    for (int i = 0; i < nd; i++) shape[i] = xs[0]->shape[i];
+    shape[ax] = 0;
+    for (int k = 0; k < n; k++) {
+        LRA_ASSERT_MSG(xs[k]->ndim == nd && xs[k]->dtype == LRA_F32, "concat: input %d has %d dims (expected %d f32)",
+                       k, xs[k]->ndim, nd);
+        for (int i = 0; i < nd; i++)
+            LRA_ASSERT_MSG(i == ax || xs[k]->shape[i] == shape[i], "concat: input %d differs in dim %d", k, i);
+        shape[ax] += xs[k]->shape[ax];
+    }
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, nd);
+    int64_t off = 0;
+    for (int k = 0; k < n; k++) {
+        strided_copy(lra_f32(y) + off * y->stride[ax], y->stride, lra_f32(xs[k]), xs[k]->stride, xs[k]->shape, nd, 0);
+        off += xs[k]->shape[ax];
+    }
+    lra_node *node = lra_tape_record(ctx, "concat", concat_backward, y, n, xs);
+    if (node) node->iattr[0] = ax;
+    return y;
+}
+
+// ---------------------------------------------------------------- constants
+
+// -> shape[ndim] filled with v, requires_grad 0
+lra_tensor *lra_op_full(lra_ctx *ctx, const int64_t *shape, int ndim, float v) {
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, ndim);
+    int64_t n = lra_tensor_numel(y);
+    float *p = lra_f32(y);
+#pragma omp parallel for schedule(static) if (n >= VIEW_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) p[i] = v;
+    return y;
+}
+
+// ---------------------------------------------------------------- gradient checks
+// Outputs are returned as views, so the checker reads them through their strides; chains of views
+// (a slice of a permuted tensor, a reshape of a transposed one) test the mapping of non-contiguous inputs.
+
+// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
+// checked elements, and the worst case (a failing one, else the largest absolute error).
+static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
+    lra_gradcheck_report r;
+    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
+    int64_t total = acc->checked + r.checked;
+    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
+        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
+        *acc = r;
+        acc->passed = passed;
+    }
+    acc->checked = total;
+    snprintf(acc->message, sizeof acc->message,
+             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
+             "(abs err %.3g)",
+             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
+             acc->analytic, acc->numeric, acc->max_abs_err);
+    return ok;
+}
+
+static int check_one(lra_gradcheck_fn fn, const int64_t *shape, int nd, int id, lra_gradcheck_report *rep) {
+    lra_tensor *x = lra_gradcheck_input(shape, nd, 600 + (uint64_t)id, 1.0f, 0.0f, 1);
+    int ok = gc_run(fn, &x, 1, &id, rep);
+    lra_gradcheck_free_input(x);
+    return ok;
+}
+
+static lra_tensor *reshape_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    if (*(int *)user == 0) return lra_op_reshape(ctx, in[0], LRA_DIMS(4, -1));  // view
+    lra_tensor *t = lra_op_transpose(ctx, in[0], 0, 2);                         // [4, 3, 2]
+    return lra_op_reshape(ctx, t, LRA_DIMS(-1, 2, 3));                          // copy
+}
+
+static int check_reshape(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(reshape_fn, LRA_DIMS(2, 3, 4), 0, rep) && check_one(reshape_fn, LRA_DIMS(2, 3, 4), 1, rep);
+}
+
+static lra_tensor *transpose_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    if (*(int *)user == 0) return lra_op_transpose(ctx, in[0], 0, 2);
+    return lra_op_transpose(ctx, lra_op_slice(ctx, in[0], 1, 1, 3), -1, 1);
+}
+
+static int check_transpose(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(transpose_fn, LRA_DIMS(2, 3, 4), 0, rep) && check_one(transpose_fn, LRA_DIMS(2, 4, 3), 1, rep);
+}
+
+static lra_tensor *permute_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    if (*(int *)user == 0) return lra_op_permute(ctx, in[0], (const int[]){3, 1, 0, 2});
+    lra_tensor *t = lra_op_transpose(ctx, in[0], 0, 3);
+    return lra_op_permute(ctx, t, (const int[]){1, 3, 2, 0});
+}
+
+static int check_permute(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(permute_fn, LRA_DIMS(2, 3, 2, 4), 0, rep) && check_one(permute_fn, LRA_DIMS(2, 3, 2, 4), 1, rep);
+}
+
+static lra_tensor *slice_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    if (*(int *)user == 0) return lra_op_slice(ctx, in[0], 1, 1, 4);
+    lra_tensor *t = lra_op_permute(ctx, in[0], (const int[]){2, 0, 1});
+    return lra_op_slice(ctx, lra_op_slice(ctx, t, -1, 1, -1), 0, 2, 5);
+}
+
+static int check_slice(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(slice_fn, LRA_DIMS(4, 5, 3), 0, rep) && check_one(slice_fn, LRA_DIMS(3, 5, 6), 1, rep);
+}
+
+static lra_tensor *contiguous_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    if (*(int *)user == 0) return lra_op_contiguous(ctx, lra_op_slice(ctx, in[0], 0, 1, 3));  // contiguous slice
+    return lra_op_contiguous(ctx, lra_op_slice(ctx, lra_op_transpose(ctx, in[0], 0, 1), -1, 0, 2));
+}
+
+static int check_contiguous(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(contiguous_fn, LRA_DIMS(3, 4), 0, rep) && check_one(contiguous_fn, LRA_DIMS(3, 4, 3), 1, rep);
+}
+
+static lra_tensor *concat_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    int id = *(int *)user;
+    if (id == 0) return lra_op_concat(ctx, in, 3, 1);
+    lra_tensor *xs[3] = {in[0], lra_op_transpose(ctx, in[1], 0, 2), lra_op_slice(ctx, in[2], 0, 1, 3)};
+    return lra_op_concat(ctx, xs, 3, -1);
+}
+
+static int check_concat(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    static const int64_t shapes[2][3][3] = {{{2, 3, 4}, {2, 1, 4}, {2, 2, 4}}, {{2, 3, 2}, {3, 3, 2}, {3, 3, 3}}};
+    int ok = 1;
+    for (int id = 0; id < 2 && ok; id++) {
+        lra_tensor *xs[3];
+        for (int k = 0; k < 3; k++)
+            xs[k] = lra_gradcheck_input(shapes[id][k], 3, 700 + (uint64_t)(id * 3 + k), 1.0f, 0.0f, 1);
+        ok = gc_run(concat_fn, xs, 3, &id, rep);
+        for (int k = 0; k < 3; k++) lra_gradcheck_free_input(xs[k]);
+    }
+    return ok;
+}
+
+static lra_tensor *split_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    lra_tensor *p[3];
+    lra_tensor *x = *(int *)user == 0 ? in[0] : lra_op_transpose(ctx, in[0], 0, 1);
+    lra_op_split(ctx, x, 3, 1, p);
+    lra_tensor *order[2] = {p[2], p[0]};  // p[1] unused: its gradient must stay zero
+    return lra_op_concat(ctx, order, 2, 0);
+}
+
+static int check_split(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    return check_one(split_fn, LRA_DIMS(2, 6, 3), 0, rep) && check_one(split_fn, LRA_DIMS(6, 2, 3), 1, rep);
+}
+
+const lra_op_info lra_optable_view[] = {
+    {"reshape", (const void *)lra_op_reshape, flat_backward, check_reshape, 0},
+    {"transpose", (const void *)lra_op_transpose, permute_backward, check_transpose, 0},
+    {"permute", (const void *)lra_op_permute, permute_backward, check_permute, 0},
+    {"slice", (const void *)lra_op_slice, slice_backward, check_slice, 0},
+    {"contiguous", (const void *)lra_op_contiguous, flat_backward, check_contiguous, 0},
+    {"concat", (const void *)lra_op_concat, concat_backward, check_concat, 0},
+    {"split", (const void *)lra_op_split, slice_backward, check_split, 0},
+    {"full", (const void *)lra_op_full, NULL, NULL, 1},
+    {NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,35 @@
+// Thread-count setup for OpenMP and OpenBLAS.
+#include "core/threads.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+int lra_threads_cores(void) { return omp_get_num_procs(); }
+
+int lra_threads_set(int n) {
+    if (n <= 0) n = omp_get_num_procs();
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    // With the OpenMP build of OpenBLAS this bounds the threads BLAS calls use from a serial region;
+    // inside our own parallel regions OpenBLAS runs single-threaded anyway.
+    openblas_set_num_threads(n);
+    return n;
+}
+
+int lra_threads_get(void) { return omp_get_max_threads(); }
+
+static const char *parallel_mode(int mode) {
+    switch (mode) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    case 2: return "openmp";
+    default: return "unknown";
+    }
+}
+
+void lra_threads_describe(FILE *out) {
+    fprintf(out, "threads: %d OpenMP threads on %d cores\n", omp_get_max_threads(), omp_get_num_procs());
+    fprintf(out, "blas: %s\n", openblas_get_config());
+    fprintf(out, "blas: core %s, %d threads, %s threading\n", openblas_get_corename(), openblas_get_num_threads(),
+            parallel_mode(openblas_get_parallel()));
+}

@@ -1,0 +1,60 @@
+// Multi-head attention layer (see attention_layer.h).
+#include "layers/attention_layer.h"
+
+#include <stdio.h>
+
+#include "core/ops.h"
+
+void lra_attention_layer_declare(lra_attention_layer *a, lra_params *p, const char *name, int dim, int heads,
+                                 int head_dim, int64_t seq_len, int layer, const lra_attn_kernel_def *kernel,
+                                 const lra_attn_values *opts) {
+    char buf[LRA_PARAM_NAME_MAX];
+    const int inner = heads * head_dim;
+    snprintf(buf, sizeof buf, "%s.W_q", name);
+    lra_linear_declare(&a->wq, p, buf, dim, inner, 1);
+    snprintf(buf, sizeof buf, "%s.W_k", name);
+    lra_linear_declare(&a->wk, p, buf, dim, inner, 1);
+    snprintf(buf, sizeof buf, "%s.W_v", name);
+    lra_linear_declare(&a->wv, p, buf, dim, inner, 1);
+    snprintf(buf, sizeof buf, "%s.attn.", name);
+    lra_attn_setup setup = {.layer = layer, .n_heads = heads, .head_dim = head_dim, .model_dim = dim,
+                            .seq_len = seq_len, .opts = opts, .prefix = buf};
+    a->kernel = kernel;
+    a->kernel_state = kernel->create ? kernel->create(&setup, p) : NULL;
+    snprintf(buf, sizeof buf, "%s.ff", name);
+    lra_linear_declare(&a->ff, p, buf, inner, dim, 1);
+    a->layer = layer;
+    a->heads = heads;
+    a->head_dim = head_dim;
+    a->dim = dim;
+}
+
+void lra_attention_layer_init_params(lra_attention_layer *a, lra_params *p, uint64_t seed) {
+    if (a->kernel->init_params) a->kernel->init_params(a->kernel_state, p, seed);
+}
+
+void lra_attention_layer_destroy(lra_attention_layer *a) {
+    if (a->kernel && a->kernel->destroy) a->kernel->destroy(a->kernel_state);
+    a->kernel_state = NULL;
+}
+
+// [B, n, H*p] -> contiguous [B, H, n, p]
+static lra_tensor *split_heads(lra_ctx *ctx, lra_tensor *x, int heads, int head_dim) {
+    lra_tensor *r = lra_op_reshape(ctx, x, LRA_DIMS(x->shape[0], x->shape[1], heads, head_dim));
+    return lra_op_contiguous(ctx, lra_op_transpose(ctx, r, 1, 2));
+}
+
+lra_tensor *lra_attention_layer_forward(const lra_attention_layer *a, lra_params *p, lra_ctx *ctx, lra_tensor *x,
+                                        lra_tensor *mask, uint64_t tower) {
+    lra_attn_call call = {.seed = ctx->seed, .step = ctx->step, .layer = a->layer, .training = ctx->training,
+                          .tower = tower};
+    lra_tensor *h = x;
+    if (a->kernel->pre_transform) h = a->kernel->pre_transform(a->kernel_state, ctx, x, mask, &call);
+    lra_tensor *q = split_heads(ctx, lra_linear_forward(&a->wq, p, ctx, h), a->heads, a->head_dim);
+    lra_tensor *k = split_heads(ctx, lra_linear_forward(&a->wk, p, ctx, h), a->heads, a->head_dim);
+    lra_tensor *v = split_heads(ctx, lra_linear_forward(&a->wv, p, ctx, h), a->heads, a->head_dim);
+    lra_tensor *o = a->kernel->forward(a->kernel_state, ctx, q, k, v, mask, &call);  // [B, H, n, p]
+    lra_tensor *merged = lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));      // [B, n, H, p]
+    merged = lra_op_reshape(ctx, merged, LRA_DIMS(x->shape[0], x->shape[1], a->heads * a->head_dim));
+    return lra_linear_forward(&a->ff, p, ctx, merged);
+}

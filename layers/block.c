@@ -1,0 +1,32 @@
+// Pre-LN encoder block (see block.h).
+#include "layers/block.h"
+
+#include <stdio.h>
+
+#include "core/ops.h"
+#include "layers/dropout.h"
+
+void lra_block_declare(lra_block *b, lra_params *p, const char *name, int dim, int heads, int head_dim, int hidden,
+                       int64_t seq_len, float dropout, int layer, const lra_attn_kernel_def *kernel,
+                       const lra_attn_values *opts) {
+    char buf[LRA_PARAM_NAME_MAX];
+    snprintf(buf, sizeof buf, "%s.norm1", name);
+    lra_layernorm_declare(&b->norm1, p, buf, dim);
+    snprintf(buf, sizeof buf, "%s.mha", name);
+    lra_attention_layer_declare(&b->mha, p, buf, dim, heads, head_dim, seq_len, layer, kernel, opts);
+    snprintf(buf, sizeof buf, "%s.norm2", name);
+    lra_layernorm_declare(&b->norm2, p, buf, dim);
+    snprintf(buf, sizeof buf, "%s.mlpblock", name);
+    lra_mlp_declare(&b->mlp, p, buf, dim, hidden, dropout, layer);
+    b->dropout = dropout;
+    b->layer = layer;
+}
+
+lra_tensor *lra_block_forward(const lra_block *b, lra_params *p, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
+                              uint64_t tower) {
+    lra_tensor *a = lra_attention_layer_forward(&b->mha, p, ctx, lra_layernorm_forward(&b->norm1, p, ctx, x), mask, tower);
+    a = lra_dropout_apply(ctx, a, b->dropout, b->layer, LRA_DROP_ATTN_OUT, tower);
+    x = lra_op_add(ctx, x, a);
+    lra_tensor *m = lra_mlp_forward(&b->mlp, p, ctx, lra_layernorm_forward(&b->norm2, p, ctx, x), tower);
+    return lra_op_add(ctx, x, m);
+}

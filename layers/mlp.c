@@ -1,0 +1,24 @@
+// Transformer MLP block (see mlp.h).
+#include "layers/mlp.h"
+
+#include <stdio.h>
+
+#include "core/ops.h"
+#include "layers/dropout.h"
+
+void lra_mlp_declare(lra_mlp *m, lra_params *p, const char *name, int dim, int hidden, float dropout, int layer) {
+    char buf[LRA_PARAM_NAME_MAX];
+    snprintf(buf, sizeof buf, "%s.0", name);
+    lra_linear_declare(&m->fc1, p, buf, dim, hidden, 1);
+    snprintf(buf, sizeof buf, "%s.3", name);
+    lra_linear_declare(&m->fc2, p, buf, hidden, dim, 1);
+    m->dropout = dropout;
+    m->layer = layer;
+}
+
+lra_tensor *lra_mlp_forward(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, uint64_t tower) {
+    lra_tensor *h = lra_op_gelu(ctx, lra_linear_forward(&m->fc1, p, ctx, x));
+    h = lra_dropout_apply(ctx, h, m->dropout, m->layer, LRA_DROP_MLP_HIDDEN, tower);
+    h = lra_linear_forward(&m->fc2, p, ctx, h);
+    return lra_dropout_apply(ctx, h, m->dropout, m->layer, LRA_DROP_MLP_OUT, tower);
+}

@@ -1,0 +1,20 @@
+// Turning a batcher batch into the model's input tensors, and running the model on it.
+#ifndef LRA_TASKS_BATCH_TENSORS_H
+#define LRA_TASKS_BATCH_TENSORS_H
+
+#include "data/batcher.h"
+#include "tasks/model.h"
+
+typedef struct {
+    lra_tensor *ids[2];    // int32 [rows, L] per document
+    lra_tensor *mask[2];   // float [rows, L]
+    lra_tensor *labels;    // int32 [count] (only the real rows)
+    int count;             // real examples
+} lra_batch_tensors;
+
+// Copies sequence s of every row into contiguous arena tensors (rows >= count are padding rows).
+void lra_batch_tensors_make(lra_ctx *ctx, const lra_batch *b, lra_batch_tensors *out);
+// Logits of the real rows only: [count, C].
+lra_tensor *lra_batch_logits(lra_model *m, lra_ctx *ctx, const lra_batch_tensors *t);
+
+#endif

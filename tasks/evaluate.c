@@ -1,0 +1,48 @@
+// Evaluation loop (see evaluate.h).
+#include "tasks/evaluate.h"
+
+#include <string.h>
+
+#include "tasks/batch_tensors.h"
+
+lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const lra_eval_options *opt,
+                        lra_eval_result *out) {
+    memset(out, 0, sizeof *out);
+    lra_batcher_options bo;
+    lra_batcher_options_eval(&bo, opt->batch_size, opt->length);
+    bo.round_pow2 = 0;
+    bo.mask_mode = opt->mask_mode;
+    bo.prefetch = 1;
+    if (opt->num_shards > 1) {
+        bo.num_shards = (int)opt->num_shards;
+        bo.shard_rank = (int)opt->shard_rank;
+    }
+    lra_batcher *b = NULL;
+    LRA_TRY(lra_batcher_create(&b, ds, &bo));
+    const int was_training = ctx->training;
+    const int prev_grad = lra_ctx_set_grad_enabled(ctx, 0);
+    ctx->training = 0;
+    lra_status st = LRA_OK;
+    for (int64_t nb = 0; opt->max_batches <= 0 || nb < opt->max_batches; nb++) {
+        const lra_batch *batch = NULL;
+        st = lra_batcher_next(b, &batch);
+        if (st || !batch) break;
+        lra_ctx_reset(ctx);
+        ctx->seed = opt->seed;
+        ctx->step = (1ull << 40) + opt->eval_index;  // eval draws never collide with training draws
+        ctx->example_offset = batch->position;
+        if (batch->count == 0) continue;
+        lra_batch_tensors t;
+        lra_batch_tensors_make(ctx, batch, &t);
+        lra_tensor *logits = lra_batch_logits(m, ctx, &t);
+        lra_tensor *loss = lra_model_loss(ctx, logits, t.labels, 0);
+        out->loss_sum += (double)lra_f32(loss)[0] * t.count;
+        out->correct += lra_model_correct(logits, t.labels);
+        out->examples += t.count;
+    }
+    lra_ctx_reset(ctx);
+    ctx->training = was_training;
+    lra_ctx_set_grad_enabled(ctx, prev_grad);
+    lra_batcher_free(b);
+    return st;
+}

@@ -1,0 +1,60 @@
+// Encoder + pooling + head (see model.h).
+#include "tasks/model.h"
+
+#include "core/ops.h"
+
+void lra_model_build(lra_model *m, const lra_model_config *cfg, uint64_t seed) {
+    m->cfg = *cfg;
+    lra_params_init(&m->params);
+    lra_encoder_declare(&m->enc, &m->params, "model", &cfg->enc);
+    lra_head_declare(&m->head, &m->params, "seq_classifer", cfg->enc.dim, cfg->head_hidden, cfg->num_classes,
+                     cfg->dual);
+    lra_params_finalize(&m->params);
+    lra_params_initialize(&m->params, seed);
+    lra_encoder_init_params(&m->enc, &m->params, seed);
+}
+
+void lra_model_free(lra_model *m) {
+    lra_encoder_destroy(&m->enc);
+    lra_params_free(&m->params);
+}
+
+static lra_tensor *encode(lra_model *m, lra_ctx *ctx, lra_tensor *ids, lra_tensor *mask, uint64_t tower) {
+    if (m->cfg.pooling == LRA_POOL_CLS)
+        lra_pooling_prepend_cls(ctx, ids, mask, m->cfg.enc.vocab_size - 1, &ids, &mask);
+    lra_tensor *x = lra_encoder_forward(&m->enc, &m->params, ctx, ids, mask, tower);
+    return lra_pooling_forward(ctx, x, m->cfg.pooling);
+}
+
+lra_tensor *lra_model_logits(lra_model *m, lra_ctx *ctx, lra_tensor *ids0, lra_tensor *mask0, lra_tensor *ids1,
+                             lra_tensor *mask1) {
+    lra_tensor *u = encode(m, ctx, ids0, mask0, 0);
+    lra_tensor *v = NULL;
+    if (m->cfg.dual) {
+        LRA_ASSERT_MSG(ids1 && mask1, "the dual encoder needs both documents");
+        v = encode(m, ctx, ids1, mask1, 1);
+    }
+    return lra_head_forward(&m->head, &m->params, ctx, u, v);
+}
+
+lra_tensor *lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double weight_sum) {
+    return lra_op_cross_entropy(ctx, logits, labels, weight_sum);
+}
+
+int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels) {
+    const int64_t B = logits->shape[0], C = logits->shape[1];
+    int64_t correct = 0;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t best = 0;
+        float bv = lra_f32(logits)[b * logits->stride[0]];
+        for (int64_t c = 1; c < C; c++) {
+            float v = lra_f32(logits)[b * logits->stride[0] + c * logits->stride[1]];
+            if (v > bv) {
+                bv = v;
+                best = c;
+            }
+        }
+        if (best == lra_i32(labels)[b * labels->stride[0]]) correct++;
+    }
+    return correct;
+}

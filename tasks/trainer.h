@@ -1,0 +1,45 @@
+// The training loop of `lra train`: data, model, optimizer and schedule from the run settings;
+// gradient accumulation; periodic dev evaluation with early stopping and best-checkpoint selection;
+// crash-safe checkpoints (the last K and the best); exact resume; SIGINT/SIGTERM handling; and at the
+// end the test set scored with the BEST checkpoint (and the last weights), written to eval.json.
+//
+// Run directory:
+//   config.yaml    the resolved config       metrics.jsonl  one JSON object per line
+//   ckpt-<step>.lra the last K checkpoints   best.lra       the best-dev checkpoint
+//   eval.json      the final evaluation
+#ifndef LRA_TASKS_TRAINER_H
+#define LRA_TASKS_TRAINER_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "data/split.h"
+#include "tasks/settings.h"
+
+typedef struct {
+    const char *run_dir;
+    const char *config_yaml;  // the resolved config (written to the run directory and into checkpoints)
+    int resume;               // continue from the newest complete checkpoint of run_dir
+    int64_t stop_at;          // > 0: stop after this step with a checkpoint (job time limits)
+    int progress;             // 1: progress bar / lines on stderr
+    int rank, world;          // data parallelism (world 1 = single process)
+} lra_train_options;
+
+typedef struct {
+    int64_t steps_done;
+    int stopped_early;
+    int interrupted;          // by a signal or --stop-at: resume to continue
+    double test_accuracy, test_loss;  // best checkpoint on the test split (when training finished)
+    int64_t test_examples;
+} lra_train_summary;
+
+lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_train_summary *out);
+
+// Loads a split of the run's task with the run's data options (also truncation by data.max_*).
+lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
+// The newest loadable checkpoint of a run directory (new string) or NULL with a message.
+char *lra_run_latest_checkpoint(const char *run_dir);
+// Global step stored in a checkpoint file name ckpt-<step>.lra, or -1.
+int64_t lra_run_checkpoint_step(const char *name);
+
+#endif

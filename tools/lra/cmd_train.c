@@ -1,0 +1,122 @@
+// `lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP] [--seed N] [--threads N]`
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/threads.h"
+#include "tasks/dist.h"
+#include "tasks/settings.h"
+#include "tasks/trainer.h"
+#include "tools/lra/args.h"
+#include "tools/lra/commands.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP]\n"
+            "                 [--seed N] [--threads N] [--quiet]\n\n"
+            "Trains a model as CONFIG (YAML) says and writes a run directory: config.yaml, metrics.jsonl,\n"
+            "checkpoints (the last few and best.lra) and eval.json (test accuracy of the best checkpoint).\n\n"
+            "  --set key=value  override a config key (repeatable), e.g. --set model.attention.type=skeinformer\n"
+            "  --run-dir DIR    run directory (default runs/<task>-<attention>-s<seed>)\n"
+            "  --resume         continue the run in --run-dir from its newest checkpoint\n"
+            "  --stop-at STEP   stop after STEP with a checkpoint (continue later with --resume)\n"
+            "  --seed N         same as --set seed=N\n"
+            "  --threads N      threads for kernels and BLAS (default: all cores)\n"
+            "  --quiet          no progress display\n"
+            "  --keys           list every config key with its type, default and meaning\n");
+}
+
+int lra_cmd_train(int argc, char **argv) {
+    const char *config = NULL, *run_dir = NULL, *v = NULL;
+    const char **sets = lra_xcalloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0, resume = 0, quiet = 0, rc = 0;
+    int64_t stop_at = 0, threads = 0;
+    char seed_set[64];
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
+            usage(stdout);
+            free(sets);
+            return 0;
+        } else if (lra_arg_flag(argv[i], "--keys")) {
+            lra_config_schema *s = lra_settings_schema();
+            lra_config_schema_print(s, stdout, 0, NULL);
+            lra_config_schema_free(s);
+            free(sets);
+            return 0;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--set", &v))) {
+            if (m < 0) goto bad;
+            sets[n_sets++] = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--run-dir", &v))) {
+            if (m < 0) goto bad;
+            run_dir = v;
+        } else if (lra_arg_flag(argv[i], "--resume")) {
+            resume = 1;
+        } else if (lra_arg_flag(argv[i], "--quiet")) {
+            quiet = 1;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--stop-at", &v))) {
+            if (m < 0 || !lra_arg_int("train", "--stop-at", v, 1, &stop_at)) goto bad;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--seed", &v))) {
+            int64_t seed;
+            if (m < 0 || !lra_arg_int("train", "--seed", v, 0, &seed)) goto bad;
+            snprintf(seed_set, sizeof seed_set, "seed=%lld", (long long)seed);
+            sets[n_sets++] = seed_set;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--threads", &v))) {
+            if (m < 0 || !lra_arg_int("train", "--threads", v, 0, &threads)) goto bad;
+        } else if (argv[i][0] == '-') {
+            free(sets);
+            return lra_arg_unknown("train", argv[i]);
+        } else if (!config) {
+            config = argv[i];
+        } else {
+            fprintf(stderr, "lra train: more than one CONFIG given ('%s' and '%s')\n", config, argv[i]);
+            goto bad;
+        }
+    }
+    if (!config) {
+        usage(stderr);
+        goto bad;
+    }
+    lra_threads_set((int)threads);
+    lra_config_schema *schema = lra_settings_schema();
+    lra_config *cfg = NULL;
+    lra_run_settings s;
+    if (lra_settings_load(config, sets, n_sets, schema, &cfg) || lra_settings_resolve(cfg, &s)) {
+        rc = lra_arg_fail("train");
+        goto out_cfg;
+    }
+    char default_dir[256];
+    if (!run_dir) {
+        snprintf(default_dir, sizeof default_dir, "runs/%s-%s-s%llu", s.task->name, s.attention,
+                 (unsigned long long)s.seed);
+        run_dir = default_dir;
+    }
+    char *yaml = lra_config_to_yaml(cfg);
+    lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
+                           .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size()};
+    lra_train_summary sum;
+    lra_status st = lra_train(&s, &o, &sum);
+    if (st == LRA_ERR_INTERRUPTED || (st == LRA_OK && sum.interrupted)) {
+        if (o.rank == 0)
+            fprintf(stderr, "lra train: %s; state saved in %s.\nResume with: lra train %s --run-dir %s --resume%s\n",
+                    st ? lra_error_message() : "stopped at --stop-at", run_dir, config, run_dir,
+                    n_sets ? " (and the same --set flags)" : "");
+        rc = st ? 130 : 0;
+    } else if (st) {
+        rc = lra_arg_fail("train");
+    } else if (o.rank == 0) {
+        printf("%s: test accuracy %.2f%% (%lld examples, best checkpoint), %lld steps%s -> %s/eval.json\n",
+               s.task->name, 100 * sum.test_accuracy, (long long)sum.test_examples, (long long)sum.steps_done,
+               sum.stopped_early ? " (early stop)" : "", run_dir);
+    }
+    free(yaml);
+out_cfg:
+    lra_config_free(cfg);
+    lra_config_schema_free(schema);
+    free(sets);
+    return rc;
+bad:
+    free(sets);
+    return 2;
+}
