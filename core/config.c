@@ -444,12 +444,16 @@ static lra_status schema_add_one(lra_config_schema *s, const char *prefix, const
         parse_range(e);
     if (k->type == LRA_CONFIG_ENUM) parse_choices(e);
     if (k->def) {
-        lra_status ps = parse_yaml(k->def, strlen(k->def), "default", false, &e->defnode);
-        LRA_ASSERT_MSG(ps == LRA_OK, "config key '%s': default \"%s\" is not YAML: %s", full, k->def,
-                       lra_error_message());
-        if (!e->defnode) e->defnode = node_new(N_SCALAR, "default", 0, 0), e->defnode->text = lra_xstrdup(""),
-                         e->defnode->plain = true;
-        // The default "" of a string is kept as an empty string, not refused as null.
+        // Lists are parsed as YAML ("[0.9, 0.999]"); scalars are taken verbatim, like --set values.
+        if (k->type == LRA_CONFIG_STRINGS || k->type == LRA_CONFIG_FLOATS) {
+            lra_status ps = parse_yaml(k->def, strlen(k->def), "default", false, &e->defnode);
+            LRA_ASSERT_MSG(ps == LRA_OK && e->defnode, "config key '%s': default \"%s\" is not a YAML list: %s", full,
+                           k->def, lra_error_message());
+        } else {
+            e->defnode = node_new(N_SCALAR, "default", 0, 0);
+            e->defnode->text = lra_xstrdup(k->def);
+            e->defnode->plain = true;
+        }
         const cnode *bad;
         char why[256];
         LRA_ASSERT_MSG(check_node(e, e->defnode, &bad, why, sizeof why) == 0, "config key '%s': default: %s", full,
@@ -627,7 +631,13 @@ static int check_node(const sentry *e, const cnode *n, const cnode **bad, char *
             bool ok = it->kind == N_SCALAR;
             if (ok && t == LRA_CONFIG_FLOATS) ok = it->plain && parse_float(it->text, &x) && in_range(e, x);
             if (!ok) {
-                describe(e, want, sizeof want);
+                if (t == LRA_CONFIG_FLOATS) {
+                    char r[100];
+                    range_text(e, r, sizeof r);
+                    snprintf(want, sizeof want, "a number%s%s", *r ? " " : "", r);
+                } else {
+                    snprintf(want, sizeof want, "a string");
+                }
                 show(it, got, sizeof got);
                 snprintf(msg, cap, "element %d: expected %s, got %s", i + 1, want, got);
                 *bad = it;

@@ -1,6 +1,7 @@
 // The tensor container format (see container.h for the layout).
 #include "core/container.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -313,11 +314,11 @@ struct lra_container_reader {
 void lra_container_close(lra_container_reader *r) {
     if (!r) return;
     if (r->fp) fclose(r->fp);
-    for (int i = 0; i < r->n_meta; i++) {
+    for (int i = 0; r->meta && i < r->n_meta; i++) {
         free(r->meta[i].key);
         free(r->meta[i].value);
     }
-    for (int i = 0; i < r->n_tensors; i++) free((char *)r->entries[i].name);
+    for (int i = 0; r->entries && i < r->n_tensors; i++) free((char *)r->entries[i].name);
     free(r->meta);
     free(r->entries);
     free(r->index);
@@ -445,13 +446,14 @@ lra_status lra_container_open(lra_container_reader **out, const char *path) {
     if (memcmp(h, MAGIC, 8) != 0)
         FAIL(lra_error(LRA_ERR_FORMAT, "%s: not an lra container (bad magic bytes; is this a checkpoint file?)", path));
     uint32_t version = get_u32(h + 8);
-    if (get_u32(h + 60) != (uint32_t)crc32(0, h, 60))
-        FAIL(corrupt(path, "header CRC mismatch"));
+    bool header_ok = get_u32(h + 60) == (uint32_t)crc32(0, h, 60);
+    // Another version may lay out its header differently, so its CRC need not match ours.
     if (version != LRA_CONTAINER_VERSION)
-        FAIL(lra_error(LRA_ERR_UNSUPPORTED,
-                       "%s: container format version %u, but this build reads version %d (%s)", path, version,
-                       LRA_CONTAINER_VERSION,
-                       version > LRA_CONTAINER_VERSION ? "written by a newer lra; upgrade" : "too old"));
+        FAIL(lra_error(LRA_ERR_UNSUPPORTED, "%s: container format version %u, but this build reads version %d (%s)",
+                       path, version, LRA_CONTAINER_VERSION,
+                       !header_ok ? "or a damaged header"
+                       : version > LRA_CONTAINER_VERSION ? "written by a newer lra; upgrade" : "too old"));
+    if (!header_ok) FAIL(corrupt(path, "header CRC mismatch"));
     r->file_bytes = get_u64(h + 16);
     r->index_offset = get_u64(h + 24);
     uint64_t index_bytes = get_u64(h + 32);

@@ -565,6 +565,10 @@ const lra_fft_plan *lra_fft_plan_get(int64_t n) {
 }
 
 void lra_fft_cache_clear(void) {
+    // The calling thread's scratch goes too (other threads keep theirs until they need a larger one).
+    free(tl_buf);
+    tl_buf = NULL;
+    tl_cap = 0;
     pthread_mutex_lock(&g_cache_lock);
     while (g_cache) {
         cache_entry *next = g_cache->next;

@@ -13,8 +13,9 @@
 // power-of-two convolution.  Twiddles are precomputed in double and all arithmetic is in double, so
 // results are accurate to float rounding (about 1e-7 relative to the spectrum's norm).
 //
-// A plan is read-only after creation: any number of threads may use one plan at once.  The plain
-// calls use a per-thread scratch buffer that grows to the largest plan used on that thread.
+// A plan is read-only after creation: any number of threads may use one plan at once.  The calls use a
+// per-thread scratch buffer that grows to the largest need seen on that thread (no allocation per
+// transform).  lra_fft_many runs up to 8 transforms together, vectorised across the transforms.
 //
 // Adjoints (for autograd; they ADD into their output, and match torch.autograd with real/imaginary
 // parts treated as independent real variables, torch's convention for complex gradients):
@@ -39,7 +40,7 @@ void lra_fft_plan_free(lra_fft_plan *p);
 int64_t lra_fft_plan_length(const lra_fft_plan *p);
 // A shared plan from a process-wide cache (created on first use, thread-safe); do not free it.
 const lra_fft_plan *lra_fft_plan_get(int64_t n);
-// Frees every cached plan; no plan from lra_fft_plan_get may be in use.
+// Frees every cached plan and the calling thread's scratch; no plan from lra_fft_plan_get may be in use.
 void lra_fft_cache_clear(void);
 
 // x: [n] real -> X: [n/2+1] complex

@@ -1,7 +1,9 @@
 // Checked file I/O, the line reader, atomic writes and path helpers (see fileio.h).
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -355,6 +357,42 @@ lra_status lra_atomic_write_file(const char *path, const void *data, size_t byte
         return s;
     }
     return lra_atomic_commit(w);
+}
+
+lra_status lra_atomic_cleanup(const char *path, int *removed) {
+    LRA_ASSERT(path);
+    if (removed) *removed = 0;
+    char *dir = lra_path_dirname(path);
+    const char *base = lra_path_basename(path);
+    DIR *d = opendir(dir);
+    if (!d) {
+        lra_status s = io_error(dir, "cannot list the directory", errno);
+        free(dir);
+        return s;
+    }
+    size_t plen = strlen(base) + 6;
+    char *prefix = lra_xmalloc(plen + 1);
+    snprintf(prefix, plen + 1, ".%s.tmp.", base);
+    lra_status s = LRA_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) && s == LRA_OK) {
+        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || *end != '.' || pid <= 0) continue;  // not one of ours
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;  // writer alive
+        char *full = lra_path_join(dir, e->d_name);
+        if (unlink(full) == 0) {
+            if (removed) (*removed)++;
+        } else if (errno != ENOENT) {
+            s = io_error(full, "cannot remove a stale temporary file", errno);
+        }
+        free(full);
+    }
+    closedir(d);
+    free(prefix);
+    free(dir);
+    return s;
 }
 
 // ---- directories and paths ---------------------------------------------------------------------

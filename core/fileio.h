@@ -88,6 +88,9 @@ lra_status lra_atomic_commit(lra_atomic_writer *w);
 void lra_atomic_abort(lra_atomic_writer *w);
 // One-shot: writes `bytes` from data atomically to path.
 lra_status lra_atomic_write_file(const char *path, const void *data, size_t bytes);
+// Removes the temporary files that writers of `path` left behind when they were killed (those whose
+// process no longer exists); *removed (may be NULL) receives their number.  For start-up/resume.
+lra_status lra_atomic_cleanup(const char *path, int *removed);
 
 // ---- directories and paths ---------------------------------------------------------------------
 // mkdir -p (mode 0777 minus umask); existing directories are fine, an existing file is an error.

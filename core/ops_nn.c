@@ -388,16 +388,16 @@ lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lr
 // ---------------------------------------------------------------------------------------------- dropout
 
 // out[i] = x[i] * mask[i] (or gx[i] += gy[i] * mask[i] when accumulate) over n elements, with the mask
-// drawn chunk by chunk: mask[i] is draw i of the (seed, stream) Philox stream, whatever the chunking.
+// drawn chunk by chunk: mask[i] is draw base + i of the (seed, stream) Philox stream, whatever the chunking.
 static void dropout_apply(const float *x, float *out, int64_t n, float p, uint64_t seed, uint64_t stream,
-                          int accumulate) {
+                          uint64_t base, int accumulate) {
     int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (int64_t c = 0; c < nchunk; c++) {
         float mask[DROPOUT_CHUNK];
         int64_t i0 = c * DROPOUT_CHUNK;
         int64_t len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
-        if (p > 0.0f) lra_rng_fill_dropout(seed, stream, (uint64_t)i0, mask, (size_t)len, p);
+        if (p > 0.0f) lra_rng_fill_dropout(seed, stream, base + (uint64_t)i0, mask, (size_t)len, p);
         else
             for (int64_t i = 0; i < len; i++) mask[i] = 1.0f;
         if (accumulate)
@@ -413,10 +413,12 @@ static void dropout_backward(lra_ctx *ctx, lra_node *node) {
     if (!x->requires_grad) return;
     float *gx = lra_grad(ctx, x);
     dropout_apply(node->out->grad, gx, lra_tensor_numel(x), (float)node->fattr[0], (uint64_t)node->iattr[0],
-                  (uint64_t)node->iattr[1], 1);
+                  (uint64_t)node->iattr[1], (uint64_t)node->iattr[2], 1);
 }
 
-// x: any shape -> same shape
+// x: [B, ...] -> same shape.  Element i of example b draws word (ctx->example_offset + b) * (numel / B) + i
+// of the stream, so a batch split into micro-batches (or ranks) with the right example_offset draws the
+// same mask as the whole batch.
 lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream) {
     LRA_ASSERT_MSG(x->dtype == LRA_F32, "dropout needs an f32 tensor");
     LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "dropout p=%g outside [0, 1)", (double)p);
@@ -426,11 +428,15 @@ lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream
     const float *xd = contig_data(ctx, x);
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
     int64_t n = lra_tensor_numel(x);
-    dropout_apply(xd, lra_f32(y), n, p, ctx->seed, stream, 0);
+    int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
+    LRA_ASSERT_MSG(ctx->example_offset >= 0, "dropout: negative example_offset %lld", (long long)ctx->example_offset);
+    uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
+    dropout_apply(xd, lra_f32(y), n, p, ctx->seed, stream, base, 0);
     lra_node *nd = lra_tape_record(ctx, "dropout", dropout_backward, y, 1, (lra_tensor *[]){x});
     if (nd) {
         nd->iattr[0] = (int64_t)ctx->seed;
         nd->iattr[1] = (int64_t)stream;
+        nd->iattr[2] = (int64_t)base;
         nd->fattr[0] = p;
     }
     return y;

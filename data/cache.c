@@ -11,7 +11,8 @@
 
 enum { HDR_FIXED = 136, SEC_AT = 64, CHUNK = 1 << 18, MAX_KEY = 1 << 20 };
 enum { SEC_LENGTHS = 0, SEC_TOKENS = 1, SEC_LABELS = 2 };
-#define FLAG_U8 1u
+#define FLAG_U8 1u  // tokens stored one per byte
+#define FLAG_U4 2u  // tokens stored two per byte (low nibble first): every id < 16, e.g. ListOps
 
 typedef struct {
     uint64_t raw, comp;
@@ -92,7 +93,7 @@ static lra_status sec_feed(sec_writer *s, const void *data, size_t n, int finish
     return LRA_OK;
 }
 
-static lra_status write_sections(lra_atomic_writer *w, const char *path, const lra_dataset *ds, int u8,
+static lra_status write_sections(lra_atomic_writer *w, const char *path, const lra_dataset *ds, int bits,
                                  section secs[3]) {
     sec_writer *s = lra_xmalloc(sizeof *s);
     uint8_t *buf = lra_xmalloc(CHUNK);
@@ -107,9 +108,18 @@ static lra_status write_sections(lra_atomic_writer *w, const char *path, const l
     }
     if (st == LRA_OK) st = sec_feed(s, NULL, 0, 1, path);
     secs[SEC_LENGTHS] = s->sec;
-    // Tokens as u8 or u16 (host order; cache files are only made on little-endian hosts).
+    // Tokens as 4, 8 or 16 bits (host order; cache files are only made on little-endian hosts).
+    // Narrow tokens matter for the load time: inflating is the slowest step.
     if (st == LRA_OK) st = sec_begin(s, w, path);
-    if (u8) {
+    if (bits == 4) {
+        for (int64_t k = 0; k < ntok && st == LRA_OK; k += 2 * (int64_t)CHUNK) {
+            int64_t m = ntok - k < 2 * (int64_t)CHUNK ? ntok - k : 2 * (int64_t)CHUNK;
+            const uint16_t *src = ds->tokens + k;
+            for (int64_t j = 0; j < m / 2; j++) buf[j] = (uint8_t)(src[2 * j] | src[2 * j + 1] << 4);
+            if (m & 1) buf[m / 2] = (uint8_t)src[m - 1];
+            st = sec_feed(s, buf, (size_t)((m + 1) / 2), 0, path);
+        }
+    } else if (bits == 8) {
         for (int64_t k = 0; k < ntok && st == LRA_OK; k += CHUNK) {
             int64_t m = ntok - k < CHUNK ? ntok - k : CHUNK;
             for (int64_t j = 0; j < m; j++) buf[j] = (uint8_t)ds->tokens[k + j];
@@ -131,14 +141,14 @@ static lra_status write_sections(lra_atomic_writer *w, const char *path, const l
     return st;
 }
 
-static size_t build_header(uint8_t *h, const char *key, const lra_dataset *ds, int u8, const section secs[3]) {
+static size_t build_header(uint8_t *h, const char *key, const lra_dataset *ds, int bits, const section secs[3]) {
     size_t klen = strlen(key);
     memset(h, 0, HDR_FIXED);
     memcpy(h, LRA_CACHE_MAGIC, 8);
     put_u32(h + 8, LRA_CACHE_VERSION);
     put_u32(h + 12, (uint32_t)(HDR_FIXED + klen + 4));
     put_u32(h + 16, (uint32_t)klen);
-    put_u32(h + 20, u8 ? FLAG_U8 : 0);
+    put_u32(h + 20, bits == 4 ? FLAG_U4 : bits == 8 ? FLAG_U8 : 0);
     put_u64(h + 24, (uint64_t)ds->count);
     put_u32(h + 32, (uint32_t)ds->n_seq);
     put_u32(h + 36, (uint32_t)ds->vocab_size);
@@ -161,19 +171,20 @@ lra_status lra_cache_save(const char *path, const char *key, const lra_dataset *
     size_t klen = strlen(key);
     if (klen > MAX_KEY) return lra_error(LRA_ERR_ARG, "%s: cache key of %zu bytes is too long", path, klen);
     int64_t ntok = lra_dataset_num_tokens(ds);
-    int u8 = 1;
-    for (int64_t t = 0; t < ntok && u8; t++) u8 = ds->tokens[t] < 256;
+    uint16_t maxid = 0;
+    for (int64_t t = 0; t < ntok; t++) maxid = ds->tokens[t] > maxid ? ds->tokens[t] : maxid;
+    int bits = maxid < 16 ? 4 : maxid < 256 ? 8 : 16;
     uint8_t *h = lra_xmalloc(HDR_FIXED + klen + 4);
     section secs[3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     // The header is written twice: a placeholder first, the real one once the section sizes are known.
-    size_t hbytes = build_header(h, key, ds, u8, secs);
+    size_t hbytes = build_header(h, key, ds, bits, secs);
     lra_atomic_writer *w = NULL;
     lra_status st = lra_atomic_begin(&w, path);
     if (st == LRA_OK) st = lra_atomic_write(w, h, hbytes);
-    if (st == LRA_OK) st = write_sections(w, path, ds, u8, secs);
+    if (st == LRA_OK) st = write_sections(w, path, ds, bits, secs);
     if (st == LRA_OK) st = lra_atomic_seek(w, 0);
     if (st == LRA_OK) {
-        build_header(h, key, ds, u8, secs);
+        build_header(h, key, ds, bits, secs);
         st = lra_atomic_write(w, h, hbytes);
     }
     if (st == LRA_OK) {
@@ -270,7 +281,7 @@ static lra_status sec_close(sec_reader *r, uint32_t crc) {
     return LRA_OK;
 }
 
-static lra_status read_payload(FILE *f, const char *path, const uint8_t *h, lra_dataset *ds, int u8) {
+static lra_status read_payload(FILE *f, const char *path, const uint8_t *h, lra_dataset *ds, int bits) {
     section secs[3];
     for (int i = 0; i < 3; i++) {
         secs[i].raw = get_u64(h + SEC_AT + 24 * i);
@@ -279,7 +290,7 @@ static lra_status read_payload(FILE *f, const char *path, const uint8_t *h, lra_
     }
     int64_t nseq = ds->count * ds->n_seq, ntok = (int64_t)get_u64(h + 56), max_seq = (int64_t)get_u64(h + 48);
     if (ntok < 0 || max_seq < 0 || secs[SEC_LENGTHS].raw != (uint64_t)nseq * 4 ||
-        secs[SEC_TOKENS].raw != (uint64_t)ntok * (u8 ? 1 : 2) || secs[SEC_LABELS].raw != (uint64_t)ds->count * 4)
+        secs[SEC_TOKENS].raw != (bits == 4 ? (uint64_t)(ntok + 1) / 2 : (uint64_t)ntok * (bits / 8)) || secs[SEC_LABELS].raw != (uint64_t)ds->count * 4)
         return lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: section sizes disagree with the header", path);
 
     ds->count_cap = ds->count;
@@ -311,7 +322,28 @@ static lra_status read_payload(FILE *f, const char *path, const uint8_t *h, lra_
     if (st == LRA_OK) st = sec_open(r, f, path, "tokens", secs[SEC_TOKENS].comp);
     unsigned maxid = 0;
     if (st == LRA_OK) {
-        if (u8) {
+        if (bits == 4) {
+            for (int64_t k = 0; k < ntok && st == LRA_OK; k += 2 * (int64_t)CHUNK) {
+                int64_t m = ntok - k < 2 * (int64_t)CHUNK ? ntok - k : 2 * (int64_t)CHUNK;
+                st = sec_read(r, buf, (size_t)((m + 1) / 2));
+                uint16_t *dst = ds->tokens + k;
+                uint8_t mx = 0;
+                for (int64_t j = 0; j < m / 2; j++) {
+                    uint8_t lo = buf[j] & 15, hi = buf[j] >> 4;
+                    dst[2 * j] = lo;
+                    dst[2 * j + 1] = hi;
+                    mx = lo > mx ? lo : mx;
+                    mx = hi > mx ? hi : mx;
+                }
+                if (m & 1) {
+                    dst[m - 1] = buf[m / 2] & 15;
+                    mx = (uint8_t)dst[m - 1] > mx ? (uint8_t)dst[m - 1] : mx;
+                    if (st == LRA_OK && buf[m / 2] >> 4)
+                        st = lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: bad padding nibble", path);
+                }
+                if (mx > maxid) maxid = mx;
+            }
+        } else if (bits == 8) {
             for (int64_t k = 0; k < ntok && st == LRA_OK; k += CHUNK) {
                 int64_t m = ntok - k < CHUNK ? ntok - k : CHUNK;
                 st = sec_read(r, buf, (size_t)m);
@@ -374,7 +406,8 @@ static lra_status load_file(FILE *f, const char *path, const char *key, lra_data
         return lra_error(LRA_ERR_STATE, "%s: stale cache: format version %u, this build writes %u", path, version,
                          LRA_CACHE_VERSION);
     uint32_t hbytes = get_u32(fixed + 12), klen = get_u32(fixed + 16), flags = get_u32(fixed + 20);
-    if (klen > MAX_KEY || hbytes != HDR_FIXED + klen + 4 || (flags & ~FLAG_U8) != 0)
+    if (klen > MAX_KEY || hbytes != HDR_FIXED + klen + 4 || (flags & ~(FLAG_U8 | FLAG_U4)) != 0 ||
+        flags == (FLAG_U8 | FLAG_U4))
         return lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: bad header fields", path);
     uint8_t *h = lra_xmalloc(hbytes);
     memcpy(h, fixed, HDR_FIXED);
@@ -413,7 +446,7 @@ static lra_status load_file(FILE *f, const char *path, const char *key, lra_data
             out->n_seq = n_seq;
             out->vocab_size = vocab;
             out->num_classes = classes;
-            st = read_payload(f, path, h, out, (flags & FLAG_U8) != 0);
+            st = read_payload(f, path, h, out, (flags & FLAG_U4) ? 4 : (flags & FLAG_U8) ? 8 : 16);
             if (st == LRA_OK && fgetc(f) != EOF)
                 st = lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: trailing bytes after the payload", path);
         }

@@ -11,8 +11,7 @@ void lra_dataset_init(lra_dataset *ds, int n_seq, int32_t vocab_size, int32_t nu
     ds->n_seq = n_seq;
     ds->vocab_size = vocab_size;
     ds->num_classes = num_classes;
-    // offsets always holds the leading 0, so lra_dataset_len works on an empty dataset too.
-    ds->count_cap = 0;
+    // offsets always holds the leading 0, so the end of the tokens is offsets[count * n_seq].
     ds->offsets = lra_xcalloc(1, sizeof *ds->offsets);
 }
 

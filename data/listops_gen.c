@@ -16,7 +16,9 @@
 #define GIVE_UP_ATTEMPTS 10000000  // attempts without a new distinct kept tree before giving up
 
 static const char *const OP_NAMES[4] = {"[MIN", "[MAX", "[MED", "[SM"};
-static const char OP_NAMES4[4][4] = {{'[', 'M', 'I', 'N'}, {'[', 'M', 'A', 'X'}, {'[', 'M', 'E', 'D'}, {'[', 'S', 'M', ' '}};
+// The same, padded to 4 bytes for whole-word copies.
+static const char OP_NAMES4[4][4] = {
+    {'[', 'M', 'I', 'N'}, {'[', 'M', 'A', 'X'}, {'[', 'M', 'E', 'D'}, {'[', 'S', 'M', ' '}};
 
 void lra_listops_gen_defaults(lra_listops_gen_options *o) {
     memset(o, 0, sizeof *o);
@@ -574,6 +576,7 @@ size_t lra_listops_source(const uint8_t *codes, int64_t n, char **buf, size_t *c
     int64_t depth = 0, n_ops = 0;
     for (int64_t i = 0; i < n; i++) {
         uint8_t c = codes[i];
+        LRA_ASSERT_MSG(c < LRA_LISTOPS_NUM_CODES, "listops code %d at %lld", c, (long long)i);
         if (c != LRA_LISTOPS_END && depth > 0) cnt[depth - 1]++;  // one more argument of the open operator
         if (c >= LRA_LISTOPS_MIN && c <= LRA_LISTOPS_SM) {
             pos[depth] = (int32_t)n_ops++;
@@ -587,8 +590,8 @@ size_t lra_listops_source(const uint8_t *codes, int64_t n, char **buf, size_t *c
     }
     LRA_ASSERT(depth == 0);
 
-    // Second pass: write.  Fixed-size pieces are copied whole (the scratch space after the text keeps
-    // the over-long copies in bounds).
+    // Second pass: write.  Fixed-size pieces are copied whole, a few bytes past the end at most; the
+    // text bound above leaves room for that.
     static const char OPENS[] = "( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ";
     const size_t opens_pairs = (sizeof OPENS - 1) / 2;
     size_t w = 0;

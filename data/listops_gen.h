@@ -6,8 +6,9 @@
 // - default: the project's Philox generator.  Root attempt a draws from its own stream
 //   (seed, lra_rng_stream(LRA_LISTOPS_RNG_PURPOSE, a, 0, 0)), so an attempt stops drawing as soon as
 //   it is too long, and chunks of attempts are sampled in parallel (OpenMP) and merged in attempt
-//   order: the rows do not depend on the thread count.  Rows are split in generation order: the first n_train distinct kept trees are
-//   train, the next n_val validation, the rest test (the trees are i.i.d., so this is a random split).
+//   order: the rows do not depend on the thread count.  Rows are split in generation order: the first
+//   n_train distinct kept trees are train, the next n_val validation, the rest test (the trees are
+//   i.i.d., so this is a random split).
 // - compat_python: an emulation of CPython's `random` (data/pyrandom.h) driven exactly as the original
 //   script drives it, so seed s gives the trees of `random.seed(s)`.  The rows are then split in the
 //   iteration order of the script's Python set, emulated for CPython >= 3.11 with PYTHONHASHSEED=0

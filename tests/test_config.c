@@ -152,7 +152,7 @@ static void test_wrong_types_reported(void) {
              "%s:6:20: key 'train.mixed_precision': expected true or false, got \"yes\" (write true or false in "
              "lower case)", f);
     CHECK_LINE(line);
-    snprintf(line, sizeof line, "%s:7:16: key 'train.betas': element 2: expected a list of numbers in [0, 1), got \"fast\"", f);
+    snprintf(line, sizeof line, "%s:7:16: key 'train.betas': element 2: expected a number in [0, 1), got \"fast\"", f);
     CHECK_LINE(line);
     snprintf(line, sizeof line,
              "%s:10:11: key 'model.attention.type': expected one of softmax, linformer, nystrom, got \"softmx\" (did "

@@ -470,6 +470,13 @@ static void run_all_ops(snapshot *s) {
     lra_tensor *sq = lra_op_sqrt(ctx, lra_op_add_scalar(ctx, lra_op_pow(ctx, cat, 2.0f), 1.0f));
     lra_tensor *loss = lra_op_sum_all(ctx, lra_op_elu(ctx, lra_op_sub(ctx, sq, lra_op_relu(ctx, cat)), 1.0f));
     lra_backward(ctx, loss);
+    // Products big enough for OpenBLAS to use several threads when it may.
+    lra_tensor *big_a = randn(ctx, LRA_DIMS(384, 256), 7), *big_b = randn(ctx, LRA_DIMS(256, 320), 8);
+    lra_tensor *big = lra_op_matmul(ctx, big_a, big_b, 0, 0);
+    lra_tensor *wt = lra_op_transpose(ctx, randn(ctx, LRA_DIMS(320, 256), 9), 0, 1);  // [256, 320] view
+    lra_tensor *big_l = lra_op_linear(ctx, big, wt, NULL);                             // [384, 256]
+    snap_add(s, lra_f32(big), lra_tensor_numel(big));
+    snap_add(s, lra_f32(big_l), lra_tensor_numel(big_l));
     snap_add(s, lra_f32(loss), 1);
     snap_add(s, lra_f32(h), lra_tensor_numel(h));
     snap_add(s, lra_f32(d), lra_tensor_numel(d));

@@ -165,6 +165,12 @@ static void test_softmax_naive_strided(void) {
             }
     CHECK_MSG(worst < 1e-7, "softmax max error %.3g", worst);
     CHECK_MSG(worst_log < 2e-6, "log_softmax max error %.3g", worst_log);
+    // A strided mask (a transposed view) gives the same as its contiguous copy.
+    lra_tensor *x2 = rnd(ctx, LRA_DIMS(5, 9), 21, 1.0f, 0);
+    lra_tensor *mt = rnd(ctx, LRA_DIMS(9, 5), 22, 3.0f, 0);
+    lra_tensor *mv = lra_op_transpose(ctx, mt, 0, 1);
+    lra_tensor *ya = lra_op_softmax(ctx, x2, mv), *yb = lra_op_softmax(ctx, x2, lra_op_contiguous(ctx, mv));
+    CHECK(memcmp(ya->data, yb->data, 45 * sizeof(float)) == 0);
     lra_ctx_free(ctx);
 }
 
@@ -339,6 +345,34 @@ static void test_dropout_threads(void) {
     free(ref);
     free(out[0]);
     free(out[1]);
+}
+
+// A batch split in two micro-batches with ctx->example_offset set draws the same mask as the whole batch.
+static void test_dropout_micro_batches(void) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->seed = 5;
+    const int64_t B = 6, n = 7, d = 5, half = 3 * n * d;
+    lra_tensor *x = rnd(ctx, LRA_DIMS(B, n, d), 20, 1.0f, 0);
+    x->requires_grad = 1;
+    lra_tensor *whole = lra_op_dropout(ctx, x, 0.4f, 11);
+    lra_tensor *x0 = lra_tensor_wrap(ctx->arena, LRA_F32, lra_f32(x), LRA_DIMS(3, n, d));
+    lra_tensor *x1 = lra_tensor_wrap(ctx->arena, LRA_F32, lra_f32(x) + half, LRA_DIMS(3, n, d));
+    x1->requires_grad = 1;
+    lra_tensor *y0 = lra_op_dropout(ctx, x0, 0.4f, 11);
+    ctx->example_offset = 3;
+    lra_tensor *y1 = lra_op_dropout(ctx, x1, 0.4f, 11);
+    CHECK(memcmp(lra_f32(whole), lra_f32(y0), (size_t)half * sizeof(float)) == 0);
+    CHECK(memcmp(lra_f32(whole) + half, lra_f32(y1), (size_t)half * sizeof(float)) == 0);
+    CHECK(memcmp(lra_f32(y0), lra_f32(y1), (size_t)half * sizeof(float)) != 0);
+    // Backward of the second micro-batch uses its own (offset) mask.
+    float *ones = malloc((size_t)half * sizeof(float));
+    for (int64_t i = 0; i < half; i++) ones[i] = 1.0f;
+    lra_backward_from(ctx, y1, ones);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < half; i++) bad += x1->grad[i] != (lra_f32(y1)[i] == 0.0f ? 0.0f : 1.0f / (1.0f - 0.4f));
+    CHECK_EQ_INT(bad, 0);
+    free(ones);
+    lra_ctx_free(ctx);
 }
 
 // ---------------------------------------------------------------------------------------------- embedding
@@ -525,6 +559,7 @@ static const lra_test_case TESTS[] = {
     {"dropout_statistics", test_dropout_statistics},
     {"dropout_modes", test_dropout_modes},
     {"dropout_threads", test_dropout_threads},
+    {"dropout_micro_batches", test_dropout_micro_batches},
     {"embedding_naive", test_embedding_naive},
     {"l2_normalize_clamp", test_l2_normalize_clamp},
     {"determinism_threads", test_determinism_threads},

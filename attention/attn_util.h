@@ -1,0 +1,52 @@
+// Helpers shared by the attention kernels in attention/*.c: random-draw keys, padding masks, exact
+// softmax over a chosen set of query rows (forward and hand-written backward), the Newton-Schulz
+// pseudo-inverse and small tensor helpers for kernels written as chains of ops.
+#ifndef LRA_ATTENTION_ATTN_UTIL_H
+#define LRA_ATTENTION_ATTN_UTIL_H
+
+#include <stdint.h>
+
+#include "attention/attention.h"
+#include "core/rng.h"
+
+// Purpose ids of the kernels' random draws (distinct from the dropout sites of layers/dropout.h).
+typedef enum {
+    LRA_ATTN_RNG_PILOT = 0x5a01,  // Skeinformer pilot rows
+    LRA_ATTN_RNG_COLUMNS,         // Skeinformer column samples
+    LRA_ATTN_RNG_KEYS,            // Informer key samples
+    LRA_ATTN_RNG_LANDMARKS,       // Skyformer landmarks
+    LRA_ATTN_RNG_INIT             // draws made once at init (random features, sketches)
+} lra_attn_purpose;
+
+// Stream of one purpose at this call: keyed by (step, layer, purpose, tower).
+uint64_t lra_attn_stream(const lra_attn_call *call, lra_attn_purpose purpose);
+// A generator for sub-stream (a, b) of `stream` (e.g. a = global example index, b = head).
+lra_rng lra_attn_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
+
+// Real tokens of one mask row [n]; when `valid` is non-NULL it receives their positions (ascending).
+int64_t lra_attn_valid_positions(const float *mask_row, int64_t n, int32_t *valid);
+
+// Exact softmax attention for r query rows against all n keys (one example and head).
+// qr: [r, p] (gathered query rows), k, v: [n, p], kmask: [n] (0 = excluded key) or NULL (all keys).
+// P: scratch [r, n].  out: [r, p], lse: [r] (log-sum-exp of the scaled scores).
+void lra_attn_rows_softmax(const float *qr, int64_t r, const float *k, const float *v, const float *kmask, int64_t n,
+                           int64_t p, float scale, float *P, float *out, float *lse);
+// Backward of lra_attn_rows_softmax: ADDS into dqr [r, p], dk [n, p], dv [n, p] (any may be NULL).
+// P, dP: scratch [r, n].  out: the forward output rows; dout: their gradient [r, p].
+void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, const float *v, const float *kmask,
+                                    int64_t n, int64_t p, float scale, const float *lse, const float *out,
+                                    const float *dout, float *P, float *dP, float *dqr, float *dk, float *dv);
+
+// Ops helpers (differentiable): mask [B, n] -> [B, 1, n, 1] view for multiplying [B, H, n, p] tensors,
+// and an additive key mask [B, 1, 1, n] (0 for real tokens, -inf for padding; constant).
+lra_tensor *lra_attn_mask_rows(lra_ctx *ctx, lra_tensor *mask);
+lra_tensor *lra_attn_mask_add(lra_ctx *ctx, lra_tensor *mask);
+// Identity [m, m] (constant).
+lra_tensor *lra_attn_eye(lra_ctx *ctx, int64_t m);
+
+// Newton-Schulz iterative pseudo-inverse of A [B, H, m, m] (Nystromformer): Z0 = A^T / c0, then `iters`
+// times Z <- Z (13I - AZ (15I - AZ (7I - AZ))) / 4.  c0 = max column sum of |A| per matrix (global = 0),
+// or over the whole batch and all heads (global = 1, the references' init).  Differentiable.
+lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, int global);
+
+#endif
