@@ -8,9 +8,27 @@
 #include "attention/attention.h"
 
 extern const lra_attn_kernel_def lra_attn_softmax;
+extern const lra_attn_kernel_def lra_attn_vmean;
+extern const lra_attn_kernel_def lra_attn_linformer;
+extern const lra_attn_kernel_def lra_attn_skeinformer;
+extern const lra_attn_kernel_def lra_attn_skein_nopilot;
+extern const lra_attn_kernel_def lra_attn_skein_uniform;
+extern const lra_attn_kernel_def lra_attn_skein_simplenorm;
+extern const lra_attn_kernel_def lra_attn_skein_nonorm;
+extern const lra_attn_kernel_def lra_attn_yoso_e;
+extern const lra_attn_kernel_def lra_attn_yoso;
 
 static const lra_attn_kernel_def *const g_kernels[] = {
     &lra_attn_softmax,
+    &lra_attn_vmean,
+    &lra_attn_linformer,
+    &lra_attn_skeinformer,
+    &lra_attn_skein_nopilot,
+    &lra_attn_skein_uniform,
+    &lra_attn_skein_simplenorm,
+    &lra_attn_skein_nonorm,
+    &lra_attn_yoso_e,
+    &lra_attn_yoso,
     NULL,
 };
 

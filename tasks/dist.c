@@ -8,6 +8,7 @@ void lra_dist_init(int *argc, char ***argv) {}
 void lra_dist_finalize(void) {}
 int lra_dist_rank(void) { return 0; }
 int lra_dist_size(void) { return 1; }
+int lra_dist_local_size(void) { return 1; }
 void lra_dist_allreduce_sum_f32(float *buf, size_t n) {}
 void lra_dist_allreduce_sum_f64(double *buf, size_t n) {}
 void lra_dist_bcast_f32(float *buf, size_t n, int root) {}

@@ -13,6 +13,8 @@ void lra_dist_init(int *argc, char ***argv);
 void lra_dist_finalize(void);
 int lra_dist_rank(void);
 int lra_dist_size(void);
+// Ranks of this job on this machine (1 without MPI): the default thread count divides the cores by it.
+int lra_dist_local_size(void);
 // buf[i] = sum over ranks of buf[i] (every rank gets the same result).
 void lra_dist_allreduce_sum_f32(float *buf, size_t n);
 void lra_dist_allreduce_sum_f64(double *buf, size_t n);

@@ -30,7 +30,10 @@ lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const
         lra_ctx_reset(ctx);
         ctx->seed = opt->seed;
         ctx->step = (1ull << 40) + opt->eval_index;  // eval draws never collide with training draws
-        ctx->example_offset = batch->position;
+        // This shard's first row is row floor(r*B/K) of the global batch (data/batcher.h), so per-example
+        // draws do not depend on the number of ranks.
+        ctx->example_offset = batch->position + opt->shard_rank * opt->batch_size /
+                                                    (opt->num_shards > 1 ? opt->num_shards : 1);
         if (batch->count == 0) continue;
         lra_batch_tensors t;
         lra_batch_tensors_make(ctx, batch, &t);

@@ -39,7 +39,7 @@ static const lra_config_key k_keys[] = {
     {"train.optimizer", LRA_CONFIG_ENUM, "adamw", "adamw|sgd", "optimizer", 0},
     {"train.lr", LRA_CONFIG_FLOAT, "1e-4", "(0,inf)", "peak learning rate", 0},
     {"train.schedule", LRA_CONFIG_ENUM, "onecycle", "onecycle|linear|rsqrt|cosine|constant", "learning-rate schedule", 0},
-    {"train.warmup", LRA_CONFIG_INT, "0", "[0,)", "warmup steps", 0},
+    {"train.warmup", LRA_CONFIG_INT, "0", "[0,)", "warmup steps (0: a tenth of the schedule length)", 0},
     {"train.schedule_steps", LRA_CONFIG_INT, "0", "[0,)", "schedule length T (0: train.steps)", 0},
     {"train.beta1", LRA_CONFIG_FLOAT, "0.9", "[0,1)", "AdamW beta1 (OneCycle cycles it 0.95 -> 0.85 -> 0.95)", 0},
     {"train.beta2", LRA_CONFIG_FLOAT, "0.999", "[0,1)", "AdamW beta2", 0},
@@ -205,6 +205,7 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
     s->warmup = lra_config_int(c, "train.warmup");
     s->schedule_steps = lra_config_int(c, "train.schedule_steps");
     if (s->schedule_steps == 0) s->schedule_steps = s->steps;
+    if (s->warmup == 0) s->warmup = s->schedule_steps / 10 > 0 ? s->schedule_steps / 10 : 1;
     if (s->schedule == LRA_SCHED_ONECYCLE && (s->warmup < 1 || s->warmup >= s->schedule_steps))
         return lra_config_error(c, "train.warmup", "onecycle needs 1 <= warmup < schedule length (%lld), got %lld",
                                 (long long)s->schedule_steps, (long long)s->warmup);

@@ -259,9 +259,11 @@ static lra_status train_step(trainer *t, lra_batcher *b, double *loss_sum, int64
     const lra_run_settings *s = t->s;
     lra_params_zero_grad(&t->model.params);
     const int mb_global = s->batch_size / s->accumulation;
+    lra_status local = LRA_OK;
     for (int micro = 0; micro < s->accumulation; micro++) {
         const lra_batch *batch = NULL;
-        LRA_TRY(lra_batcher_next(b, &batch));
+        // No early return: a rank that failed alone would skip the all-reduce below and hang the others.
+        if ((local = lra_batcher_next(b, &batch)) != LRA_OK) break;
         lra_ctx_reset(t->ctx);
         t->ctx->training = 1;
         t->ctx->seed = s->seed;
@@ -279,6 +281,8 @@ static lra_status train_step(trainer *t, lra_batcher *b, double *loss_sum, int64
         *examples += bt.count;
     }
     lra_ctx_reset(t->ctx);
+    LRA_TRY(lra_dist_agree(local));
+    // Fixed-order sum (tasks/dist_mpi.c): every rank applies the same update, reproducibly for a given K.
     if (t->o->world > 1) lra_dist_allreduce_sum_f32(t->model.params.grad, t->model.params.total);
     *grad_norm = lra_clip_grad_norm(&t->model.params, s->clip);
     double lr, beta1;
@@ -317,18 +321,32 @@ static lra_status write_eval_json(trainer *t, const lra_eval_result *best, const
     return st;
 }
 
+// After rank 0 alone read a checkpoint: its parameters, optimizer moments and (when st is given) training
+// state go to every rank, so only rank 0 needs to see the run directory.
+static void share_state(trainer *t, lra_train_state *st) {
+    if (t->o->world <= 1) return;
+    lra_params *p = &t->model.params;
+    lra_dist_bcast_f32(p->data, p->total, 0);
+    lra_dist_bcast_f32(p->m, p->total, 0);
+    lra_dist_bcast_f32(p->v, p->total, 0);
+    if (st) lra_dist_bcast_bytes(st, sizeof *st, 0);
+}
+
 static lra_status final_evaluation(trainer *t, int stopped_early, lra_train_summary *out) {
     lra_eval_result last, best;
     LRA_TRY(evaluate_split(t, &t->test, 0, &last));
     best = last;
     char *bp = lra_path_join(t->o->run_dir, "best.lra");
-    if (t->st.best_step >= 0 && lra_file_exists(bp)) {
+    int have_best = t->st.best_step >= 0 && t->is_root && lra_file_exists(bp);
+    lra_dist_bcast_bytes(&have_best, sizeof have_best, 0);  // rank 0 alone reads best.lra, then shares it
+    if (have_best) {
         lra_train_state keep = t->st, tmp;
-        lra_status s = lra_checkpoint_load(bp, &t->model, &tmp, NULL);
+        lra_status s = lra_dist_agree(t->is_root ? lra_checkpoint_load(bp, &t->model, &tmp, NULL) : LRA_OK);
         if (s) {
             free(bp);
             return s;
         }
+        share_state(t, NULL);
         t->st = keep;
         LRA_TRY(evaluate_split(t, &t->test, 0, &best));
     }
@@ -346,6 +364,17 @@ static lra_status final_evaluation(trainer *t, int stopped_early, lra_train_summ
     return write_eval_json(t, &best, &last, stopped_early);
 }
 
+// The resolved config without its leading comment lines (they name where the values came from, which
+// may legitimately differ between the original run and its resumption).
+static const char *skip_header(const char *y) {
+    while (*y == '#') {
+        const char *nl = strchr(y, '\n');
+        if (!nl) return y + strlen(y);
+        y = nl + 1;
+    }
+    return y;
+}
+
 static lra_status prepare_run_dir(trainer *t) {
     const lra_train_options *o = t->o;
     LRA_TRY(lra_path_mkdirs(o->run_dir));
@@ -355,10 +384,11 @@ static lra_status prepare_run_dir(trainer *t) {
         char *old = NULL;
         size_t n;
         s = lra_file_read_all(cfg_path, &old, &n);
-        if (s == LRA_OK && strcmp(old, o->config_yaml)) {
+        if (s == LRA_OK && strcmp(skip_header(old), skip_header(o->config_yaml))) {
             // Find the first differing line for the message.
-            const char *a = old, *b = o->config_yaml;
+            const char *a = skip_header(old), *b = skip_header(o->config_yaml);
             int line = 1;
+            for (const char *h = old; h < a; h++) line += *h == '\n';
             while (*a && *a == *b) {
                 if (*a == '\n') line++;
                 a++;
@@ -392,7 +422,20 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     t->s = s;
     t->o = o;
     t->is_root = o->rank == 0;
-    lra_status st = lra_dist_agree(prepare_run_dir(t));
+    // Data parallelism: each micro-batch splits evenly over the ranks (none computes padding rows), and an
+    // evaluation batch has a row for every rank.  Same decision on every rank, so no agreement needed.
+    if (o->world > 1 && (s->batch_size / s->accumulation) % o->world)
+        return lra_error(LRA_ERR_CONFIG,
+                         "train.batch_size %d / train.accumulation %d = %d examples per micro-batch do not split "
+                         "evenly over %d ranks: run a rank count that divides %d, or change train.accumulation so "
+                         "that batch_size / accumulation is a multiple of %d",
+                         s->batch_size, s->accumulation, s->batch_size / s->accumulation, o->world,
+                         s->batch_size / s->accumulation, o->world);
+    if (o->world > 1 && s->eval_batch_size < o->world)
+        return lra_error(LRA_ERR_CONFIG, "train.eval_batch_size %d is smaller than the %d ranks (each needs a row)",
+                         s->eval_batch_size, o->world);
+    // Only rank 0 touches the run directory (the other machines need not see it).
+    lra_status st = lra_dist_agree(t->is_root ? prepare_run_dir(t) : LRA_OK);
     if (st) return st;
 
     st = lra_run_load_split(s, LRA_SPLIT_TRAIN, &t->train);
@@ -417,8 +460,9 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     t->metrics_path = lra_path_join(o->run_dir, "metrics.jsonl");
 
     if (o->resume) {
-        char *ck = lra_run_latest_checkpoint(o->run_dir);
-        st = ck ? LRA_OK : LRA_ERR_STATE;
+        // Rank 0 reads the checkpoint (any rank count wrote it: the state and data cursor are global).
+        char *ck = t->is_root ? lra_run_latest_checkpoint(o->run_dir) : NULL;
+        st = ck || !t->is_root ? LRA_OK : LRA_ERR_STATE;
         char *mtext = NULL;
         if (ck) st = lra_checkpoint_load(ck, &t->model, &t->st, &mtext);
         st = lra_dist_agree(st);
@@ -427,6 +471,7 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
             free(mtext);
             goto done_model;
         }
+        share_state(t, &t->st);
         t->adamw.step = t->sgd.step = t->st.optim_step;
         if (t->is_root) {
             text_append(&t->metrics, mtext ? mtext : "");
@@ -482,7 +527,7 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
         po.start = t->st.step;
         prog = lra_progress_begin_opts(s->steps, "train", &po);
     }
-    int stop = 0;
+    int stop = 0, sig_seen = 0;
     double iv_loss = 0, t_iv = now_s();
     int64_t iv_correct = 0, iv_examples = 0, iv_steps = 0;
     const int64_t tokens_per_step = (int64_t)s->batch_size * s->model.enc.seq_len * (s->task->dual ? 2 : 1);
@@ -517,13 +562,15 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
         }
         t->st.cursor = lra_batcher_cursor(b);
         const int stop_at = o->stop_at > 0 && step >= o->stop_at && step < s->steps;
-        // All ranks see the same signal decision (rank 0's), so they stop at the same step.
+        // A signal caught by any rank stops every rank after this same step (mpirun forwards SIGINT and
+        // SIGTERM to all ranks, which may notice them at different steps).
         int sig = g_signal;
         if (o->world > 1) {
-            float f = (float)sig;
-            lra_dist_bcast_f32(&f, 1, 0);
-            sig = (int)f;
+            double f[2] = {sig == SIGINT, sig == SIGTERM};
+            lra_dist_allreduce_sum_f64(f, 2);
+            sig = f[1] > 0 ? SIGTERM : f[0] > 0 ? SIGINT : 0;
         }
+        if (sig) sig_seen = sig;
         if (stop || step == s->steps) t->st.finished = 1;
         if (eval_now || step % s->checkpoint_every == 0 || stop_at || sig || t->st.finished) {
             st = lra_dist_agree(save_step_checkpoint(t));
@@ -544,8 +591,8 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     out->steps_done = t->st.step;
     out->stopped_early = stop;
     if (!st && t->st.finished && !out->interrupted) st = lra_dist_agree(final_evaluation(t, stop, out));
-    if (!st && out->interrupted && g_signal) st = lra_error(LRA_ERR_INTERRUPTED, "interrupted by signal %d at step %lld",
-                                                            (int)g_signal, (long long)t->st.step);
+    if (!st && out->interrupted && sig_seen) st = lra_error(LRA_ERR_INTERRUPTED, "interrupted by signal %d at step %lld",
+                                                            sig_seen, (long long)t->st.step);
     lra_ctx_free(t->ctx);
 done_batcher:
     lra_batcher_free(b);

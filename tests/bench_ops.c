@@ -42,6 +42,7 @@ typedef struct {
 
 static void run_matmul(lra_ctx *ctx, void *user) {
     mm_args *m = user;
+    m->a->grad = m->b->grad = NULL;  // gradients live in the step arena, which time_it resets
     lra_ctx_set_grad_enabled(ctx, m->backward);
     lra_tensor *y = lra_op_matmul(ctx, m->a, m->b, m->ta, m->tb);
     if (m->backward) {
@@ -53,6 +54,7 @@ static void run_matmul(lra_ctx *ctx, void *user) {
 
 static void run_linear(lra_ctx *ctx, void *user) {
     mm_args *m = user;
+    m->a->grad = m->b->grad = m->c->grad = NULL;  // gradients live in the step arena, which time_it resets
     lra_ctx_set_grad_enabled(ctx, m->backward);
     lra_tensor *y = lra_op_linear(ctx, m->a, m->b, m->c);
     if (m->backward) {

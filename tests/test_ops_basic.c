@@ -330,6 +330,31 @@ static void test_unary_values(void) {
     lra_ctx_free(ctx);
 }
 
+// GELU uses a vectorisable erf/exp; compare value and derivative with the double-precision formula.
+static void test_gelu_accuracy(void) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    int64_t n = 24001;
+    lra_tensor *x = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(n));
+    for (int64_t i = 0; i < n; i++) lra_f32(x)[i] = (float)(-12.0 + 1e-3 * (double)i);
+    x->requires_grad = 1;
+    lra_tensor *y = lra_op_gelu(ctx, x);
+    float *ones = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+    lra_backward_from(ctx, y, ones);
+    double worst_y = 0.0, worst_g = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = lra_f32(x)[i];
+        double cdf = 0.5 * (1.0 + erf(v / sqrt(2.0))), pdf = exp(-0.5 * v * v) / sqrt(2.0 * M_PI);
+        worst_y = fmax(worst_y, fabs(lra_f32(y)[i] - v * cdf));
+        worst_g = fmax(worst_g, fabs(x->grad[i] - (cdf + v * pdf)));
+    }
+    CHECK_MSG(worst_y < 1e-6, "gelu value error %g", worst_y);
+    CHECK_MSG(worst_g < 1e-6, "gelu derivative error %g", worst_g);
+    CHECK_NEAR(lra_f32(y)[0], 0.0, 1e-30);  // gelu(-12) underflows to (-)0
+    free(ones);
+    lra_ctx_free(ctx);
+}
+
 // ---------------------------------------------------------------- reductions
 
 static void test_reduce_values(void) {
@@ -510,6 +535,7 @@ static const lra_test_case TESTS[] = {
     {"binary_broadcast", test_binary_broadcast},
     {"binary_backward_reduces", test_binary_backward_reduces},
     {"unary_values", test_unary_values},
+    {"gelu_accuracy", test_gelu_accuracy},
     {"reduce_values", test_reduce_values},
     {"view_semantics", test_view_semantics},
     {"view_backward_chain", test_view_backward_chain},

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/threads.h"
@@ -10,6 +11,19 @@
 #include "tasks/trainer.h"
 #include "tools/lra/args.h"
 #include "tools/lra/commands.h"
+
+// Default threads per process: all cores; under mpirun with several ranks on this machine, the cores a
+// rank is bound to when the launcher bound it to fewer than all, else the cores divided among the ranks.
+static int default_threads(void) {
+    const int cores = lra_threads_cores(), local = lra_dist_local_size();
+    if (local <= 1) return cores;
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online > 0 && cores < online) return cores;
+    return cores / local > 0 ? cores / local : 1;
+}
+
+// Errors are the same on every rank (agreed); rank 0 alone prints them.
+static int fail(void) { return lra_dist_rank() == 0 ? lra_arg_fail("train") : 1; }
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -22,7 +36,8 @@ static void usage(FILE *f) {
             "  --resume         continue the run in --run-dir from its newest checkpoint\n"
             "  --stop-at STEP   stop after STEP with a checkpoint (continue later with --resume)\n"
             "  --seed N         same as --set seed=N\n"
-            "  --threads N      threads for kernels and BLAS (default: all cores)\n"
+            "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
+            "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
             "  --quiet          no progress display\n"
             "  --keys           list every config key with its type, default and meaning\n");
 }
@@ -78,12 +93,14 @@ int lra_cmd_train(int argc, char **argv) {
         usage(stderr);
         goto bad;
     }
-    lra_threads_set((int)threads);
+    lra_threads_set(threads > 0 ? (int)threads : default_threads());
     lra_config_schema *schema = lra_settings_schema();
     lra_config *cfg = NULL;
     lra_run_settings s;
-    if (lra_settings_load(config, sets, n_sets, schema, &cfg) || lra_settings_resolve(cfg, &s)) {
-        rc = lra_arg_fail("train");
+    lra_status ls = lra_settings_load(config, sets, n_sets, schema, &cfg);
+    if (!ls) ls = lra_settings_resolve(cfg, &s);
+    if (lra_dist_agree(ls)) {  // a config missing on one machine stops every rank
+        rc = fail();
         goto out_cfg;
     }
     char default_dir[256];
@@ -104,7 +121,7 @@ int lra_cmd_train(int argc, char **argv) {
                     n_sets ? " (and the same --set flags)" : "");
         rc = st ? 130 : 0;
     } else if (st) {
-        rc = lra_arg_fail("train");
+        rc = fail();
     } else if (o.rank == 0) {
         printf("%s: test accuracy %.2f%% (%lld examples, best checkpoint), %lld steps%s -> %s/eval.json\n",
                s.task->name, 100 * sum.test_accuracy, (long long)sum.test_examples, (long long)sum.steps_done,

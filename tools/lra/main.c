@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tasks/dist.h"
 #include "tools/lra/commands.h"
 
 static const lra_command *find_command(const char *name) {
@@ -36,5 +37,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "lra: unknown command '%s' (see `lra --help`)\n", argv[1]);
         return 2;
     }
-    return c->run(argc - 1, argv + 1);
+    // Only `train` runs data-parallel: it alone joins the MPI job (a no-op without `make MPI=1` or mpirun).
+    const int dist = !strcmp(c->name, "train");
+    if (dist) lra_dist_init(&argc, &argv);
+    int rc = c->run(argc - 1, argv + 1);
+    if (dist) lra_dist_finalize();
+    return rc;
 }

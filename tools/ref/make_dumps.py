@@ -17,6 +17,9 @@ from lra_ref import ModelForSC, write_safetensors  # noqa: E402
 CONFIGS = {
     "single": dict(vocab_size=16, pos_len=16, dim=8, heads=2, head_dim=4, hidden=16, layers=2, classes=3,
                    head_hidden=12, dual=False, batch=3, n=10),
+    # ListOps-shaped (10 classes, 32 rows) so that `lra import` can build it from a listops config.
+    "listops": dict(vocab_size=32, pos_len=16, dim=8, heads=2, head_dim=4, hidden=16, layers=2, classes=10,
+                    head_hidden=12, dual=False, batch=3, n=16),
     "dual": dict(vocab_size=12, pos_len=8, dim=8, heads=2, head_dim=4, hidden=16, layers=2, classes=2,
                  head_hidden=12, dual=True, batch=3, n=8),
 }

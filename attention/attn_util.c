@@ -1,0 +1,125 @@
+// Helpers shared by the attention kernels (see attn_util.h).
+#include "attention/attn_util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/ops.h"
+
+uint64_t lra_attn_stream(const lra_attn_call *call, lra_attn_purpose purpose) {
+    return lra_rng_stream(call->step, (uint64_t)(int64_t)call->layer, (uint64_t)purpose, 0xa770 + call->tower);
+}
+
+lra_rng lra_attn_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
+    return lra_rng_make(seed, lra_rng_stream(stream, a, b, 0x5eed));
+}
+
+int64_t lra_attn_valid_positions(const float *mask_row, int64_t n, int32_t *valid) {
+    int64_t c = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (mask_row[j] != 0.0f) {
+            if (valid) valid[c] = (int32_t)j;
+            c++;
+        }
+    return c;
+}
+
+// Scores of the rows into P with excluded keys at -inf (a mask without any real key is ignored).
+static void rows_scores(const float *qr, int64_t r, const float *k, const float *kmask, int64_t n, int64_t p,
+                        float scale, float *P) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)n, (int)p, scale, qr, (int)p, k, (int)p, 0.0f,
+                P, (int)n);
+    if (!kmask || lra_attn_valid_positions(kmask, n, NULL) == 0) return;
+    for (int64_t t = 0; t < r; t++)
+        for (int64_t j = 0; j < n; j++)
+            if (kmask[j] == 0.0f) P[t * n + j] = -INFINITY;
+}
+
+void lra_attn_rows_softmax(const float *qr, int64_t r, const float *k, const float *v, const float *kmask, int64_t n,
+                           int64_t p, float scale, float *P, float *out, float *lse) {
+    if (r == 0) return;
+    rows_scores(qr, r, k, kmask, n, p, scale, P);
+    for (int64_t t = 0; t < r; t++) {
+        float *row = P + t * n;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; j++) sum += expf(row[j] - mx);
+        lse[t] = mx + (float)log(sum);
+        for (int64_t j = 0; j < n; j++) row[j] = expf(row[j] - lse[t]);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f,
+                out, (int)p);
+}
+
+void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, const float *v, const float *kmask,
+                                    int64_t n, int64_t p, float scale, const float *lse, const float *out,
+                                    const float *dout, float *P, float *dP, float *dqr, float *dk, float *dv) {
+    if (r == 0) return;
+    rows_scores(qr, r, k, kmask, n, p, scale, P);
+    for (int64_t t = 0; t < r; t++)
+        for (int64_t j = 0; j < n; j++) P[t * n + j] = expf(P[t * n + j] - lse[t]);
+    if (dv)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)r, 1.0f, P, (int)n, dout, (int)p,
+                    1.0f, dv, (int)p);
+    if (!dqr && !dk) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)n, (int)p, 1.0f, dout, (int)p, v, (int)p, 0.0f,
+                dP, (int)n);
+    for (int64_t t = 0; t < r; t++) {
+        double D = 0.0;
+        for (int64_t c = 0; c < p; c++) D += (double)dout[t * p + c] * out[t * p + c];
+        for (int64_t j = 0; j < n; j++) dP[t * n + j] = P[t * n + j] * (dP[t * n + j] - (float)D);
+    }
+    if (dqr)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)p, (int)n, scale, dP, (int)n, k, (int)p,
+                    1.0f, dqr, (int)p);
+    if (dk)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)r, scale, dP, (int)n, qr, (int)p,
+                    1.0f, dk, (int)p);
+}
+
+lra_tensor *lra_attn_mask_rows(lra_ctx *ctx, lra_tensor *mask) {
+    return lra_op_reshape(ctx, mask, LRA_DIMS(mask->shape[0], 1, mask->shape[1], 1));
+}
+
+lra_tensor *lra_attn_mask_add(lra_ctx *ctx, lra_tensor *mask) {
+    const int64_t B = mask->shape[0], n = mask->shape[1];
+    lra_tensor *m = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, 1, 1, n));
+    for (int64_t b = 0; b < B; b++) {
+        int any = 0;
+        for (int64_t j = 0; j < n; j++) any |= lra_tensor_get_flat(mask, b * n + j) != 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            lra_f32(m)[b * n + j] = (!any || lra_tensor_get_flat(mask, b * n + j) != 0.0f) ? 0.0f : -INFINITY;
+    }
+    return m;
+}
+
+lra_tensor *lra_attn_eye(lra_ctx *ctx, int64_t m) {
+    lra_tensor *e = lra_tensor_zeros(ctx->arena, LRA_F32, LRA_DIMS(m, m));
+    for (int64_t i = 0; i < m; i++) lra_f32(e)[i * m + i] = 1.0f;
+    return e;
+}
+
+lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, int global) {
+    const int64_t B = A->shape[0], H = A->shape[1], m = A->shape[2];
+    lra_tensor *colsum = lra_op_sum(ctx, A, 2, 0);  // [B, H, m]: column sums
+    lra_tensor *c0;
+    if (global) {
+        c0 = lra_op_max(ctx, lra_op_reshape(ctx, colsum, LRA_DIMS(B * H * m)), 0, 1);  // [1]
+        c0 = lra_op_reshape(ctx, c0, LRA_DIMS(1, 1, 1, 1));
+    } else {
+        c0 = lra_op_reshape(ctx, lra_op_max(ctx, colsum, 2, 1), LRA_DIMS(B, H, 1, 1));
+    }
+    lra_tensor *Z = lra_op_div(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, A, 2, 3)), c0);
+    lra_tensor *eye = lra_attn_eye(ctx, m);
+    lra_tensor *I7 = lra_op_scale(ctx, eye, 7.0f), *I13 = lra_op_scale(ctx, eye, 13.0f), *I15 = lra_op_scale(ctx, eye, 15.0f);
+    for (int it = 0; it < iters; it++) {
+        lra_tensor *AZ = lra_op_matmul(ctx, A, Z, 0, 0);
+        lra_tensor *t = lra_op_sub(ctx, I7, AZ);
+        t = lra_op_sub(ctx, I15, lra_op_matmul(ctx, AZ, t, 0, 0));
+        t = lra_op_sub(ctx, I13, lra_op_matmul(ctx, AZ, t, 0, 0));
+        Z = lra_op_scale(ctx, lra_op_matmul(ctx, Z, t, 0, 0), 0.25f);
+    }
+    return Z;
+}

@@ -1,0 +1,512 @@
+// Conformance suite for every registered attention kernel (attention/registry.c), plus kernel-specific
+// checks.  The walk covers kernels added later automatically; the table below only lists per-kernel
+// tolerances, exemptions and the option settings some checks need (unknown names get the defaults).
+//   - shapes, finite outputs;
+//   - padded keys have no influence on the real rows (kernels whose spec masks padding);
+//   - bitwise identical outputs and gradients at 1 and 2 threads;
+//   - finite-difference gradients (random draws fixed by the call's seed and step), including the
+//     kernel's own trainable parameters;
+//   - equality with exact softmax (dropout 0) where the spec says a setting reduces to it;
+//   - the approximation error to exact softmax falls as the feature/sample count grows (mean of seeds).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention.h"
+#include "core/gradcheck.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "tests/harness.h"
+
+// ------------------------------------------------------------------------------------------ kernel table
+typedef struct {
+    const char *name;
+    int pad_exempt;           // padded K/V rows may influence real rows (the spec says so)
+    int grad_exempt;          // no finite-difference check
+    double grad_atol, grad_rtol;  // 0 = gradcheck defaults
+    const char *small_opts;   // overrides for the tiny sizes of the suite ("a=1,b=2"; "N" = n)
+    const char *exact_opts;   // settings that reduce the kernel to exact softmax (NULL: none)
+    int exact_full_mask_only; // the reduction holds only without padding
+    const char *approx_opt;   // feature/sample-count option for the error-falls check (NULL: skip)
+    const char *approx_lo, *approx_hi;
+} kspec;
+
+static const kspec k_specs[] = {
+    {"softmax", 0, 0, 0, 0, NULL, "dropout=0", 0, NULL, NULL, NULL},
+    {"vmean", 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL},
+    {"linformer", 0, 0, 0, 0, "k=8", NULL, 0, NULL, NULL, NULL},
+    {"linformer_unreduced", 0, 0, 0, 0, "nb_features=8", NULL, 0, NULL, NULL, NULL},
+    // Informer attends to padded keys by design (§2.5, §3).
+    {"informer", 1, 0, 0, 0, "in_nb_features=8", "in_nb_features=100000", 1, "in_nb_features", "4", "48"},
+    {"informer_masked", 0, 0, 0, 0, "in_nb_features=6", "in_nb_features=N", 1, "in_nb_features", "4", "56"},
+    {"nystrom", 0, 0, 0, 0, "num_landmarks=4", "num_landmarks=N", 0, "num_landmarks", "2", "32"},
+    {"performer", 0, 0, 0, 0, "nb_features=16", NULL, 0, "nb_features", "8", "512"},
+    {"skyformer", 0, 0, 3e-3, 3e-2, "nb_features=8", NULL, 0, NULL, NULL, NULL},
+    {"skeinformer", 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
+    {"skein_nopilot", 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
+    {"skein_uniform", 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
+    {"skein_simplenorm", 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
+    // The importance weights 1/(d w_j) are constants by the spec (w comes from the data), so the
+    // finite-difference check runs unweighted; the weighted path differs only by those constants.
+    {"skein_nonorm", 0, 0, 0, 0, "nb_features=6,unweighted=1", NULL, 0, "nb_features", "4", "48"},
+};
+static const kspec k_default_spec = {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL};
+
+static const kspec *spec_of(const char *name) {
+    for (size_t i = 0; i < sizeof k_specs / sizeof k_specs[0]; i++)
+        if (!strcmp(k_specs[i].name, name)) return &k_specs[i];
+    return &k_default_spec;
+}
+
+// ------------------------------------------------------------------------------------------ instances
+typedef struct {
+    const lra_attn_kernel_def *def;
+    lra_attn_values vals;
+    lra_params params;
+    void *state;
+    int64_t n;
+} kinst;
+
+// Applies "a=1,b=2" (with "N" meaning n) to vals; returns 0 when an option is unknown to the kernel.
+static int apply_opts(const lra_attn_kernel_def *def, lra_attn_values *vals, const char *opts, int64_t n) {
+    if (!opts) return 1;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", opts);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        LRA_ASSERT(eq);
+        *eq = 0;
+        char val[32];
+        if (!strcmp(eq + 1, "N")) snprintf(val, sizeof val, "%lld", (long long)n);
+        else snprintf(val, sizeof val, "%s", eq + 1);
+        if (lra_attn_values_set(def, vals, tok, val) != LRA_OK) return 0;
+    }
+    return 1;
+}
+
+// A kernel for H heads of size p at length n with option overrides (two strings, either may be NULL).
+static int kinst_make(kinst *ki, const lra_attn_kernel_def *def, int H, int p, int64_t n, const char *opts1,
+                      const char *opts2, uint64_t init_seed) {
+    memset(ki, 0, sizeof *ki);
+    ki->def = def;
+    ki->n = n;
+    lra_attn_values_defaults(def, &ki->vals);
+    if (!apply_opts(def, &ki->vals, opts1, n) || !apply_opts(def, &ki->vals, opts2, n)) return 0;
+    lra_params_init(&ki->params);
+    lra_attn_setup setup = {.layer = 0, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
+                            .opts = &ki->vals, .prefix = "test.attn."};
+    ki->state = def->create ? def->create(&setup, &ki->params) : NULL;
+    lra_params_finalize(&ki->params);
+    lra_params_initialize(&ki->params, init_seed);
+    if (def->init_params) def->init_params(ki->state, &ki->params, init_seed);
+    return 1;
+}
+
+static void kinst_free(kinst *ki) {
+    if (ki->def->destroy) ki->def->destroy(ki->state);
+    lra_params_free(&ki->params);
+}
+
+static lra_tensor *kinst_forward(kinst *ki, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
+                                 lra_tensor *mask, uint64_t step) {
+    lra_attn_call call = {.seed = ctx->seed, .step = step, .layer = 0, .training = ctx->training, .tower = 0};
+    return ki->def->forward(ki->state, ctx, q, k, v, mask, &call);
+}
+
+// Mask [B, n]: example b has len[b] real tokens (a prefix).
+static lra_tensor *make_mask(int64_t B, int64_t n, const int64_t *len) {
+    lra_tensor *m = lra_gradcheck_input(LRA_DIMS(B, n), 1, 0.0f, 0.0f, 0);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < n; j++) lra_f32(m)[b * n + j] = j < len[b] ? 1.0f : 0.0f;
+    return m;
+}
+
+static const lra_attn_kernel_def *kernel_at(int i) { return lra_attention_get(i); }
+
+// ------------------------------------------------------------------------------------------ conformance
+// Output shape [B, H, n, p] and finite values, with padding, in training and eval modes.
+static void test_shapes(void) {
+    const int64_t B = 2, H = 2, n = 16, p = 8, len[2] = {16, 11};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 1, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 2, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 3, 1.0f, 0.0f, 0);
+    lra_tensor *mask = make_mask(B, n, len);
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        kinst ki;
+        CHECK_MSG(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, NULL, 5), "%s: bad options",
+                  def->name);
+        for (int training = 0; training < 2; training++) {
+            lra_ctx *ctx = lra_ctx_new(0);
+            ctx->training = training;
+            ctx->seed = 9;
+            lra_tensor *o = kinst_forward(&ki, ctx, q, k, v, mask, 3);
+            CHECK_MSG(o->ndim == 4 && o->shape[0] == B && o->shape[1] == H && o->shape[2] == n && o->shape[3] == p,
+                      "%s: output shape", def->name);
+            int finite = 1;
+            for (int64_t e = 0; e < lra_tensor_numel(o); e++) finite &= isfinite(lra_tensor_get_flat(o, e));
+            CHECK_MSG(finite, "%s: non-finite output (training %d)", def->name, training);
+            lra_ctx_free(ctx);
+        }
+        kinst_free(&ki);
+    }
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(k);
+    lra_gradcheck_free_input(v);
+    lra_gradcheck_free_input(mask);
+}
+
+// Changing padded K/V rows leaves the real rows' outputs unchanged (same draws: same seed and step).
+static void test_padding(void) {
+    const int64_t B = 2, H = 2, n = 16, p = 8, len[2] = {13, 9};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 11, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 12, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 13, 1.0f, 0.0f, 0);
+    lra_tensor *k2 = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 12, 1.0f, 0.0f, 0);
+    lra_tensor *v2 = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 13, 1.0f, 0.0f, 0);
+    lra_tensor *mask = make_mask(B, n, len);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t j = len[b]; j < n; j++)
+                for (int64_t c = 0; c < p; c++) {
+                    lra_f32(k2)[((b * H + h) * n + j) * p + c] = 5.0f + (float)c;
+                    lra_f32(v2)[((b * H + h) * n + j) * p + c] = -7.0f * (float)(c + 1);
+                }
+    int checked = 0;
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        const kspec *sp = spec_of(def->name);
+        if (sp->pad_exempt) continue;
+        kinst ki;
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->small_opts, NULL, 5));
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = 0;
+        ctx->seed = 21;
+        lra_tensor *o1 = kinst_forward(&ki, ctx, q, k, v, mask, 4);
+        lra_tensor *o2 = kinst_forward(&ki, ctx, q, k2, v2, mask, 4);
+        double worst = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t t = 0; t < len[b]; t++)
+                    for (int64_t c = 0; c < p; c++) {
+                        int64_t e = ((b * H + h) * n + t) * p + c;
+                        double d = fabs(lra_tensor_get_flat(o1, e) - lra_tensor_get_flat(o2, e));
+                        if (d > worst) worst = d;
+                    }
+        CHECK_MSG(worst <= 1e-5, "%s: padded K/V changed a real row by %g", def->name, worst);
+        checked++;
+        lra_ctx_free(ctx);
+        kinst_free(&ki);
+    }
+    CHECK(checked >= 1);
+    lra_tensor *ts[] = {q, k, v, k2, v2, mask};
+    for (int i = 0; i < 6; i++) lra_gradcheck_free_input(ts[i]);
+}
+
+// Forward + backward at a thread count; returns malloc'd [out | dq | dk | dv | dparams] and its length.
+static float *run_fb(kinst *ki, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra_tensor *mask, int64_t *len_out) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 1;
+    ctx->seed = 33;
+    const int64_t N = lra_tensor_numel(q);
+    q->grad = k->grad = v->grad = NULL;
+    lra_params_zero_grad(&ki->params);
+    lra_tensor *o = kinst_forward(ki, ctx, q, k, v, mask, 6);
+    float *seed = malloc((size_t)N * sizeof(float));
+    lra_rng_fill_normal(5, 6, 0, seed, (size_t)N, 0.0f, 1.0f);
+    if (o->requires_grad) lra_backward_from(ctx, o, seed);
+    const int64_t P = (int64_t)ki->params.total;
+    float *res = calloc((size_t)(4 * N + P + 1), sizeof(float));
+    lra_tensor_gather_contiguous(o, res);
+    if (q->grad) memcpy(res + N, q->grad, (size_t)N * sizeof(float));
+    if (k->grad) memcpy(res + 2 * N, k->grad, (size_t)N * sizeof(float));
+    if (v->grad) memcpy(res + 3 * N, v->grad, (size_t)N * sizeof(float));
+    if (P) memcpy(res + 4 * N, ki->params.grad, (size_t)P * sizeof(float));
+    *len_out = 4 * N + P;
+    q->grad = k->grad = v->grad = NULL;  // arena memory
+    free(seed);
+    lra_ctx_free(ctx);
+    return res;
+}
+
+static void test_threads(void) {
+    const int64_t B = 2, H = 2, n = 32, p = 8, len[2] = {32, 23};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 41, 1.0f, 0.0f, 1);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 42, 1.0f, 0.0f, 1);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 43, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    const int prev = lra_threads_get();
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        kinst ki;
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, NULL, 5));
+        int64_t l1, l2;
+        lra_threads_set(1);
+        float *r1 = run_fb(&ki, q, k, v, mask, &l1);
+        lra_threads_set(2);
+        float *r2 = run_fb(&ki, q, k, v, mask, &l2);
+        CHECK_EQ_INT(l1, l2);
+        CHECK_MSG(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)), "%s: results differ at 1 and 2 threads",
+                  def->name);
+        free(r1);
+        free(r2);
+        kinst_free(&ki);
+    }
+    lra_threads_set(prev);
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(k);
+    lra_gradcheck_free_input(v);
+    lra_gradcheck_free_input(mask);
+}
+
+typedef struct {
+    kinst *ki;
+    lra_tensor *mask;
+} gc_user;
+
+static lra_tensor *gc_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    gc_user *u = user;
+    return kinst_forward(u->ki, ctx, in[0], in[1], in[2], u->mask, 8);
+}
+
+static void test_gradients(void) {
+    const int64_t B = 2, H = 2, n = 16, p = 4, len[2] = {16, 12};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 51, 0.8f, 0.0f, 1);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 52, 0.8f, 0.0f, 1);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 53, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        const kspec *sp = spec_of(def->name);
+        if (sp->grad_exempt) continue;
+        kinst ki;
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->small_opts, NULL, 5));
+        lra_tensor *inputs[3 + 8] = {q, k, v};
+        int n_in = 3;
+        for (int e = 0; e < ki.params.count && n_in < 11; e++)
+            if (ki.params.entries[e].trainable) {
+                lra_tensor *t = lra_params_tensor(&ki.params, e);
+                t->requires_grad = 1;
+                inputs[n_in++] = t;
+            }
+        gc_user u = {&ki, mask};
+        lra_gradcheck_options o;
+        lra_gradcheck_defaults(&o);
+        o.eps = 1e-2;
+        o.max_checks = 48;
+        o.training = 1;
+        o.ctx_seed = 77;
+        if (sp->grad_atol > 0) o.atol = sp->grad_atol;
+        if (sp->grad_rtol > 0) o.rtol = sp->grad_rtol;
+        lra_gradcheck_report rep;
+        int ok = lra_gradcheck(gc_fn, inputs, n_in, &u, &o, &rep);
+        CHECK_MSG(ok, "%s: %s", def->name, rep.message);
+        kinst_free(&ki);
+    }
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(k);
+    lra_gradcheck_free_input(v);
+    lra_gradcheck_free_input(mask);
+}
+
+// Max |a - b| over the real rows.
+static double max_diff_real(const lra_tensor *a, const lra_tensor *b, int64_t B, int64_t H, int64_t n, int64_t p,
+                            const int64_t *len) {
+    double worst = 0;
+    for (int64_t bb = 0; bb < B; bb++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t t = 0; t < len[bb]; t++)
+                for (int64_t c = 0; c < p; c++) {
+                    int64_t e = ((bb * H + h) * n + t) * p + c;
+                    double d = fabs(lra_tensor_get_flat(a, e) - lra_tensor_get_flat(b, e));
+                    if (d > worst) worst = d;
+                }
+    return worst;
+}
+
+static void test_exact_reduction(void) {
+    const int64_t B = 2, H = 2, n = 16, p = 8;
+    const int64_t full[2] = {16, 16}, padded[2] = {16, 10};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 61, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 62, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 63, 1.0f, 0.0f, 0);
+    kinst ref;
+    REQUIRE(kinst_make(&ref, lra_attention_find("softmax"), (int)H, (int)p, n, "dropout=0", NULL, 1));
+    int checked = 0;
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        const kspec *sp = spec_of(def->name);
+        if (!sp->exact_opts) continue;
+        kinst ki;
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->exact_opts, NULL, 5));
+        for (int pass = 0; pass < (sp->exact_full_mask_only ? 1 : 2); pass++) {
+            const int64_t *len = pass ? padded : full;
+            lra_tensor *mask = make_mask(B, n, len);
+            lra_ctx *ctx = lra_ctx_new(0);
+            ctx->training = 1;
+            ctx->seed = 3;
+            lra_tensor *o = kinst_forward(&ki, ctx, q, k, v, mask, 1);
+            lra_tensor *e = kinst_forward(&ref, ctx, q, k, v, mask, 1);
+            double d = max_diff_real(o, e, B, H, n, p, len);
+            CHECK_MSG(d <= 2e-5, "%s (%s, %s mask): differs from exact softmax by %g", def->name, sp->exact_opts,
+                      pass ? "padded" : "full", d);
+            lra_ctx_free(ctx);
+            lra_gradcheck_free_input(mask);
+        }
+        checked++;
+        kinst_free(&ki);
+    }
+    CHECK(checked >= 1);
+    kinst_free(&ref);
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(k);
+    lra_gradcheck_free_input(v);
+}
+
+// Frobenius error to exact softmax, mean over seeds, with the count option at `count`.
+static double approx_error(const lra_attn_kernel_def *def, const kspec *sp, const char *count, int64_t n, int64_t p,
+                           int seeds) {
+    char opt[96];
+    snprintf(opt, sizeof opt, "%s=%s", sp->approx_opt, count);
+    const int64_t B = 1, H = 1, len[1] = {n};
+    lra_tensor *mask = make_mask(B, n, len);
+    double total = 0;
+    for (int s = 0; s < seeds; s++) {
+        lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 100 + 3 * (uint64_t)s, 1.0f, 0.0f, 0);
+        lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 101 + 3 * (uint64_t)s, 1.0f, 0.0f, 0);
+        lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 102 + 3 * (uint64_t)s, 1.0f, 0.0f, 0);
+        kinst ki, ref;
+        LRA_ASSERT(kinst_make(&ki, def, (int)H, (int)p, n, opt, NULL, 1000 + (uint64_t)s));
+        LRA_ASSERT(kinst_make(&ref, lra_attention_find("softmax"), (int)H, (int)p, n, "dropout=0", NULL, 1));
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = 0;
+        ctx->seed = 500 + (uint64_t)s;
+        lra_tensor *o = kinst_forward(&ki, ctx, q, k, v, mask, (uint64_t)s);
+        lra_tensor *e = kinst_forward(&ref, ctx, q, k, v, mask, 0);
+        double err = 0;
+        for (int64_t x = 0; x < n * p; x++) {
+            double d = lra_tensor_get_flat(o, x) - lra_tensor_get_flat(e, x);
+            err += d * d;
+        }
+        total += sqrt(err);
+        lra_ctx_free(ctx);
+        kinst_free(&ki);
+        kinst_free(&ref);
+        lra_gradcheck_free_input(q);
+        lra_gradcheck_free_input(k);
+        lra_gradcheck_free_input(v);
+    }
+    lra_gradcheck_free_input(mask);
+    return total / seeds;
+}
+
+static void test_error_falls(void) {
+    int checked = 0;
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        const kspec *sp = spec_of(def->name);
+        if (!sp->approx_opt) continue;
+        double lo = approx_error(def, sp, sp->approx_lo, 64, 8, 6);
+        double hi = approx_error(def, sp, sp->approx_hi, 64, 8, 6);
+        CHECK_MSG(hi < 0.8 * lo, "%s: error %g at %s=%s is not below 0.8 x %g at %s", def->name, hi, sp->approx_opt,
+                  sp->approx_hi, lo, sp->approx_lo);
+        checked++;
+    }
+    CHECK(checked >= 1);
+}
+
+// ------------------------------------------------------------------------------------------ specific
+static void test_vmean_values(void) {
+    const int64_t B = 2, H = 1, n = 6, p = 3, len[2] = {6, 4};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 1, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 2, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    kinst ki;
+    REQUIRE(kinst_make(&ki, lra_attention_find("vmean"), 1, (int)p, n, NULL, NULL, 1));
+    lra_ctx *ctx = lra_ctx_new(0);
+    lra_tensor *o = kinst_forward(&ki, ctx, q, q, v, mask, 0);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < p; c++) {
+            double m = 0;
+            for (int64_t j = 0; j < len[b]; j++) m += lra_f32(v)[(b * n + j) * p + c];
+            m /= (double)len[b];
+            for (int64_t i = 0; i < n; i++) CHECK_NEAR(lra_tensor_get_flat(o, (b * n + i) * p + c), m, 1e-6);
+        }
+    lra_ctx_free(ctx);
+    kinst_free(&ki);
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(v);
+    lra_gradcheck_free_input(mask);
+}
+
+// Skeinformer reuses the pilot rows: between 1 and d output rows are exact softmax rows; without
+// reutilisation (skein_nopilot, same draws) none is.  Different steps draw different samples.
+static void test_skein_pilot_rows(void) {
+    const int64_t B = 1, H = 2, n = 64, p = 8, len[1] = {64}, d = 8;
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 71, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 72, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 73, 1.0f, 0.0f, 0);
+    lra_tensor *mask = make_mask(B, n, len);
+    kinst sk, np_, ref;
+    REQUIRE(kinst_make(&sk, lra_attention_find("skeinformer"), (int)H, (int)p, n, "nb_features=8", NULL, 1));
+    REQUIRE(kinst_make(&np_, lra_attention_find("skein_nopilot"), (int)H, (int)p, n, "nb_features=8", NULL, 1));
+    REQUIRE(kinst_make(&ref, lra_attention_find("softmax"), (int)H, (int)p, n, "dropout=0", NULL, 1));
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->seed = 4;
+    lra_tensor *e = kinst_forward(&ref, ctx, q, k, v, mask, 0);
+    lra_tensor *o1 = kinst_forward(&sk, ctx, q, k, v, mask, 10);
+    lra_tensor *o2 = kinst_forward(&np_, ctx, q, k, v, mask, 10);
+    lra_tensor *o3 = kinst_forward(&sk, ctx, q, k, v, mask, 11);
+    for (int64_t h = 0; h < H; h++) {
+        int exact1 = 0, exact2 = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double d1 = 0, d2 = 0;
+            for (int64_t c = 0; c < p; c++) {
+                int64_t x = (h * n + i) * p + c;
+                d1 = fmax(d1, fabs(lra_tensor_get_flat(o1, x) - lra_tensor_get_flat(e, x)));
+                d2 = fmax(d2, fabs(lra_tensor_get_flat(o2, x) - lra_tensor_get_flat(e, x)));
+            }
+            exact1 += d1 < 1e-5;
+            exact2 += d2 < 1e-5;
+        }
+        CHECK_MSG(exact1 >= 1 && exact1 <= d, "head %lld: %d exact rows", (long long)h, exact1);
+        CHECK_EQ_INT(exact2, 0);
+    }
+    int differ = 0;
+    for (int64_t x = 0; x < lra_tensor_numel(o1); x++) differ |= lra_tensor_get_flat(o1, x) != lra_tensor_get_flat(o3, x);
+    CHECK(differ);
+    lra_ctx_free(ctx);
+    kinst_free(&sk);
+    kinst_free(&np_);
+    kinst_free(&ref);
+    lra_tensor *ts[] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
+}
+
+// Every kernel has a unique name, a summary, and rejects an unknown option with a message.
+static void test_registry(void) {
+    CHECK(lra_attention_count() >= 8);
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *d = kernel_at(i);
+        CHECK(d->name && d->summary && d->forward);
+        CHECK(lra_attention_find(d->name) == d);
+        lra_attn_values vals;
+        lra_attn_values_defaults(d, &vals);
+        CHECK(lra_attn_values_set(d, &vals, "no_such_option", "1") != LRA_OK);
+    }
+    CHECK(lra_attention_find("nope") == NULL);
+}
+
+static const lra_test_case TESTS[] = {
+    {"registry", test_registry},
+    {"shapes", test_shapes},
+    {"padding", test_padding},
+    {"threads", test_threads},
+    {"gradients", test_gradients},
+    {"exact_reduction", test_exact_reduction},
+    {"error_falls", test_error_falls},
+    {"vmean_values", test_vmean_values},
+    {"skein_pilot_rows", test_skein_pilot_rows},
+};
+LRA_TEST_MAIN(TESTS)
