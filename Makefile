@@ -47,6 +47,8 @@ comma := ,
 ifeq ($(MPI),1)
 CC := $(CC_MPI)
 endif
+# Switching MPI on or off in the same BUILD folder rebuilds every object (a stamp names the variant).
+MPI_STAMP := $(BUILD)/.mpi-$(if $(filter 1,$(MPI)),on,off)
 
 LIB_DIRS := core layers attention optim data tasks
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -68,6 +70,10 @@ $(DEPS_OK): tools/install-deps.sh
 	@sh tools/install-deps.sh $(if $(filter 1,$(MPI)),--mpi)
 	@mkdir -p $(BUILD) && touch $@
 check-deps: $(DEPS_OK)
+
+# (made while the Makefile is read: a missing prerequisite would count as an up-to-date intermediate)
+$(shell test -f $(MPI_STAMP) || { mkdir -p $(BUILD) && rm -f $(BUILD)/.mpi-on $(BUILD)/.mpi-off && touch $(MPI_STAMP); })
+$(LIB_OBJ) $(CLI_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o): $(MPI_STAMP)
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)

@@ -101,12 +101,16 @@ lra_tensor *lra_attn_eye(lra_ctx *ctx, int64_t m) {
     return e;
 }
 
-lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, int global) {
+lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, lra_pinv_init init) {
     const int64_t B = A->shape[0], H = A->shape[1], m = A->shape[2];
     lra_tensor *colsum = lra_op_sum(ctx, A, 2, 0);  // [B, H, m]: column sums
     lra_tensor *c0;
-    if (global) {
+    if (init != LRA_PINV_PER_MATRIX) {
         c0 = lra_op_max(ctx, lra_op_reshape(ctx, colsum, LRA_DIMS(B * H * m)), 0, 1);  // [1]
+        if (init == LRA_PINV_GLOBAL_ABS_PROD) {
+            lra_tensor *rowsum = lra_op_sum(ctx, A, 3, 0);
+            c0 = lra_op_mul(ctx, c0, lra_op_max(ctx, lra_op_reshape(ctx, rowsum, LRA_DIMS(B * H * m)), 0, 1));
+        }
         c0 = lra_op_reshape(ctx, c0, LRA_DIMS(1, 1, 1, 1));
     } else {
         c0 = lra_op_reshape(ctx, lra_op_max(ctx, colsum, 2, 1), LRA_DIMS(B, H, 1, 1));

@@ -45,8 +45,13 @@ lra_tensor *lra_attn_mask_add(lra_ctx *ctx, lra_tensor *mask);
 lra_tensor *lra_attn_eye(lra_ctx *ctx, int64_t m);
 
 // Newton-Schulz iterative pseudo-inverse of A [B, H, m, m] (Nystromformer): Z0 = A^T / c0, then `iters`
-// times Z <- Z (13I - AZ (15I - AZ (7I - AZ))) / 4.  c0 = max column sum of |A| per matrix (global = 0),
-// or over the whole batch and all heads (global = 1, the references' init).  Differentiable.
-lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, int global);
+// times Z <- Z (13I - AZ (15I - AZ (7I - AZ))) / 4.  A is non-negative.  c0 by `init`:
+//   LRA_PINV_PER_MATRIX: max column sum of each matrix (default; no coupling between examples);
+//   LRA_PINV_GLOBAL: max column sum over the whole batch and all heads (Nystromformer/Skyformer repos);
+//   LRA_PINV_GLOBAL_ABS_PROD: global max column sum x global max row sum (YOSO repo).
+// Differentiable (c0 included, as in the references).
+typedef enum { LRA_PINV_PER_MATRIX = 0, LRA_PINV_GLOBAL, LRA_PINV_GLOBAL_ABS_PROD } lra_pinv_init;
+#define LRA_PINV_INIT_CHOICES "per_matrix|global|global_abs_prod"
+lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, lra_pinv_init init);
 
 #endif

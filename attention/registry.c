@@ -15,8 +15,15 @@ extern const lra_attn_kernel_def lra_attn_skein_nopilot;
 extern const lra_attn_kernel_def lra_attn_skein_uniform;
 extern const lra_attn_kernel_def lra_attn_skein_simplenorm;
 extern const lra_attn_kernel_def lra_attn_skein_nonorm;
+extern const lra_attn_kernel_def lra_attn_informer;
+extern const lra_attn_kernel_def lra_attn_informer_masked;
+extern const lra_attn_kernel_def lra_attn_nystrom;
+extern const lra_attn_kernel_def lra_attn_performer;
+extern const lra_attn_kernel_def lra_attn_skyformer;
+extern const lra_attn_kernel_def lra_attn_linformer_unreduced;
 extern const lra_attn_kernel_def lra_attn_yoso_e;
 extern const lra_attn_kernel_def lra_attn_yoso;
+extern const lra_attn_kernel_def lra_attn_s3;
 
 static const lra_attn_kernel_def *const g_kernels[] = {
     &lra_attn_softmax,
@@ -27,8 +34,15 @@ static const lra_attn_kernel_def *const g_kernels[] = {
     &lra_attn_skein_uniform,
     &lra_attn_skein_simplenorm,
     &lra_attn_skein_nonorm,
+    &lra_attn_informer,
+    &lra_attn_informer_masked,
+    &lra_attn_nystrom,
+    &lra_attn_performer,
+    &lra_attn_skyformer,
+    &lra_attn_linformer_unreduced,
     &lra_attn_yoso_e,
     &lra_attn_yoso,
+    &lra_attn_s3,
     NULL,
 };
 

@@ -21,17 +21,34 @@
 
 typedef enum { SK_FULL = 0, SK_NOPILOT, SK_UNIFORM, SK_SIMPLENORM, SK_NONORM } skein_variant;
 
-#define SK_OPT_COMMON                                                                                              \
-    {"nb_features", LRA_OPT_INT, 256, 0, 1 << 20, NULL, "sample count d_f (0 = int(4 ln n)); d = min(d_f, min n_b - 1)"}, \
-    {"shared_pilot", LRA_OPT_BOOL, 0, 0, 1, NULL, "one set of pilot uniforms for all examples (reference)"},          \
-    {"dup_pilot_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "duplicate pilot rows each get the full gradient (reference)"},   \
+#define SK_OPT_FEATURES \
+    {"nb_features", LRA_OPT_INT, 256, 0, 1 << 20, NULL, "sample count d_f (0 = int(4 ln n)); d = min(d_f, min n_b - 1)"}
+#define SK_OPT_SHARED \
+    {"shared_pilot", LRA_OPT_BOOL, 0, 0, 1, NULL, "one set of pilot uniforms for all examples (reference)"}
+#define SK_OPT_BLOCK \
     {"block_rows", LRA_OPT_INT, 256, 1, 1 << 20, NULL, "query rows per block in the column pass (scratch only)"}
 
-static const lra_attn_option k_opts_common[] = {SK_OPT_COMMON};
+static const lra_attn_option k_opts_full[] = {
+    SK_OPT_FEATURES,
+    SK_OPT_SHARED,
+    {"dup_pilot_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "duplicate pilot rows each get the full gradient (reference)"},
+    SK_OPT_BLOCK,
+};
+static const lra_attn_option k_opts_pilot[] = {SK_OPT_FEATURES, SK_OPT_SHARED, SK_OPT_BLOCK};
+static const lra_attn_option k_opts_uniform[] = {SK_OPT_FEATURES, SK_OPT_BLOCK};
 static const lra_attn_option k_opts_nonorm[] = {
-    SK_OPT_COMMON,
+    SK_OPT_FEATURES,
+    SK_OPT_SHARED,
+    SK_OPT_BLOCK,
     {"unweighted", LRA_OPT_BOOL, 0, 0, 1, NULL, "omega_j = 1 instead of 1/(d w_j) (reference)"},
 };
+
+// Value of an option the variant may not declare (then `def`).
+static double opt_or(const lra_attn_values *vals, const char *name, double def) {
+    for (int i = 0; i < vals->n; i++)
+        if (!strcmp(vals->names[i], name)) return vals->values[i];
+    return def;
+}
 
 typedef struct {
     skein_variant var;
@@ -62,9 +79,9 @@ static void *skein_create_variant(const lra_attn_setup *setup, skein_variant var
     skein_state *s = lra_xcalloc(1, sizeof *s);
     s->var = var;
     s->d_f = (int64_t)lra_attn_value(setup->opts, "nb_features");
-    s->shared_pilot = lra_attn_value(setup->opts, "shared_pilot") != 0;
-    s->dup_pilot_grad = lra_attn_value(setup->opts, "dup_pilot_grad") != 0;
-    s->unweighted = var == SK_NONORM && lra_attn_value(setup->opts, "unweighted") != 0;
+    s->shared_pilot = opt_or(setup->opts, "shared_pilot", 0) != 0;
+    s->dup_pilot_grad = opt_or(setup->opts, "dup_pilot_grad", 0) != 0;
+    s->unweighted = opt_or(setup->opts, "unweighted", 0) != 0;
     s->block_rows = (int64_t)lra_attn_value(setup->opts, "block_rows");
     return s;
 }
@@ -504,14 +521,14 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
     }
 
 SK_DEF(lra_attn_skeinformer, "skeinformer",
-       "Skeinformer: column sampling from pilot rows, adaptive row normalisation, pilot reutilisation", k_opts_common,
+       "Skeinformer: column sampling from pilot rows, adaptive row normalisation, pilot reutilisation", k_opts_full,
        create_full);
-SK_DEF(lra_attn_skein_nopilot, "skein_nopilot", "Skeinformer without pilot sampling reutilisation", k_opts_common,
+SK_DEF(lra_attn_skein_nopilot, "skein_nopilot", "Skeinformer without pilot sampling reutilisation", k_opts_pilot,
        create_nopilot);
-SK_DEF(lra_attn_skein_uniform, "skein_uniform", "Skeinformer with uniform column sampling (no pilot)", k_opts_common,
+SK_DEF(lra_attn_skein_uniform, "skein_uniform", "Skeinformer with uniform column sampling (no pilot)", k_opts_uniform,
        create_uniform);
 SK_DEF(lra_attn_skein_simplenorm, "skein_simplenorm",
-       "Skeinformer with simple row normalisation over the sampled columns", k_opts_common, create_simplenorm);
+       "Skeinformer with simple row normalisation over the sampled columns", k_opts_pilot, create_simplenorm);
 SK_DEF(lra_attn_skein_nonorm, "skein_nonorm",
        "Skeinformer without row normalisation: exact row sums, importance-weighted sampled columns", k_opts_nonorm,
        create_nonorm);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "attention/attention.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "layers/dropout.h"
@@ -41,41 +42,62 @@ static void *softmax_create(const lra_attn_setup *setup, lra_params *params) {
 
 static void softmax_destroy(void *state) { free(state); }
 
-// Probabilities of rows [r0, r0+rb) of one (example, head): P = softmax(S) with masked keys at 0.
-// s: [rb, n] scratch, filled with P.  lse_out: when non-NULL receives log-sum-exp per row (forward);
-// when lse_in is given the rows are normalised with it instead (backward recomputation).
-static void block_probs(const float *q, const float *k, const float *mask_row, int any_valid, int64_t n, int64_t p,
+// Keys a row can attend to: with a prefix (right-padded) mask only keys [0, kv) can be valid, so the
+// kernel never touches the padded tail.  kv = 1 + the last valid key; *any = whether a key is valid
+// (an all-padding example attends to every key uniformly, as the references do).
+static int64_t key_extent(const float *mask_row, int64_t n, int *any) {
+    int64_t kv = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (mask_row[j] != 0.0f) kv = j + 1;
+    *any = kv > 0;
+    return kv > 0 ? kv : n;
+}
+
+// Probabilities of rows [r0, r0+rb) of one (example, head) over keys [0, kv): P = softmax(S) with
+// masked keys at 0.  s: [rb, kv] scratch (row stride kv), filled with P.  lse_out: when non-NULL receives
+// log-sum-exp per row (forward); when lse_in is given the rows are normalised with it instead
+// (backward recomputation).
+static void block_probs(const float *q, const float *k, const float *mask_row, int any_valid, int64_t kv, int64_t p,
                         int64_t rb, float scale, float *s, float *lse_out, const float *lse_in) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, scale, q, (int)p, k, (int)p, 0.0f, s,
-                (int)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)kv, (int)p, scale, q, (int)p, k, (int)p, 0.0f,
+                s, (int)kv);
     for (int64_t r = 0; r < rb; r++) {
-        float *row = s + r * n;
-        if (any_valid)
-            for (int64_t j = 0; j < n; j++)
-                if (mask_row[j] == 0.0f) row[j] = -INFINITY;
+        float *row = s + r * kv;
+        if (any_valid) {
+#pragma omp simd
+            for (int64_t j = 0; j < kv; j++) row[j] = mask_row[j] != 0.0f ? row[j] : -INFINITY;
+        }
         float lse;
         if (lse_in) {
             lse = lse_in[r];
         } else {
+            // Vector reductions (explicit, so no fast-math is needed); the lane order is fixed by the
+            // binary, so results do not depend on the thread count.
             float mx = -INFINITY;
-            for (int64_t j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-            double sum = 0.0;
-            for (int64_t j = 0; j < n; j++) sum += expf(row[j] - mx);
+#pragma omp simd reduction(max : mx)
+            for (int64_t j = 0; j < kv; j++) mx = row[j] > mx ? row[j] : mx;
+            // row <- exp(row - max), then divided by the sum (log-sum-exp kept for backward)
+            const double sum = lra_exp_shift_sum(row, kv, mx);
             lse = mx + (float)log(sum);
             lse_out[r] = lse;
+            const float inv = (float)(1.0 / sum);
+#pragma omp simd
+            for (int64_t j = 0; j < kv; j++) row[j] *= inv;
+            continue;
         }
-        for (int64_t j = 0; j < n; j++) row[j] = expf(row[j] - lse);
+        lra_exp_shift_sum(row, kv, lse);
     }
 }
 
-// Multiplies rows of P by the dropout mask of rows [r0, r0+rb) of slice bh.
-static void apply_dropout(const softmax_saved *sv, int64_t global_bh, int64_t r0, int64_t rb, int64_t n, float *s,
-                          float *mask_scratch) {
+// Multiplies rows of P ([rb, kv], row stride kv) by the dropout mask of rows [r0, r0+rb) of slice bh.
+// The mask of element (i, j) is word (bh*n + i)*n + j of the stream, whatever kv is.
+static void apply_dropout(const softmax_saved *sv, int64_t global_bh, int64_t r0, int64_t rb, int64_t n, int64_t kv,
+                          float *s, float *mask_scratch) {
     for (int64_t r = 0; r < rb; r++) {
         uint64_t off = ((uint64_t)global_bh * (uint64_t)n + (uint64_t)(r0 + r)) * (uint64_t)n;
-        lra_rng_fill_dropout(sv->seed, sv->stream, off, mask_scratch, (size_t)n, sv->p_drop);
-        float *row = s + r * n;
-        for (int64_t j = 0; j < n; j++) row[j] *= mask_scratch[j];
+        lra_rng_fill_dropout(sv->seed, sv->stream, off, mask_scratch, (size_t)kv, sv->p_drop);
+        float *row = s + r * kv;
+        for (int64_t j = 0; j < kv; j++) row[j] *= mask_scratch[j];
     }
 }
 
@@ -95,28 +117,28 @@ static void softmax_backward(lra_ctx *ctx, lra_node *node) {
         float *Pd = P + rbmax * n, *dP = Pd + rbmax * n, *mscr = dP + rbmax * n, *Drow = mscr + n;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->mask + b * n;
-        int any = 0;
-        for (int64_t j = 0; j < n; j++) any |= mrow[j] != 0.0f;
+        int any;
+        const int64_t kv = key_extent(mrow, n, &any);
         const size_t base = (size_t)bh * (size_t)(n * p);
         const int64_t global_bh = (sv->example_offset + b) * H + h;
         for (int64_t r0 = 0; r0 < n; r0 += rbmax) {
             const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
             const float *qb = lra_f32(q) + base + r0 * p;
-            block_probs(qb, lra_f32(k) + base, mrow, any, n, p, rb, sv->scale, P, NULL, lra_f32(lse) + bh * n + r0);
+            block_probs(qb, lra_f32(k) + base, mrow, any, kv, p, rb, sv->scale, P, NULL, lra_f32(lse) + bh * n + r0);
             const float *Pused = P;
             if (sv->p_drop > 0.0f) {
-                memcpy(Pd, P, (size_t)(rb * n) * sizeof(float));
-                apply_dropout(sv, global_bh, r0, rb, n, Pd, mscr);
+                memcpy(Pd, P, (size_t)(rb * kv) * sizeof(float));
+                apply_dropout(sv, global_bh, r0, rb, n, kv, Pd, mscr);
                 Pused = Pd;
             }
             const float *dOb = dO + base + r0 * p;
-            // dV += Pd^T dO
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)rb, 1.0f, Pused, (int)n, dOb,
+            // dV += Pd^T dO (keys beyond kv have zero probability)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kv, (int)p, (int)rb, 1.0f, Pused, (int)kv, dOb,
                         (int)p, 1.0f, dv + base, (int)p);
             // dPd = dO V^T, then through the dropout mask
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, 1.0f, dOb, (int)p,
-                        lra_f32(v) + base, (int)p, 0.0f, dP, (int)n);
-            if (sv->p_drop > 0.0f) apply_dropout(sv, global_bh, r0, rb, n, dP, mscr);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)kv, (int)p, 1.0f, dOb, (int)p,
+                        lra_f32(v) + base, (int)p, 0.0f, dP, (int)kv);
+            if (sv->p_drop > 0.0f) apply_dropout(sv, global_bh, r0, rb, n, kv, dP, mscr);
             // D_i = dO_i . O_i  (= sum_j dPd_ij P_ij)
             for (int64_t r = 0; r < rb; r++) {
                 double acc = 0.0;
@@ -126,11 +148,11 @@ static void softmax_backward(lra_ctx *ctx, lra_node *node) {
             }
             // dS = P (dP - D), stored in dP
             for (int64_t r = 0; r < rb; r++)
-                for (int64_t j = 0; j < n; j++) dP[r * n + j] = P[r * n + j] * (dP[r * n + j] - Drow[r]);
+                for (int64_t j = 0; j < kv; j++) dP[r * kv + j] = P[r * kv + j] * (dP[r * kv + j] - Drow[r]);
             // dQ = scale dS K ; dK += scale dS^T Q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)n, sv->scale, dP, (int)n,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)kv, sv->scale, dP, (int)kv,
                         lra_f32(k) + base, (int)p, 1.0f, dq + base + r0 * p, (int)p);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)rb, sv->scale, dP, (int)n, qb,
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kv, (int)p, (int)rb, sv->scale, dP, (int)kv, qb,
                         (int)p, 1.0f, dk + base, (int)p);
         }
     }
@@ -167,13 +189,13 @@ static lra_tensor *softmax_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra
         const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->mask + b * n;
-        int any = 0;
-        for (int64_t j = 0; j < n; j++) any |= mrow[j] != 0.0f;
+        int any;
+        const int64_t kv = key_extent(mrow, n, &any);
         const size_t base = (size_t)bh * (size_t)(n * p);
-        block_probs(lra_f32(q) + base + r0 * p, lra_f32(k) + base, mrow, any, n, p, rb, sv->scale, S,
+        block_probs(lra_f32(q) + base + r0 * p, lra_f32(k) + base, mrow, any, kv, p, rb, sv->scale, S,
                     lra_f32(lse) + bh * n + r0, NULL);
-        if (sv->p_drop > 0.0f) apply_dropout(sv, (sv->example_offset + b) * H + h, r0, rb, n, S, mscr);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)n, 1.0f, S, (int)n,
+        if (sv->p_drop > 0.0f) apply_dropout(sv, (sv->example_offset + b) * H + h, r0, rb, n, kv, S, mscr);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)kv, 1.0f, S, (int)kv,
                     lra_f32(v) + base, (int)p, 0.0f, lra_f32(out) + base + r0 * p, (int)p);
     }
     lra_node *nd = lra_tape_record(ctx, "attention.softmax", softmax_backward, out, 3, (lra_tensor *[]){q, k, v});

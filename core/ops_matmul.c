@@ -69,6 +69,11 @@ static int blas_layout(mat m, CBLAS_TRANSPOSE *t, int64_t *ld) {
 static void gemm(mat c, mat x, mat y, float beta) {
     LRA_ASSERT(c.rows == x.rows && c.cols == y.cols && x.cols == y.rows);
     if (c.rows == 0 || c.cols == 0) return;
+    if (x.cols == 0) {  // empty inner dimension: the product is zero
+        if (beta == 0.0f)
+            for (int64_t r = 0; r < c.rows; r++) memset(c.p + r * c.rs, 0, (size_t)c.cols * sizeof(float));
+        return;
+    }
     CBLAS_TRANSPOSE tx, ty, tc;
     int64_t lx, ly, lc;
     LRA_ASSERT(blas_layout(x, &tx, &lx) && blas_layout(y, &ty, &ly));
@@ -134,8 +139,13 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
         }
     }
     int64_t nd = d.bsz[0] * d.bsz[1];
-    // Inside a parallel region OpenBLAS runs single-threaded; one destination keeps BLAS threading.
-#pragma omp parallel for schedule(static) if (nd > 1)
+    // Parallel over destinations when there are enough of them to fill the threads (or the products are
+    // small); inside a parallel region OpenBLAS runs single-threaded.  Otherwise the loop is serial and
+    // each sgemm is threaded by OpenBLAS.  Either way every element has the same sum order (OpenBLAS
+    // splits the output, not the inner dimension, across threads), so results do not depend on threads.
+    double flops = 2.0 * (double)d.m.rows * (double)d.m.cols * (double)x.m.cols;
+    int par = nd > 1 && (nd >= omp_get_max_threads() || flops < 4e6);
+#pragma omp parallel for schedule(static) if (par)
     for (int64_t j = 0; j < nd; j++) {
         int64_t j0 = j / d.bsz[1], j1 = j % d.bsz[1];
         int64_t lo0 = d.bsz[0] == 1 ? 0 : j0, hi0 = d.bsz[0] == 1 ? ob[0] : j0 + 1;

@@ -224,7 +224,8 @@ static void concat_backward(lra_ctx *ctx, lra_node *node) {
     }
 }
 
-// xs[n]: tensors equal in shape except along axis -> contiguous concatenation (n <= 8 for autograd)
+// xs[n]: tensors (f32, or i32 without gradient) equal in shape except along axis -> contiguous
+// concatenation; n <= 8
 lra_tensor *lra_op_concat(lra_ctx *ctx, lra_tensor *const *xs, int n, int axis) {
     LRA_ASSERT_MSG(n >= 1 && n <= LRA_NODE_MAX_IN, "concat of %d tensors (1..%d)", n, LRA_NODE_MAX_IN);
     int ax = lra_tensor_axis(xs[0], axis), nd = xs[0]->ndim;
@@ -232,15 +233,15 @@ lra_tensor *lra_op_concat(lra_ctx *ctx, lra_tensor *const *xs, int n, int axis) 
     for (int i = 0; i < nd; i++) shape[i] = xs[0]->shape[i];
     shape[ax] = 0;
     for (int k = 0; k < n; k++) {
-        LRA_ASSERT_MSG(xs[k]->ndim == nd && xs[k]->dtype == LRA_F32, "concat: input %d has %d dims (expected %d f32)",
-                       k, xs[k]->ndim, nd);
+        LRA_ASSERT_MSG(xs[k]->ndim == nd && xs[k]->dtype == xs[0]->dtype,
+                       "concat: input %d has %d dims (expected %d, same dtype)", k, xs[k]->ndim, nd);
         for (int i = 0; i < nd; i++)
             LRA_ASSERT_MSG(i == ax || xs[k]->shape[i] == shape[i], "concat: input %d differs in dim %d", k, i);
         shape[ax] += xs[k]->shape[ax];
     }
-    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, nd);
+    lra_tensor *y = lra_tensor_new(ctx->arena, xs[0]->dtype, shape, nd);
     int64_t off = 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n; k++) {  // (int32 data moves as 4-byte words through the float copy)
         strided_copy(lra_f32(y) + off * y->stride[ax], y->stride, lra_f32(xs[k]), xs[k]->stride, xs[k]->shape, nd, 0);
         off += xs[k]->shape[ax];
     }

@@ -427,8 +427,8 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     if (o->world > 1 && (s->batch_size / s->accumulation) % o->world)
         return lra_error(LRA_ERR_CONFIG,
                          "train.batch_size %d / train.accumulation %d = %d examples per micro-batch do not split "
-                         "evenly over %d ranks: run a rank count that divides %d, or change train.accumulation so "
-                         "that batch_size / accumulation is a multiple of %d",
+                         "evenly over %d ranks: run a rank count that divides %d, or choose train.batch_size and "
+                         "train.accumulation so that batch_size / accumulation is a multiple of %d",
                          s->batch_size, s->accumulation, s->batch_size / s->accumulation, o->world,
                          s->batch_size / s->accumulation, o->world);
     if (o->world > 1 && s->eval_batch_size < o->world)

@@ -39,7 +39,7 @@ static void usage(FILE *f) {
             "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
             "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
             "  --quiet          no progress display\n"
-            "  --keys           list every config key with its type, default and meaning\n");
+            "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n");
 }
 
 int lra_cmd_train(int argc, char **argv) {
@@ -54,9 +54,9 @@ int lra_cmd_train(int argc, char **argv) {
             usage(stdout);
             free(sets);
             return 0;
-        } else if (lra_arg_flag(argv[i], "--keys")) {
+        } else if (lra_arg_flag(argv[i], "--keys") || lra_arg_flag(argv[i], "--keys-markdown")) {
             lra_config_schema *s = lra_settings_schema();
-            lra_config_schema_print(s, stdout, 0, NULL);
+            lra_config_schema_print(s, stdout, lra_arg_flag(argv[i], "--keys-markdown"), NULL);
             lra_config_schema_free(s);
             free(sets);
             return 0;

@@ -8,6 +8,7 @@ int lra_cmd_eval(int argc, char **argv);
 int lra_cmd_table(int argc, char **argv);
 int lra_cmd_attention(int argc, char **argv);
 int lra_cmd_data(int argc, char **argv);
+int lra_cmd_bench(int argc, char **argv);
 int lra_cmd_export(int argc, char **argv);
 int lra_cmd_import(int argc, char **argv);
 
@@ -19,5 +20,6 @@ const lra_command lra_commands[] = {
     {"export", "write a checkpoint's weights as safetensors (PyTorch names)", lra_cmd_export},
     {"import", "load safetensors weights into a checkpoint", lra_cmd_import},
     {"attention", "list the attention kernels and their options", lra_cmd_attention},
+    {"bench", "benchmarks: attention approximation error, kernel time/memory, training steps", lra_cmd_bench},
     {NULL, NULL, NULL},
 };

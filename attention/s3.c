@@ -1,0 +1,433 @@
+// `s3`: S3Attention = smoother + skeleton attention (attention.md §2.18; see s3.h).
+//
+// Smoother (pre_transform, on LN1(X) [B, n, D]), paper version (default, `smoother=paper`):
+//   u = segment average of X over r groups of s = D/r features              [B, n, r]
+//   Msm = irfft(rfft_t(u)[.., c mod r] * L[:, c])  (circular conv along n)    [B, n, D]
+//   H = Dropout(ReLU(BN_pos(Conv1d_{2D->D, k=3, pad 1}([Msm, X]))))
+// `smoother=code` (the repository): no segment average (r = D), kernel 1, ELU, L ~ Kaiming-uniform.  (The repo
+// also computes and discards a second BN+ELU branch on Msm; it has no effect on the output and is left out.)
+// BN_pos is a BatchNorm whose channels are the n sequence positions (statistics over batch and features).
+// Its running statistics are fixed (non-trainable) entries of the parameter store, so checkpoints carry
+// them; a training-mode forward updates them IN PLACE (momentum 0.1, unbiased variance), like PyTorch,
+// including forwards without gradient (S3's reference validation runs in training mode).  Evaluation mode
+// normalises with them.  The input length must equal the configured sequence length.
+//
+// Skeleton attention (forward): K <- m.K, V <- m.V (Q unmasked);
+//   token branch  A1 = softmax(Q K[I_tok]^T / sqrt(p)) [n, s1], dropout, Y1 = A1 V[I_tok];
+//   feature branch A2 = softmax_s2(Q^T K[:, I_feat] / sqrt(n)) [p, s2], dropout, Y2 = V[:, I_feat] A2^T;
+//   Out = (LN_a(merge(Y1)) + LN_b(merge(Y2))) / 2, split back into heads.
+// The index sets (first s1 of a random permutation of [0, n), first s2 of one of [0, p)) are drawn once at
+// init from the run seed, shared by heads and examples, and stored as fixed entries of the parameter store
+// (so a resumed run uses the same sets: §3(a) default).  `index_sets=per_call` redraws them at every call.
+// Sampled padded tokens take part with score 0 and value 0 (reference, §3(b)); `token_mask=1` excludes them.
+// The attention is written as a chain of differentiable ops (sgemm-backed matmuls, small [n, s] softmaxes).
+#include "attention/s3.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention.h"
+#include "attention/attn_util.h"
+#include "core/ops.h"
+#include "core/rng.h"
+
+#define S3_BN_EPS 1e-5f
+#define S3_BN_MOMENTUM 0.1f
+// Purpose ids of S3's draws (index sets at init / per call) and its two attention-dropout sites.
+#define S3_RNG_INDEX 0x5a50u
+#define S3_RNG_INDEX_CALL ((lra_attn_purpose)0x5a51)
+#define S3_DROP_TOKEN 0x5a52u
+#define S3_DROP_FEATURE 0x5a53u
+#define S3_DROP_SMOOTHER 0x5a54u
+
+enum { SMOOTHER_PAPER = 0, SMOOTHER_CODE = 1 };
+enum { INDEX_FIXED = 0, INDEX_PER_CALL = 1 };
+
+static const lra_attn_option k_options[] = {
+    {"smoother", LRA_OPT_ENUM, 0, 0, 0, "paper|code",
+     "paper: segment average r, conv k=3, ReLU, Kaiming-normal L; code: the repository's variant (r=D, k=1, ELU)"},
+    {"r", LRA_OPT_INT, 8, 1, 4096, NULL, "segments of the smoother's feature average (paper 'fold'; divides D)"},
+    {"s1", LRA_OPT_INT, 8, 1, 1 << 20, NULL, "sampled token positions (token branch; all tokens if >= n)"},
+    {"s2", LRA_OPT_INT, 8, 1, 4096, NULL, "sampled head features (feature branch; all features if >= p)"},
+    {"dropout", LRA_OPT_FLOAT, 0.1, 0.0, 0.99, NULL,
+     "attention dropout on both branches (LRA: 0 ListOps/Pathfinder, 0.1 Text/Retrieval/Image)"},
+    {"smoother_dropout", LRA_OPT_FLOAT, 0.5, 0.0, 0.99, NULL,
+     "dropout after the smoother (LRA: 0 ListOps, 0.5 Text/Image/Pathfinder, 0.1 Retrieval)"},
+    {"index_sets", LRA_OPT_ENUM, 0, 0, 0, "fixed|per_call",
+     "fixed: drawn once at init and stored (spec); per_call: fresh sets at every call"},
+    {"token_mask", LRA_OPT_BOOL, 0, 0, 1, NULL, "exclude sampled padded tokens from the token softmax (reference: 0)"},
+};
+
+typedef struct {
+    lra_params *params;
+    int smoother, r, k, D, H, p, layer, index_mode, token_mask;
+    int64_t n, s1, s2;
+    float drop_attn, drop_sm;
+    int iL, iconv_w, iconv_b, ibn_w, ibn_b, ibn_mean, ibn_var, ilna_w, ilna_b, ilnb_w, ilnb_b, itok, ifeat;
+} s3_state;
+
+// ---------------------------------------------------------------------------------------------- FFT filter
+
+lra_tensor *lra_s3_fft_filter(lra_ctx *ctx, lra_tensor *u, lra_tensor *L, int64_t D) {
+    LRA_ASSERT_MSG(u->ndim == 3 && L->ndim == 3 && L->shape[2] == 2, "s3 filter: u [B, n, r], L [n/2+1, D, 2]");
+    const int64_t n = u->shape[1], r = u->shape[2];
+    LRA_ASSERT_MSG(L->shape[0] == n / 2 + 1 && L->shape[1] == D && D % r == 0,
+                   "s3 filter: L is [%lld, %lld], expected [%lld, %lld] with r=%lld dividing D", (long long)L->shape[0],
+                   (long long)L->shape[1], (long long)(n / 2 + 1), (long long)D, (long long)r);
+    lra_tensor *U = lra_op_rfft(ctx, u, 1);  // [B, nf, r, 2]: r transforms per example, not D
+    if (r < D) {
+        lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(D));
+        for (int64_t c = 0; c < D; c++) lra_i32(idx)[c] = (int32_t)(c % r);  // the appendix's tiling
+        U = lra_op_index_select(ctx, U, 2, idx);
+    }
+    return lra_op_irfft(ctx, lra_op_cmul(ctx, U, L), 1, n);
+}
+
+// ---------------------------------------------------------------------------------------------- conv1d
+
+typedef struct {
+    int64_t B, n, cin, cout, k;
+    float *wj;  // [k, cout, cin] repacked weights
+} conv_extra;
+
+static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
+    const conv_extra *ce = node->extra;
+    lra_tensor *x = node->in[0], *w = node->in[1], *bias = node->in[2];
+    const int64_t B = ce->B, n = ce->n, cin = ce->cin, cout = ce->cout, k = ce->k, pad = k / 2;
+    const float *dout = node->out->grad, *xd = lra_f32(x);
+    if (x->requires_grad) {
+        float *dx = lra_grad(ctx, x);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = 0; j < k; j++) {
+                const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
+                if (hi <= lo) continue;
+                // dx[b, t+j-pad] += dout[b, t] Wj
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)cin, (int)cout, 1.0f,
+                            dout + (b * n + lo) * cout, (int)cout, ce->wj + j * cout * cin, (int)cin, 1.0f,
+                            dx + (b * n + lo + j - pad) * cin, (int)cin);
+            }
+    }
+    if (w->requires_grad) {
+        float *dw = lra_grad(ctx, w);
+        float *dwj = lra_arena_calloc(ctx->arena, (size_t)(cout * cin) * sizeof(float));
+        for (int64_t j = 0; j < k; j++) {
+            memset(dwj, 0, (size_t)(cout * cin) * sizeof(float));
+            const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
+            if (hi > lo)
+                for (int64_t b = 0; b < B; b++)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cout, (int)cin, (int)(hi - lo), 1.0f,
+                                dout + (b * n + lo) * cout, (int)cout, xd + (b * n + lo + j - pad) * cin, (int)cin,
+                                1.0f, dwj, (int)cin);
+            for (int64_t o = 0; o < cout; o++)
+                for (int64_t c = 0; c < cin; c++) dw[(o * cin + c) * k + j] += dwj[o * cin + c];
+        }
+    }
+    if (bias && bias->requires_grad) {
+        float *db = lra_grad(ctx, bias);
+        for (int64_t o = 0; o < cout; o++) {
+            double acc = 0.0;
+            for (int64_t t = 0; t < B * n; t++) acc += dout[t * cout + o];
+            db[o] += (float)acc;
+        }
+    }
+}
+
+lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias) {
+    x = lra_op_contiguous(ctx, x);
+    LRA_ASSERT_MSG(x->ndim == 3 && w->ndim == 3 && w->shape[1] == x->shape[2] && (w->shape[2] & 1),
+                   "s3 conv1d: x [B, n, Cin], w [Cout, Cin, k odd]");
+    LRA_ASSERT_MSG(lra_tensor_is_contiguous(w) && (!bias || lra_tensor_is_contiguous(bias)),
+                   "s3 conv1d: w and bias must be contiguous");
+    const int64_t B = x->shape[0], n = x->shape[1], cin = x->shape[2], cout = w->shape[0], k = w->shape[2],
+                  pad = k / 2;
+    conv_extra *ce = lra_arena_alloc(ctx->arena, sizeof *ce);
+    *ce = (conv_extra){B, n, cin, cout, k, NULL};
+    ce->wj = lra_arena_alloc(ctx->arena, (size_t)(k * cout * cin) * sizeof(float));
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t o = 0; o < cout; o++)
+            for (int64_t c = 0; c < cin; c++) ce->wj[(j * cout + o) * cin + c] = lra_f32(w)[(o * cin + c) * k + j];
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, cout));
+    float *od = lra_f32(out);
+    for (int64_t t = 0; t < B * n; t++)
+        for (int64_t o = 0; o < cout; o++) od[t * cout + o] = bias ? lra_f32(bias)[o] : 0.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < k; j++) {
+            const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
+            if (hi <= lo) continue;
+            // out[b, t] += x[b, t+j-pad] Wj^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)cout, (int)cin, 1.0f,
+                        lra_f32(x) + (b * n + lo + j - pad) * cin, (int)cin, ce->wj + j * cout * cin, (int)cin, 1.0f,
+                        od + (b * n + lo) * cout, (int)cout);
+        }
+    lra_node *nd = lra_tape_record(ctx, "s3.conv1d", conv1d_backward, out, bias ? 3 : 2, (lra_tensor *[]){x, w, bias});
+    if (nd) nd->extra = ce;
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------- BatchNorm
+
+typedef struct {
+    int64_t B, n, D;
+    int training;
+    float *xhat;        // [B, n, D] normalised input (before the affine)
+    float *inv_std;     // [n]
+} bn_extra;
+
+static void bn_backward(lra_ctx *ctx, lra_node *node) {
+    const bn_extra *be = node->extra;
+    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
+    const int64_t B = be->B, n = be->n, D = be->D;
+    const float *dy = node->out->grad, *g = lra_f32(gamma);
+    float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL;
+    float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
+    float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
+    const double cnt = (double)(B * D);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                sdy += dy[e];
+                sdyx += (double)dy[e] * be->xhat[e];
+            }
+        if (dg) dg[t] += (float)sdyx;
+        if (db) db[t] += (float)sdy;
+        if (!dx) continue;
+        const float a = g[t] * be->inv_std[t];
+        const float mdy = be->training ? (float)(sdy / cnt) : 0.0f, mdyx = be->training ? (float)(sdyx / cnt) : 0.0f;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                dx[e] += a * (dy[e] - mdy - be->xhat[e] * mdyx);
+            }
+    }
+}
+
+lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                       float *running_mean, float *running_var, float momentum, int training) {
+    x = lra_op_contiguous(ctx, x);
+    LRA_ASSERT_MSG(x->ndim == 3 && gamma->shape[0] == x->shape[1] && beta->shape[0] == x->shape[1],
+                   "s3 batchnorm: x [B, n, D], gamma/beta [n]");
+    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
+    const int64_t cnt = B * D;
+    bn_extra *be = lra_arena_alloc(ctx->arena, sizeof *be);
+    be->B = B, be->n = n, be->D = D, be->training = training;
+    be->xhat = lra_arena_alloc(ctx->arena, (size_t)(B * n * D) * sizeof(float));
+    be->inv_std = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, 3);
+    const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++) {
+        double mu, var;
+        if (training) {
+            double s = 0.0;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t c = 0; c < D; c++) s += xd[(b * n + t) * D + c];
+            mu = s / (double)cnt;
+            double ss = 0.0;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t c = 0; c < D; c++) {
+                    const double d = xd[(b * n + t) * D + c] - mu;
+                    ss += d * d;
+                }
+            var = ss / (double)cnt;
+            // Running statistics (each position is owned by one thread).
+            const double unbiased = cnt > 1 ? ss / (double)(cnt - 1) : var;
+            running_mean[t] = (float)((1.0 - momentum) * running_mean[t] + momentum * mu);
+            running_var[t] = (float)((1.0 - momentum) * running_var[t] + momentum * unbiased);
+        } else {
+            mu = running_mean[t];
+            var = running_var[t];
+        }
+        const float inv = (float)(1.0 / sqrt(var + (double)S3_BN_EPS)), m = (float)mu;
+        be->inv_std[t] = inv;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                const float xh = (xd[e] - m) * inv;
+                be->xhat[e] = xh;
+                lra_f32(y)[e] = g[t] * xh + bt[t];
+            }
+    }
+    lra_node *nd = lra_tape_record(ctx, "s3.batchnorm", bn_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
+    if (nd) nd->extra = be;
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------- kernel
+
+static int add_param(lra_params *p, const char *prefix, const char *name, const int64_t *shape, int nd,
+                     lra_init_kind init, float a, int trainable) {
+    char buf[LRA_PARAM_NAME_MAX];
+    snprintf(buf, sizeof buf, "%s%s", prefix ? prefix : "", name);
+    int i = lra_params_add(p, buf, shape, nd, init, a);
+    if (!trainable) lra_params_set_trainable(p, i, 0);
+    return i;
+}
+
+static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
+    s3_state *s = lra_xcalloc(1, sizeof *s);
+    const lra_attn_values *o = setup->opts;
+    s->params = params;
+    s->smoother = (int)lra_attn_value(o, "smoother");
+    s->D = setup->model_dim;
+    s->H = setup->n_heads;
+    s->p = setup->head_dim;
+    s->n = setup->seq_len;
+    s->layer = setup->layer;
+    s->r = s->smoother == SMOOTHER_CODE ? s->D : (int)lra_attn_value(o, "r");
+    s->k = s->smoother == SMOOTHER_CODE ? 1 : 3;
+    LRA_ASSERT_MSG(s->H * s->p == s->D, "s3: heads x head_dim (%d x %d) must equal the model width %d", s->H, s->p,
+                   s->D);
+    LRA_ASSERT_MSG(s->D % s->r == 0, "s3: r=%d must divide the model width %d", s->r, s->D);
+    LRA_ASSERT_MSG(s->n >= 1, "s3: the sequence length must be known at construction");
+    const int64_t s1 = (int64_t)lra_attn_value(o, "s1"), s2 = (int64_t)lra_attn_value(o, "s2");
+    s->s1 = s1 < s->n ? s1 : s->n;
+    s->s2 = s2 < s->p ? s2 : s->p;
+    s->drop_attn = (float)lra_attn_value(o, "dropout");
+    s->drop_sm = (float)lra_attn_value(o, "smoother_dropout");
+    s->index_mode = (int)lra_attn_value(o, "index_sets");
+    s->token_mask = lra_attn_value(o, "token_mask") != 0;
+    const int64_t D = s->D, nf = s->n / 2 + 1;
+    const char *pre = setup->prefix;
+    // L: Kaiming with fan_in = D*2 (torch's fan_in of an [nf, D, 2] tensor): normal std sqrt(2/fan_in) (paper)
+    // or uniform bound sqrt(6/fan_in) (code).
+    if (s->smoother == SMOOTHER_CODE)
+        s->iL = add_param(params, pre, "smoother.L", LRA_DIMS(nf, D, 2), LRA_INIT_UNIFORM, sqrtf(6.0f / (2.0f * D)), 1);
+    else
+        s->iL = add_param(params, pre, "smoother.L", LRA_DIMS(nf, D, 2), LRA_INIT_NORMAL, sqrtf(2.0f / (2.0f * D)), 1);
+    // Conv1d PyTorch default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias, fan_in = 2D k.
+    const float cb = 1.0f / sqrtf((float)(2 * D * s->k));
+    s->iconv_w = add_param(params, pre, "smoother.conv.weight", LRA_DIMS(D, 2 * D, s->k), LRA_INIT_UNIFORM, cb, 1);
+    s->iconv_b = add_param(params, pre, "smoother.conv.bias", LRA_DIMS(D), LRA_INIT_UNIFORM, cb, 1);
+    s->ibn_w = add_param(params, pre, "smoother.bn.weight", LRA_DIMS(s->n), LRA_INIT_ONES, 0, 1);
+    s->ibn_b = add_param(params, pre, "smoother.bn.bias", LRA_DIMS(s->n), LRA_INIT_ZEROS, 0, 1);
+    s->ibn_mean = add_param(params, pre, "smoother.bn.running_mean", LRA_DIMS(s->n), LRA_INIT_ZEROS, 0, 0);
+    s->ibn_var = add_param(params, pre, "smoother.bn.running_var", LRA_DIMS(s->n), LRA_INIT_ONES, 0, 0);
+    s->ilna_w = add_param(params, pre, "ln_a.weight", LRA_DIMS(D), LRA_INIT_ONES, 0, 1);
+    s->ilna_b = add_param(params, pre, "ln_a.bias", LRA_DIMS(D), LRA_INIT_ZEROS, 0, 1);
+    s->ilnb_w = add_param(params, pre, "ln_b.weight", LRA_DIMS(D), LRA_INIT_ONES, 0, 1);
+    s->ilnb_b = add_param(params, pre, "ln_b.bias", LRA_DIMS(D), LRA_INIT_ZEROS, 0, 1);
+    s->itok = add_param(params, pre, "index_tok", LRA_DIMS(s->s1), LRA_INIT_ZEROS, 0, 0);
+    s->ifeat = add_param(params, pre, "index_feat", LRA_DIMS(s->s2), LRA_INIT_ZEROS, 0, 0);
+    return s;
+}
+
+// First k entries of a random permutation of [0, n) into out (as floats when outf, else int32).
+static void draw_index_set(lra_rng *r, int64_t n, int64_t k, float *outf, int32_t *outi) {
+    int32_t *perm = lra_xmalloc((size_t)n * sizeof(int32_t));
+    lra_rng_permutation(r, n, perm);
+    for (int64_t i = 0; i < k; i++) {
+        if (outf) outf[i] = (float)perm[i];
+        if (outi) outi[i] = perm[i];
+    }
+    free(perm);
+}
+
+static void s3_init_params(void *state, lra_params *params, uint64_t seed) {
+    const s3_state *s = state;
+    lra_rng r = lra_rng_make(seed, lra_rng_stream(S3_RNG_INDEX, (uint64_t)s->layer, 0, 0));
+    draw_index_set(&r, s->n, s->s1, lra_f32(lra_params_tensor(params, s->itok)), NULL);
+    draw_index_set(&r, s->p, s->s2, lra_f32(lra_params_tensor(params, s->ifeat)), NULL);
+}
+
+static void s3_destroy(void *state) { free(state); }
+
+// x: [B, n, D] -> [B, n, D]
+static lra_tensor *s3_smoother(void *state, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask, const lra_attn_call *call) {
+    const s3_state *s = state;
+    lra_params *P = s->params;
+    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
+    LRA_ASSERT_MSG(n == s->n, "s3: the smoother's BatchNorm is built for length %lld, got %lld (pad to max length)",
+                   (long long)s->n, (long long)n);
+    LRA_ASSERT_MSG(D == s->D, "s3: model width %lld, expected %d", (long long)D, s->D);
+    x = lra_op_contiguous(ctx, x);
+    lra_tensor *u = x;
+    if (s->r < D) u = lra_op_mean(ctx, lra_op_reshape(ctx, x, LRA_DIMS(B, n, s->r, D / s->r)), 3, 0);
+    lra_tensor *msm = lra_s3_fft_filter(ctx, u, lra_params_tensor(P, s->iL), D);
+    lra_tensor *cat = lra_op_concat(ctx, (lra_tensor *[]){msm, x}, 2, 2);
+    lra_tensor *h = lra_s3_conv1d(ctx, cat, lra_params_tensor(P, s->iconv_w), lra_params_tensor(P, s->iconv_b));
+    h = lra_s3_batchnorm_positions(ctx, h, lra_params_tensor(P, s->ibn_w), lra_params_tensor(P, s->ibn_b),
+                                   lra_f32(lra_params_tensor(P, s->ibn_mean)), lra_f32(lra_params_tensor(P, s->ibn_var)),
+                                   S3_BN_MOMENTUM, ctx->training);
+    h = s->smoother == SMOOTHER_CODE ? lra_op_elu(ctx, h, 1.0f) : lra_op_relu(ctx, h);
+    if (ctx->training && s->drop_sm > 0.0f)
+        h = lra_op_dropout(ctx, h, s->drop_sm,
+                           lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_SMOOTHER, 0xd00 + call->tower));
+    return h;
+}
+
+// [B, H, n, p] -> [B, n, H*p]
+static lra_tensor *merge_heads(lra_ctx *ctx, lra_tensor *y) {
+    const int64_t B = y->shape[0], H = y->shape[1], n = y->shape[2], p = y->shape[3];
+    return lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, y, 1, 2)), LRA_DIMS(B, n, H * p));
+}
+
+// q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
+static lra_tensor *s3_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra_tensor *mask,
+                              const lra_attn_call *call) {
+    const s3_state *s = state;
+    lra_params *P = s->params;
+    const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
+    LRA_ASSERT_MSG(n == s->n && p == s->p && H == s->H, "s3: q is [%lld, %lld, %lld, %lld], built for H=%d n=%lld p=%d",
+                   (long long)B, (long long)H, (long long)n, (long long)p, s->H, (long long)s->n, s->p);
+    mask = lra_op_contiguous(ctx, mask);
+    lra_tensor *itok = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(s->s1));
+    lra_tensor *ifeat = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(s->s2));
+    if (s->index_mode == INDEX_PER_CALL) {
+        lra_rng r = lra_attn_rng(call->seed, lra_attn_stream(call, S3_RNG_INDEX_CALL), 0, 0);
+        draw_index_set(&r, n, s->s1, NULL, lra_i32(itok));
+        draw_index_set(&r, p, s->s2, NULL, lra_i32(ifeat));
+    } else {
+        const float *ft = lra_f32(lra_params_tensor(P, s->itok)), *ff = lra_f32(lra_params_tensor(P, s->ifeat));
+        for (int64_t i = 0; i < s->s1; i++) lra_i32(itok)[i] = (int32_t)ft[i];
+        for (int64_t i = 0; i < s->s2; i++) lra_i32(ifeat)[i] = (int32_t)ff[i];
+    }
+    lra_tensor *mrows = lra_attn_mask_rows(ctx, mask);
+    lra_tensor *km = lra_op_mul(ctx, k, mrows), *vm = lra_op_mul(ctx, v, mrows);
+    // Token branch.
+    lra_tensor *ks = lra_op_index_select(ctx, km, 2, itok), *vs = lra_op_index_select(ctx, vm, 2, itok);
+    lra_tensor *madd = NULL;
+    if (s->token_mask) {
+        madd = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, 1, 1, s->s1));
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < s->s1; i++)
+                lra_f32(madd)[b * s->s1 + i] = lra_f32(mask)[b * n + lra_i32(itok)[i]] != 0.0f ? 0.0f : -INFINITY;
+    }
+    lra_tensor *a1 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, ks, 0, 1), 1.0f / sqrtf((float)p)), madd);
+    if (ctx->training && s->drop_attn > 0.0f)
+        a1 = lra_op_dropout(ctx, a1, s->drop_attn,
+                            lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_TOKEN, 0xa77 + call->tower));
+    lra_tensor *y1 = lra_op_matmul(ctx, a1, vs, 0, 0);  // [B, H, n, p]
+    // Feature branch.
+    lra_tensor *kf = lra_op_index_select(ctx, km, 3, ifeat), *vf = lra_op_index_select(ctx, vm, 3, ifeat);
+    lra_tensor *a2 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, kf, 1, 0), 1.0f / sqrtf((float)n)), NULL);
+    if (ctx->training && s->drop_attn > 0.0f)
+        a2 = lra_op_dropout(ctx, a2, s->drop_attn,
+                            lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_FEATURE, 0xa77 + call->tower));
+    lra_tensor *y2 = lra_op_matmul(ctx, vf, a2, 0, 1);  // [B, H, n, s2] x [B, H, p, s2]^T -> [B, H, n, p]
+    // Fusion over the merged heads.
+    lra_tensor *la = lra_op_layer_norm(ctx, merge_heads(ctx, y1), lra_params_tensor(P, s->ilna_w),
+                                       lra_params_tensor(P, s->ilna_b), 1e-5f);
+    lra_tensor *lb = lra_op_layer_norm(ctx, merge_heads(ctx, y2), lra_params_tensor(P, s->ilnb_w),
+                                       lra_params_tensor(P, s->ilnb_b), 1e-5f);
+    lra_tensor *o = lra_op_scale(ctx, lra_op_add(ctx, la, lb), 0.5f);
+    o = lra_op_reshape(ctx, o, LRA_DIMS(B, n, H, p));
+    return lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));
+}
+
+const lra_attn_kernel_def lra_attn_s3 = {
+    .name = "s3",
+    .summary = "S3Attention: FFT smoother before the projections + skeleton attention (s1 tokens, s2 features)",
+    .options = k_options,
+    .n_options = sizeof k_options / sizeof k_options[0],
+    .create = s3_create,
+    .init_params = s3_init_params,
+    .pre_transform = s3_smoother,
+    .forward = s3_forward,
+    .destroy = s3_destroy,
+};

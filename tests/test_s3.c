@@ -1,0 +1,630 @@
+// Tests of `s3` (attention/s3.c) beyond the conformance suite (tests/test_attention.c, which runs the
+// skeleton attention but not the smoother):
+//   - the FFT filter equals a direct circular convolution, forward and backward, at even and odd n;
+//   - the conv stem and the per-position BatchNorm against direct formulas (train and eval, running
+//     statistics), and their gradients by finite differences;
+//   - the smoother (pre_transform) equals the composition of its pieces (segment average, Msm first in the
+//     channel concatenation, kernel size, activation) for both variants, and its gradients;
+//   - the skeleton attention against a double-precision evaluation of §2.18 with the stored index sets
+//     (and with token_mask), and its gradients with per-call index sets;
+//   - index sets: in range, distinct, stored as fixed entries, fixed across calls, different per layer;
+//   - results are identical at 1 and 2 threads (smoother + attention, forward + backward);
+//   - time grows about linearly in n.
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention.h"
+#include "attention/s3.h"
+#include "core/gradcheck.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "tests/harness.h"
+
+typedef struct {
+    const lra_attn_kernel_def *def;
+    lra_attn_values vals;
+    lra_params params;
+    void *state;
+    int layer;
+} kinst;
+
+static void kinst_make(kinst *ki, int layer, int H, int p, int64_t n, const char *const *opts) {
+    memset(ki, 0, sizeof *ki);
+    ki->def = lra_attention_find("s3");
+    LRA_ASSERT(ki->def);
+    ki->layer = layer;
+    lra_attn_values_defaults(ki->def, &ki->vals);
+    for (int i = 0; opts && opts[i]; i += 2) LRA_ASSERT(lra_attn_values_set(ki->def, &ki->vals, opts[i], opts[i + 1]) == LRA_OK);
+    lra_params_init(&ki->params);
+    lra_attn_setup setup = {.layer = layer, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
+                            .opts = &ki->vals, .prefix = "t.attn."};
+    ki->state = ki->def->create(&setup, &ki->params);
+    lra_params_finalize(&ki->params);
+    lra_params_initialize(&ki->params, 3);
+    ki->def->init_params(ki->state, &ki->params, 3);
+}
+
+static void kinst_free(kinst *ki) {
+    ki->def->destroy(ki->state);
+    lra_params_free(&ki->params);
+}
+
+static lra_tensor *param(kinst *ki, const char *name) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "t.attn.%s", name);
+    int i = lra_params_find(&ki->params, buf);
+    LRA_ASSERT_MSG(i >= 0, "no parameter %s", buf);
+    return lra_params_tensor(&ki->params, i);
+}
+
+static lra_attn_call call_of(const kinst *ki, const lra_ctx *ctx) {
+    return (lra_attn_call){.seed = ctx->seed, .step = ctx->step, .layer = ki->layer, .training = ctx->training};
+}
+
+static lra_tensor *make_mask(int64_t B, int64_t n, const int64_t *len) {
+    lra_tensor *m = lra_gradcheck_input(LRA_DIMS(B, n), 1, 0.0f, 0.0f, 0);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < n; j++) lra_f32(m)[b * n + j] = j < len[b] ? 1.0f : 0.0f;
+    return m;
+}
+
+static double max_abs_diff_d(const float *a, const double *b, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static int run_gradcheck(lra_gradcheck_fn fn, lra_tensor *const *in, int n_in, void *user, int training,
+                         const char *what) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    o.training = training;
+    o.max_checks = 40;
+    lra_gradcheck_report rep;
+    int ok = lra_gradcheck(fn, in, n_in, user, &o, &rep);
+    CHECK_MSG(ok, "%s: %s", what, rep.message);
+    return ok;
+}
+
+// ---------------------------------------------------------------------------------------------- FFT filter
+
+typedef struct {
+    int64_t D;
+} filt_user;
+
+static lra_tensor *filt_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    return lra_s3_fft_filter(ctx, in[0], in[1], ((filt_user *)user)->D);
+}
+
+static void test_fft_filter_is_circular_conv(void) {
+    static const int64_t lengths[3] = {16, 15, 7};
+    for (int li = 0; li < 3; li++) {
+        const int64_t B = 2, n = lengths[li], r = 2, D = 6;
+        lra_tensor *u = lra_gradcheck_input(LRA_DIMS(B, n, r), 1 + li, 1.0f, 0.0f, 1);
+        lra_tensor *kern = lra_gradcheck_input(LRA_DIMS(n, D), 2 + li, 1.0f, 0.0f, 1);
+        lra_ctx *ctx = lra_ctx_new(0);
+        lra_tensor *L = lra_op_rfft(ctx, kern, 0);  // [n/2+1, D, 2]: the filter of the kernel
+        lra_tensor *out = lra_s3_fft_filter(ctx, u, L, D);
+        REQUIRE(out->ndim == 3 && out->shape[0] == B && out->shape[1] == n && out->shape[2] == D);
+        const int64_t NO = B * n * D;
+        double *ref = calloc((size_t)NO, sizeof(double));
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t c = 0; c < D; c++)
+                    for (int64_t j = 0; j < n; j++)
+                        ref[(b * n + t) * D + c] +=
+                            (double)lra_f32(u)[(b * n + (t - j + n) % n) * r + c % r] * lra_f32(kern)[j * D + c];
+        CHECK_MSG(max_abs_diff_d(lra_f32(out), ref, NO) < 2e-5, "n=%lld forward differs by %g", (long long)n,
+                  max_abs_diff_d(lra_f32(out), ref, NO));
+        // Backward with a random output gradient.
+        float *g = malloc((size_t)NO * sizeof(float));
+        lra_rng_fill_normal(4, 4, 0, g, (size_t)NO, 0.0f, 1.0f);
+        lra_backward_from(ctx, out, g);
+        double *du = calloc((size_t)(B * n * r), sizeof(double)), *dk = calloc((size_t)(n * D), sizeof(double));
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t c = 0; c < D; c++)
+                    for (int64_t j = 0; j < n; j++) {
+                        const int64_t s = (t - j + n) % n;
+                        const double gg = g[(b * n + t) * D + c];
+                        du[(b * n + s) * r + c % r] += gg * lra_f32(kern)[j * D + c];
+                        dk[j * D + c] += gg * lra_f32(u)[(b * n + s) * r + c % r];
+                    }
+        CHECK_MSG(max_abs_diff_d(u->grad, du, B * n * r) < 1e-4, "n=%lld du differs by %g", (long long)n,
+                  max_abs_diff_d(u->grad, du, B * n * r));
+        CHECK_MSG(max_abs_diff_d(kern->grad, dk, n * D) < 1e-4, "n=%lld dkernel differs by %g", (long long)n,
+                  max_abs_diff_d(kern->grad, dk, n * D));
+        u->grad = kern->grad = NULL;
+        free(g), free(ref), free(du), free(dk);
+        lra_ctx_free(ctx);
+        // Finite differences directly on L (including the DC / Nyquist imaginary parts irfft ignores).
+        lra_tensor *Lp = lra_gradcheck_input(LRA_DIMS(n / 2 + 1, D, 2), 9 + li, 0.5f, 0.0f, 1);
+        filt_user fu = {D};
+        run_gradcheck(filt_fn, (lra_tensor *[]){u, Lp}, 2, &fu, 0, "fft filter");
+        lra_gradcheck_free_input(Lp);
+        lra_gradcheck_free_input(u);
+        lra_gradcheck_free_input(kern);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- conv1d
+
+static lra_tensor *conv_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    return lra_s3_conv1d(ctx, in[0], in[1], in[2]);
+}
+
+static void test_conv1d(void) {
+    for (int64_t kk = 1; kk <= 3; kk += 2) {
+        const int64_t B = 2, n = 6, cin = 3, cout = 2, pad = kk / 2;
+        lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, cin), 11, 1.0f, 0.0f, 1);
+        lra_tensor *w = lra_gradcheck_input(LRA_DIMS(cout, cin, kk), 12, 1.0f, 0.0f, 1);
+        lra_tensor *bias = lra_gradcheck_input(LRA_DIMS(cout), 13, 1.0f, 0.0f, 1);
+        lra_ctx *ctx = lra_ctx_new(0);
+        lra_tensor *y = lra_s3_conv1d(ctx, x, w, bias);
+        double worst = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t o = 0; o < cout; o++) {
+                    double s = lra_f32(bias)[o];
+                    for (int64_t c = 0; c < cin; c++)
+                        for (int64_t j = 0; j < kk; j++) {
+                            const int64_t src = t + j - pad;
+                            if (src >= 0 && src < n) s += lra_f32(w)[(o * cin + c) * kk + j] * lra_f32(x)[(b * n + src) * cin + c];
+                        }
+                    worst = fmax(worst, fabs(s - lra_f32(y)[(b * n + t) * cout + o]));
+                }
+        CHECK_MSG(worst < 1e-5, "conv1d k=%lld differs by %g", (long long)kk, worst);
+        lra_ctx_free(ctx);
+        run_gradcheck(conv_fn, (lra_tensor *[]){x, w, bias}, 3, NULL, 0, "conv1d");
+        lra_gradcheck_free_input(x);
+        lra_gradcheck_free_input(w);
+        lra_gradcheck_free_input(bias);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- BatchNorm
+
+typedef struct {
+    float *rm, *rv;
+} bn_user;
+
+static lra_tensor *bn_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    bn_user *u = user;
+    return lra_s3_batchnorm_positions(ctx, in[0], in[1], in[2], u->rm, u->rv, 0.1f, ctx->training);
+}
+
+static void test_batchnorm_positions(void) {
+    const int64_t B = 3, n = 5, D = 4, cnt = B * D;
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, D), 21, 2.0f, 0.5f, 1);
+    lra_tensor *g = lra_gradcheck_input(LRA_DIMS(n), 22, 0.5f, 1.0f, 1);
+    lra_tensor *be = lra_gradcheck_input(LRA_DIMS(n), 23, 0.5f, 0.0f, 1);
+    float rm[5] = {0, 0, 0, 0, 0}, rv[5] = {1, 1, 1, 1, 1};
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 1;
+    lra_tensor *y = lra_s3_batchnorm_positions(ctx, x, g, be, rm, rv, 0.1f, 1);
+    double worst = 0, worst_stats = 0;
+    for (int64_t t = 0; t < n; t++) {
+        double mu = 0, ss = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) mu += lra_f32(x)[(b * n + t) * D + c];
+        mu /= (double)cnt;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) ss += pow(lra_f32(x)[(b * n + t) * D + c] - mu, 2);
+        const double var = ss / (double)cnt;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                const double want = lra_f32(g)[t] * (lra_f32(x)[e] - mu) / sqrt(var + 1e-5) + lra_f32(be)[t];
+                worst = fmax(worst, fabs(want - lra_f32(y)[e]));
+            }
+        worst_stats = fmax(worst_stats, fabs(rm[t] - 0.1 * mu));
+        worst_stats = fmax(worst_stats, fabs(rv[t] - (0.9 + 0.1 * ss / (double)(cnt - 1))));
+    }
+    CHECK_MSG(worst < 1e-5, "train output differs by %g", worst);
+    CHECK_MSG(worst_stats < 1e-6, "running statistics differ by %g", worst_stats);
+    // Eval: the running statistics, no update.
+    ctx->training = 0;
+    float rm0[5], rv0[5];
+    memcpy(rm0, rm, sizeof rm);
+    memcpy(rv0, rv, sizeof rv);
+    lra_tensor *ye = lra_s3_batchnorm_positions(ctx, x, g, be, rm, rv, 0.1f, 0);
+    worst = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                const double want = lra_f32(g)[t] * (lra_f32(x)[e] - rm[t]) / sqrt(rv[t] + 1e-5) + lra_f32(be)[t];
+                worst = fmax(worst, fabs(want - lra_f32(ye)[e]));
+            }
+    CHECK_MSG(worst < 1e-5, "eval output differs by %g", worst);
+    CHECK(!memcmp(rm, rm0, sizeof rm) && !memcmp(rv, rv0, sizeof rv));
+    lra_ctx_free(ctx);
+    bn_user u = {rm, rv};
+    run_gradcheck(bn_fn, (lra_tensor *[]){x, g, be}, 3, &u, 1, "batchnorm train");
+    run_gradcheck(bn_fn, (lra_tensor *[]){x, g, be}, 3, &u, 0, "batchnorm eval");
+    lra_gradcheck_free_input(x);
+    lra_gradcheck_free_input(g);
+    lra_gradcheck_free_input(be);
+}
+
+// ---------------------------------------------------------------------------------------------- smoother
+
+typedef struct {
+    kinst *ki;
+    lra_tensor *mask;
+} sm_user;
+
+static lra_tensor *smoother_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    sm_user *u = user;
+    lra_attn_call call = call_of(u->ki, ctx);
+    return u->ki->def->pre_transform(u->ki->state, ctx, in[0], u->mask, &call);
+}
+
+static void test_smoother(void) {
+    const int64_t B = 3, n = 16, H = 2, p = 4, D = H * p, len[3] = {16, 10, 13};
+    lra_tensor *mask = make_mask(B, n, len);
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, D), 31, 1.0f, 0.0f, 1);
+    for (int variant = 0; variant < 2; variant++) {
+        const char *opts[] = {"smoother", variant ? "code" : "paper", "r", "2", "smoother_dropout", "0", NULL};
+        kinst ki;
+        kinst_make(&ki, 0, (int)H, (int)p, n, opts);
+        const int r = variant ? (int)D : 2, kk = variant ? 1 : 3;
+        lra_tensor *L = param(&ki, "smoother.L"), *cw = param(&ki, "smoother.conv.weight");
+        CHECK(L->shape[0] == n / 2 + 1 && L->shape[1] == D && L->shape[2] == 2);
+        CHECK(cw->shape[0] == D && cw->shape[1] == 2 * D && cw->shape[2] == kk);
+        // Randomise the BN affine so that it is visible.
+        lra_rng_fill_normal(7, 7, 0, lra_f32(param(&ki, "smoother.bn.weight")), (size_t)n, 1.0f, 0.3f);
+        lra_rng_fill_normal(7, 8, 0, lra_f32(param(&ki, "smoother.bn.bias")), (size_t)n, 0.0f, 0.3f);
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = 1;
+        lra_attn_call call = call_of(&ki, ctx);
+        lra_tensor *h = ki.def->pre_transform(ki.state, ctx, x, mask, &call);
+        // The same from the pieces, with the segment average done by hand.
+        lra_tensor *u = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, r));
+        const int64_t seg = D / r;
+        for (int64_t t = 0; t < B * n; t++)
+            for (int64_t gi = 0; gi < r; gi++) {
+                double s = 0;
+                for (int64_t c = 0; c < seg; c++) s += lra_f32(x)[t * D + gi * seg + c];
+                lra_f32(u)[t * r + gi] = (float)(s / (double)seg);
+            }
+        lra_tensor *msm = lra_s3_fft_filter(ctx, u, L, D);
+        lra_tensor *cat = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, 2 * D));
+        for (int64_t t = 0; t < B * n; t++) {
+            memcpy(lra_f32(cat) + t * 2 * D, lra_f32(msm) + t * D, (size_t)D * sizeof(float));
+            memcpy(lra_f32(cat) + t * 2 * D + D, lra_f32(x) + t * D, (size_t)D * sizeof(float));
+        }
+        float rm[16] = {0}, rv[16];
+        for (int i = 0; i < 16; i++) rv[i] = 1.0f;
+        lra_tensor *y = lra_s3_batchnorm_positions(ctx, lra_s3_conv1d(ctx, cat, cw, param(&ki, "smoother.conv.bias")),
+                                                   param(&ki, "smoother.bn.weight"), param(&ki, "smoother.bn.bias"), rm,
+                                                   rv, 0.1f, 1);
+        y = variant ? lra_op_elu(ctx, y, 1.0f) : lra_op_relu(ctx, y);
+        double worst = 0;
+        for (int64_t e = 0; e < lra_tensor_numel(y); e++) worst = fmax(worst, fabs(lra_f32(y)[e] - lra_f32(h)[e]));
+        CHECK_MSG(worst < 1e-5, "%s smoother differs from its pieces by %g", variant ? "code" : "paper", worst);
+        // The running statistics are fixed store entries and were updated by the training forward.
+        const int im = lra_params_find(&ki.params, "t.attn.smoother.bn.running_var");
+        REQUIRE(im >= 0);
+        CHECK(!ki.params.entries[im].trainable);
+        CHECK(fabsf(lra_f32(lra_params_tensor(&ki.params, im))[3] - rv[3]) < 1e-6f && rv[3] != 1.0f);
+        // Eval uses them: a different output.
+        ctx->training = 0;
+        call = call_of(&ki, ctx);
+        lra_tensor *he = ki.def->pre_transform(ki.state, ctx, x, mask, &call);
+        int differ = 0;
+        for (int64_t e = 0; e < lra_tensor_numel(he); e++) differ |= lra_f32(he)[e] != lra_f32(h)[e];
+        CHECK(differ);
+        lra_ctx_free(ctx);
+        kinst_free(&ki);
+    }
+    // Gradients through the whole smoother, smoother dropout on (draws fixed by the context seed).
+    for (int variant = 0; variant < 2; variant++) {
+        const char *opts[] = {"smoother", variant ? "code" : "paper", "r", "4", "smoother_dropout", "0.3", NULL};
+        kinst ki;
+        kinst_make(&ki, 0, (int)H, (int)p, n, opts);
+        lra_tensor *in[6] = {x, param(&ki, "smoother.L"), param(&ki, "smoother.conv.weight"),
+                             param(&ki, "smoother.conv.bias"), param(&ki, "smoother.bn.weight"),
+                             param(&ki, "smoother.bn.bias")};
+        for (int i = 1; i < 6; i++) in[i]->requires_grad = 1;
+        sm_user su = {&ki, mask};
+        run_gradcheck(smoother_fn, in, 6, &su, 1, variant ? "smoother (code)" : "smoother (paper)");
+        run_gradcheck(smoother_fn, in, 6, &su, 0, variant ? "smoother eval (code)" : "smoother eval (paper)");
+        kinst_free(&ki);
+    }
+    lra_gradcheck_free_input(x);
+    lra_gradcheck_free_input(mask);
+}
+
+// ---------------------------------------------------------------------------------------------- skeleton attention
+
+// Row-wise softmax of x [rows, cols] in double (entries at -inf excluded; an all-excluded row gives zeros).
+static void softmax_rows(double *x, int64_t rows, int64_t cols) {
+    for (int64_t i = 0; i < rows; i++) {
+        double mx = -INFINITY, s = 0;
+        for (int64_t j = 0; j < cols; j++) mx = fmax(mx, x[i * cols + j]);
+        for (int64_t j = 0; j < cols; j++) {
+            x[i * cols + j] = mx == -INFINITY ? 0.0 : exp(x[i * cols + j] - mx);
+            s += x[i * cols + j];
+        }
+        for (int64_t j = 0; j < cols; j++) x[i * cols + j] = s > 0 ? x[i * cols + j] / s : 0.0;
+    }
+}
+
+static void layer_norm_rows(double *x, int64_t rows, int64_t d, const float *g, const float *b) {
+    for (int64_t i = 0; i < rows; i++) {
+        double mu = 0, var = 0;
+        for (int64_t c = 0; c < d; c++) mu += x[i * d + c];
+        mu /= (double)d;
+        for (int64_t c = 0; c < d; c++) var += pow(x[i * d + c] - mu, 2);
+        var /= (double)d;
+        for (int64_t c = 0; c < d; c++) x[i * d + c] = (x[i * d + c] - mu) / sqrt(var + 1e-5) * g[c] + b[c];
+    }
+}
+
+static void test_skeleton_reference(void) {
+    const int64_t B = 2, H = 2, n = 16, p = 8, D = H * p, s1 = 5, s2 = 3, len[2] = {16, 9};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 41, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 42, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 43, 1.0f, 0.0f, 0);
+    lra_tensor *mask = make_mask(B, n, len);
+    for (int tm = 0; tm < 2; tm++) {
+        const char *opts[] = {"s1", "5", "s2", "3", "dropout", "0.3", "token_mask", tm ? "1" : "0", NULL};
+        kinst ki;
+        kinst_make(&ki, 0, (int)H, (int)p, n, opts);
+        lra_rng_fill_normal(1, 2, 0, lra_f32(param(&ki, "ln_a.weight")), (size_t)D, 1.0f, 0.2f);
+        lra_rng_fill_normal(1, 3, 0, lra_f32(param(&ki, "ln_b.bias")), (size_t)D, 0.0f, 0.2f);
+        const float *ftok = lra_f32(param(&ki, "index_tok")), *ffeat = lra_f32(param(&ki, "index_feat"));
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = 0;  // dropout off
+        lra_attn_call call = call_of(&ki, ctx);
+        lra_tensor *o = ki.def->forward(ki.state, ctx, q, k, v, mask, &call);
+        double *y1 = calloc((size_t)(B * n * D), sizeof(double)), *y2 = calloc((size_t)(B * n * D), sizeof(double));
+        double *a1 = calloc((size_t)(n * s1), sizeof(double)), *a2 = calloc((size_t)(p * s2), sizeof(double));
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < H; h++) {
+                const float *qs = lra_f32(q) + (b * H + h) * n * p, *ks = lra_f32(k) + (b * H + h) * n * p,
+                            *vs = lra_f32(v) + (b * H + h) * n * p, *m = lra_f32(mask) + b * n;
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t a = 0; a < s1; a++) {
+                        const int64_t j = (int64_t)ftok[a];
+                        double s = 0;
+                        for (int64_t c = 0; c < p; c++) s += (double)qs[i * p + c] * ks[j * p + c] * m[j];
+                        a1[i * s1 + a] = (tm && m[j] == 0.0f) ? -INFINITY : s / sqrt((double)p);
+                    }
+                softmax_rows(a1, n, s1);
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t c = 0; c < p; c++) {
+                        double s = 0;
+                        for (int64_t a = 0; a < s1; a++) {
+                            const int64_t j = (int64_t)ftok[a];
+                            s += a1[i * s1 + a] * vs[j * p + c] * m[j];
+                        }
+                        y1[(b * n + i) * D + h * p + c] = s;
+                    }
+                for (int64_t c = 0; c < p; c++)
+                    for (int64_t a = 0; a < s2; a++) {
+                        const int64_t f = (int64_t)ffeat[a];
+                        double s = 0;
+                        for (int64_t t = 0; t < n; t++) s += (double)qs[t * p + c] * ks[t * p + f] * m[t];
+                        a2[c * s2 + a] = s / sqrt((double)n);
+                    }
+                softmax_rows(a2, p, s2);
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t c = 0; c < p; c++) {
+                        double s = 0;
+                        for (int64_t a = 0; a < s2; a++) s += vs[i * p + (int64_t)ffeat[a]] * m[i] * a2[c * s2 + a];
+                        y2[(b * n + i) * D + h * p + c] = s;
+                    }
+            }
+        layer_norm_rows(y1, B * n, D, lra_f32(param(&ki, "ln_a.weight")), lra_f32(param(&ki, "ln_a.bias")));
+        layer_norm_rows(y2, B * n, D, lra_f32(param(&ki, "ln_b.weight")), lra_f32(param(&ki, "ln_b.bias")));
+        double worst = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t c = 0; c < p; c++) {
+                        const int64_t e = (b * n + i) * D + h * p + c;
+                        const double want = 0.5 * (y1[e] + y2[e]);
+                        worst = fmax(worst, fabs(want - lra_f32(o)[((b * H + h) * n + i) * p + c]));
+                    }
+        CHECK_MSG(worst < 2e-5, "skeleton attention (token_mask %d) differs by %g", tm, worst);
+        free(y1), free(y2), free(a1), free(a2);
+        lra_ctx_free(ctx);
+        kinst_free(&ki);
+    }
+    lra_tensor *ts[] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
+}
+
+typedef struct {
+    kinst *ki;
+    lra_tensor *mask;
+} att_user;
+
+static lra_tensor *att_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    att_user *u = user;
+    lra_attn_call call = call_of(u->ki, ctx);
+    return u->ki->def->forward(u->ki->state, ctx, in[0], in[1], in[2], u->mask, &call);
+}
+
+static void test_skeleton_gradients(void) {
+    const int64_t B = 2, H = 2, n = 12, p = 4, len[2] = {12, 7};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 51, 1.0f, 0.0f, 1);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 52, 1.0f, 0.0f, 1);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 53, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    // per-call index sets with masked tokens; and s1 >= n, s2 >= p (all tokens and features).
+    const char *o1[] = {"s1", "5", "s2", "3", "index_sets", "per_call", "token_mask", "1", "dropout", "0.2", NULL};
+    const char *o2[] = {"s1", "100", "s2", "100", NULL};
+    const char *const *os[2] = {o1, o2};
+    for (int i = 0; i < 2; i++) {
+        kinst ki;
+        kinst_make(&ki, 0, (int)H, (int)p, n, os[i]);
+        lra_tensor *in[7] = {q, k, v, param(&ki, "ln_a.weight"), param(&ki, "ln_a.bias"), param(&ki, "ln_b.weight"),
+                             param(&ki, "ln_b.bias")};
+        for (int j = 3; j < 7; j++) in[j]->requires_grad = 1;
+        att_user au = {&ki, mask};
+        run_gradcheck(att_fn, in, 7, &au, 1, i ? "skeleton (all tokens/features)" : "skeleton (per-call, token_mask)");
+        if (i == 1) {
+            CHECK_EQ_INT(param(&ki, "index_tok")->shape[0], n);
+            CHECK_EQ_INT(param(&ki, "index_feat")->shape[0], p);
+        }
+        kinst_free(&ki);
+    }
+    lra_tensor *ts[] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
+}
+
+// ---------------------------------------------------------------------------------------------- index sets
+
+static void test_index_sets(void) {
+    const int64_t n = 64, H = 2, p = 32;
+    const char *opts[] = {"s1", "16", "s2", "8", NULL};
+    kinst a, b;
+    kinst_make(&a, 0, (int)H, (int)p, n, opts);
+    kinst_make(&b, 1, (int)H, (int)p, n, opts);
+    const int it = lra_params_find(&a.params, "t.attn.index_tok"), iff = lra_params_find(&a.params, "t.attn.index_feat");
+    REQUIRE(it >= 0 && iff >= 0);
+    CHECK(!a.params.entries[it].trainable && !a.params.entries[iff].trainable);
+    const float *ta = lra_f32(lra_params_tensor(&a.params, it)), *tb = lra_f32(param(&b, "index_tok"));
+    const float *fa = lra_f32(lra_params_tensor(&a.params, iff));
+    int distinct = 1, in_range = 1, same = 1;
+    for (int i = 0; i < 16; i++) {
+        in_range &= ta[i] >= 0 && ta[i] < n && ta[i] == floorf(ta[i]);
+        for (int j = 0; j < i; j++) distinct &= ta[i] != ta[j];
+        same &= ta[i] == tb[i];
+    }
+    for (int i = 0; i < 8; i++) {
+        in_range &= fa[i] >= 0 && fa[i] < p;
+        for (int j = 0; j < i; j++) distinct &= fa[i] != fa[j];
+    }
+    CHECK(distinct && in_range);
+    CHECK_MSG(!same, "layers 0 and 1 drew the same token set");
+    // Fixed across steps; per_call differs across steps.
+    const int64_t B = 1, len[1] = {n};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 61, 1.0f, 0.0f, 0);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 62, 1.0f, 0.0f, 0);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 63, 1.0f, 0.0f, 0);
+    lra_tensor *mask = make_mask(B, n, len);
+    const char *opts2[] = {"s1", "16", "s2", "8", "index_sets", "per_call", NULL};
+    kinst c;
+    kinst_make(&c, 0, (int)H, (int)p, n, opts2);
+    lra_ctx *ctx = lra_ctx_new(0);
+    lra_tensor *out[2][2];
+    for (int s = 0; s < 2; s++) {
+        ctx->step = (uint64_t)s;
+        lra_attn_call call = call_of(&a, ctx);
+        out[0][s] = a.def->forward(a.state, ctx, q, k, v, mask, &call);
+        out[1][s] = c.def->forward(c.state, ctx, q, k, v, mask, &call);
+    }
+    const size_t bytes = (size_t)lra_tensor_numel(q) * sizeof(float);
+    CHECK(!memcmp(lra_f32(out[0][0]), lra_f32(out[0][1]), bytes));
+    CHECK(memcmp(lra_f32(out[1][0]), lra_f32(out[1][1]), bytes) != 0);
+    lra_ctx_free(ctx);
+    kinst_free(&a);
+    kinst_free(&b);
+    kinst_free(&c);
+    lra_tensor *ts[] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
+}
+
+// ---------------------------------------------------------------------------------------------- threads, time
+
+// Smoother + projections-free attention (q = k = v = smoothed x split into heads), forward + backward.
+// Returns malloc'd [out | dx | dparams] and its length; *secs gets the time.
+static float *run_layer(kinst *ki, lra_tensor *x, lra_tensor *mask, int H, int64_t *len_out, double *secs) {
+    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2], p = D / H;
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 1;
+    ctx->seed = 12;
+    lra_params_zero_grad(&ki->params);
+    x->grad = NULL;
+    double t0 = omp_get_wtime();
+    lra_attn_call call = call_of(ki, ctx);
+    lra_tensor *h = ki->def->pre_transform(ki->state, ctx, x, mask, &call);
+    lra_tensor *hh = lra_op_contiguous(ctx, lra_op_transpose(ctx, lra_op_reshape(ctx, h, LRA_DIMS(B, n, H, p)), 1, 2));
+    lra_tensor *o = ki->def->forward(ki->state, ctx, hh, hh, hh, mask, &call);
+    const int64_t N = lra_tensor_numel(o);
+    float *g = malloc((size_t)N * sizeof(float));
+    for (int64_t e = 0; e < N; e++) g[e] = (float)((e % 5) - 2);
+    lra_backward_from(ctx, o, g);
+    if (secs) *secs = omp_get_wtime() - t0;
+    const int64_t P = (int64_t)ki->params.total;
+    float *res = calloc((size_t)(2 * N + P), sizeof(float));
+    memcpy(res, lra_f32(o), (size_t)N * sizeof(float));
+    memcpy(res + N, x->grad, (size_t)N * sizeof(float));
+    memcpy(res + 2 * N, ki->params.grad, (size_t)P * sizeof(float));
+    *len_out = 2 * N + P;
+    x->grad = NULL;
+    free(g);
+    lra_ctx_free(ctx);
+    return res;
+}
+
+static void test_threads(void) {
+    const int64_t B = 2, n = 32, H = 2, p = 8, len[2] = {32, 21};
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, H * p), 71, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    const char *opts[] = {"s1", "6", "s2", "4", "r", "4", NULL};
+    kinst a, b;
+    kinst_make(&a, 0, (int)H, (int)p, n, opts);
+    kinst_make(&b, 0, (int)H, (int)p, n, opts);
+    const int prev = lra_threads_get();
+    int64_t l1, l2;
+    lra_threads_set(1);
+    float *r1 = run_layer(&a, x, mask, (int)H, &l1, NULL);
+    lra_threads_set(2);
+    float *r2 = run_layer(&b, x, mask, (int)H, &l2, NULL);
+    lra_threads_set(prev);
+    CHECK(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)));
+    // The running statistics were updated identically too.
+    CHECK(!memcmp(a.params.data, b.params.data, a.params.total * sizeof(float)));
+    free(r1), free(r2);
+    kinst_free(&a);
+    kinst_free(&b);
+    lra_gradcheck_free_input(x);
+    lra_gradcheck_free_input(mask);
+}
+
+static double time_layer(int64_t n) {
+    const int64_t B = 1, H = 2, p = 32, len[1] = {n};
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, H * p), 81, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    kinst ki;
+    kinst_make(&ki, 0, (int)H, (int)p, n, NULL);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        int64_t l;
+        double t;
+        free(run_layer(&ki, x, mask, (int)H, &l, &t));
+        best = t < best ? t : best;
+    }
+    kinst_free(&ki);
+    lra_gradcheck_free_input(x);
+    lra_gradcheck_free_input(mask);
+    return best;
+}
+
+static void test_linear_time(void) {
+    double t1 = time_layer(512), t2 = time_layer(4096);
+    printf("  s3 smoother + attention forward+backward, B 1 D 64: n=512 %.2f ms, n=4096 %.2f ms (x%.1f for 8x n)\n",
+           1e3 * t1, 1e3 * t2, t2 / t1);
+    CHECK_MSG(t2 / t1 < 24.0, "s3 time grew %gx for 8x n", t2 / t1);
+}
+
+static const lra_test_case TESTS[] = {
+    {"fft_filter_is_circular_conv", test_fft_filter_is_circular_conv},
+    {"conv1d", test_conv1d},
+    {"batchnorm_positions", test_batchnorm_positions},
+    {"smoother", test_smoother},
+    {"skeleton_reference", test_skeleton_reference},
+    {"skeleton_gradients", test_skeleton_gradients},
+    {"index_sets", test_index_sets},
+    {"threads", test_threads},
+    {"linear_time", test_linear_time},
+};
+LRA_TEST_MAIN(TESTS)

@@ -1,0 +1,129 @@
+// `lra bench train`: whole training steps (forward, backward, AdamW) of the LRA encoder at the shapes of
+// ../shared/bench/torch_ref.py (vocab 32, d 64, MLP 128, 2 heads of 32, 2 layers, 10 classes, mean
+// pooling, dropout 0.1 in the blocks, no attention dropout, full masks), so the two can be compared in
+// one run at the same thread count:
+//   build/lra bench train --attn softmax --n 2000 --batch 32 --threads 2
+//   /usr/bin/python3 ../shared/bench/torch_ref.py --attn softmax --n 2000 --batch 32 --threads 2
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "attention/attention.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "optim/adamw.h"
+#include "tasks/model.h"
+#include "tools/lra/args.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int lra_bench_train(int argc, char **argv) {
+    const char *attn = "softmax", *v;
+    int64_t n = 2000, batch = 32, steps = 5, threads = 2, features = 256;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
+            printf("usage: lra bench train [--attn KERNEL] [--n N] [--batch B] [--steps S] [--threads T]\n"
+                   "                       [--features F] [--json]\n\n"
+                   "Times whole training steps at the shapes of ../shared/bench/torch_ref.py (same flags).\n");
+            return 0;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--attn", &v))) {
+            if (m < 0) return 2;
+            attn = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--n", &v))) {
+            if (m < 0 || !lra_arg_int("bench train", "--n", v, 2, &n)) return 2;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--batch", &v))) {
+            if (m < 0 || !lra_arg_int("bench train", "--batch", v, 1, &batch)) return 2;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--steps", &v))) {
+            if (m < 0 || !lra_arg_int("bench train", "--steps", v, 1, &steps)) return 2;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--threads", &v))) {
+            if (m < 0 || !lra_arg_int("bench train", "--threads", v, 0, &threads)) return 2;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--features", &v))) {
+            if (m < 0 || !lra_arg_int("bench train", "--features", v, 1, &features)) return 2;
+        } else if (lra_arg_flag(argv[i], "--json")) {
+            json = 1;
+        } else {
+            return lra_arg_unknown("bench train", argv[i]);
+        }
+    }
+    lra_threads_set((int)threads);
+    lra_model_config c;
+    memset(&c, 0, sizeof c);
+    c.enc.kernel = lra_attention_find(attn);
+    if (!c.enc.kernel) {
+        fprintf(stderr, "lra bench train: unknown attention kernel '%s' (see `lra attention list`)\n", attn);
+        return 2;
+    }
+    lra_attn_values_defaults(c.enc.kernel, &c.enc.kernel_opts);
+    // The peer has no attention dropout; feature counts follow --features where the kernel has one.
+    for (int i = 0; i < c.enc.kernel_opts.n; i++) {
+        const char *name = c.enc.kernel_opts.names[i];
+        if (!strcmp(name, "dropout")) c.enc.kernel_opts.values[i] = 0;
+        if (!strcmp(name, "num_samples") || !strcmp(name, "num_landmarks") || !strcmp(name, "num_features") ||
+            !strcmp(name, "nb_features") || !strcmp(name, "landmarks") || !strcmp(name, "features"))
+            c.enc.kernel_opts.values[i] = (double)features;
+    }
+    c.enc.vocab_size = 32;
+    c.enc.pos_len = (int)n;
+    c.enc.seq_len = n;
+    c.enc.dim = 64;
+    c.enc.heads = 2;
+    c.enc.head_dim = 32;
+    c.enc.hidden = 128;
+    c.enc.layers = 2;
+    c.enc.dropout = 0.1f;
+    c.pooling = LRA_POOL_MEAN;
+    c.num_classes = 10;
+    c.head_hidden = 128;
+    lra_model m;
+    lra_model_build(&m, &c, 0);
+    lra_adamw opt;
+    lra_adamw_init(&opt);
+    int32_t *tok = malloc((size_t)(batch * n) * 4), *y = malloc((size_t)batch * 4);
+    float *mask = malloc((size_t)(batch * n) * 4);
+    lra_rng r = lra_rng_make(0, 1);
+    for (int64_t i = 0; i < batch * n; i++) {
+        tok[i] = (int32_t)lra_rng_int(&r, 1, 32);
+        mask[i] = 1.0f;
+    }
+    for (int64_t b = 0; b < batch; b++) y[b] = (int32_t)lra_rng_int(&r, 0, 10);
+    lra_ctx *ctx = lra_ctx_new(0);
+    double t0 = 0;
+    for (int64_t s = 0; s <= steps; s++) {
+        if (s == 1) t0 = now_s();  // the first step warms up (arena growth, plans)
+        lra_ctx_reset(ctx);
+        ctx->step = (uint64_t)s;
+        lra_params_zero_grad(&m.params);
+        lra_tensor *logits = lra_model_logits(&m, ctx, lra_tensor_wrap(ctx->arena, LRA_I32, tok, LRA_DIMS(batch, n)),
+                                              lra_tensor_wrap(ctx->arena, LRA_F32, mask, LRA_DIMS(batch, n)), NULL, NULL);
+        lra_tensor *loss = lra_model_loss(ctx, logits, lra_tensor_wrap(ctx->arena, LRA_I32, y, LRA_DIMS(batch)), 0);
+        lra_backward(ctx, loss);
+        lra_adamw_step(&opt, &m.params, 1e-4, 0.9);
+    }
+    const double ms = (now_s() - t0) / (double)steps * 1e3;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const double rss = ru.ru_maxrss / 1024.0;
+    if (json)
+        printf("{\"impl\": \"lra %s\", \"attn\": \"%s\", \"n\": %lld, \"batch\": %lld, \"threads\": %d, "
+               "\"ms_per_step\": %.1f, \"peak_rss_mib\": %.0f, \"arena_mib\": %.1f}\n",
+               LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
+               lra_arena_high_water(ctx->arena) / 1048576.0);
+    else
+        printf("lra %s attn=%s n=%lld batch=%lld threads=%d: %.1f ms/step, peak RSS %.0f MiB (step arena %.1f MiB)\n",
+               LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
+               lra_arena_high_water(ctx->arena) / 1048576.0);
+    lra_ctx_free(ctx);
+    lra_model_free(&m);
+    free(tok);
+    free(y);
+    free(mask);
+    return 0;
+}
