@@ -254,6 +254,22 @@ static lra_status do_eval(trainer *t, lra_progress *prog, int *stop) {
     return LRA_OK;
 }
 
+// Batch-statistics buffers (BatchNorm running mean/var, e.g. S3's smoother: non-trainable entries that
+// the forward pass updates in place) saw only this rank's shard; averaging them over the ranks keeps
+// every rank's copy the same (for the means, equal to one process's up to rounding).  Other
+// non-trainable entries (fixed projections) never change and are left alone.
+static void sync_running_stats(trainer *t) {
+    if (t->o->world <= 1) return;
+    lra_params *p = &t->model.params;
+    for (int i = 0; i < p->count; i++) {
+        const lra_param_entry *e = &p->entries[i];
+        if (e->trainable || !strstr(e->name, "running_")) continue;
+        float *x = p->data + e->offset;
+        lra_dist_allreduce_sum_f32(x, (size_t)e->numel);
+        for (int64_t j = 0; j < e->numel; j++) x[j] /= (float)t->o->world;
+    }
+}
+
 static lra_status train_step(trainer *t, lra_batcher *b, double *loss_sum, int64_t *correct, int64_t *examples,
                              double *grad_norm, double *lr_used) {
     const lra_run_settings *s = t->s;
@@ -295,6 +311,7 @@ static lra_status train_step(trainer *t, lra_batcher *b, double *loss_sum, int64
         lra_sgd_step(&t->sgd, &t->model.params, lr);
         t->st.optim_step = t->sgd.step;
     }
+    sync_running_stats(t);
     *lr_used = lr;
     t->st.step++;
     return LRA_OK;
@@ -578,6 +595,7 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
         }
         if (stop_at || sig) {
             out->interrupted = 1;
+            out->signal = sig;
             if (prog) lra_progress_note(prog, "%s at step %lld; checkpoint written to %s",
                                         sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)")
                                             : "stopped (--stop-at)",

@@ -29,6 +29,7 @@ typedef struct {
     int64_t steps_done;
     int stopped_early;
     int interrupted;          // by a signal or --stop-at: resume to continue
+    int signal;               // the signal that stopped the run (SIGINT, SIGTERM), or 0
     double test_accuracy, test_loss;  // best checkpoint on the test split (when training finished)
     int64_t test_examples;
 } lra_train_summary;

@@ -81,6 +81,8 @@ static int run_gradcheck(lra_gradcheck_fn fn, lra_tensor *const *in, int n_in, v
                          const char *what) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
+    // ReLU kinks: a smaller step than the default keeps the finite differences on one side of them.
+    o.eps = 1e-3;
     o.training = training;
     o.max_checks = 40;
     lra_gradcheck_report rep;
@@ -514,6 +516,7 @@ static void test_index_sets(void) {
     kinst c;
     kinst_make(&c, 0, (int)H, (int)p, n, opts2);
     lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 0;  // no dropout: only the index sets can change the output
     lra_tensor *out[2][2];
     for (int s = 0; s < 2; s++) {
         ctx->step = (uint64_t)s;

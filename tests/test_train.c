@@ -293,6 +293,55 @@ static void test_kill_during_checkpoint(void) {
     free(yaml3);
 }
 
+// SIGTERM (as a job scheduler sends) finishes the step, writes a checkpoint, exits with 128+15 and a
+// message saying how to resume; the resumed run then completes.
+static void test_sigterm_checkpoints_and_resumes(void) {
+    lra_run_settings s;
+    char *yaml = NULL;
+    const char *sets[] = {"train.steps=100000", "train.eval_every=100000", "train.checkpoint_every=100000"};
+    REQUIRE(settings_from(NULL, sets, 3, &s, &yaml) == LRA_OK);
+    char d[400], cfg_path[500], err_path[500];
+    snprintf(d, sizeof d, "%s/sigterm", g_root);
+    snprintf(cfg_path, sizeof cfg_path, "%s/sigterm.yaml", g_root);
+    snprintf(err_path, sizeof err_path, "%s/sigterm.err", g_root);
+    REQUIRE(lra_atomic_write_file(cfg_path, yaml, strlen(yaml)) == LRA_OK);
+    const char *build = getenv("LRA_BUILD") ? getenv("LRA_BUILD") : "build";
+    char lra_path[300];
+    snprintf(lra_path, sizeof lra_path, "%s/lra", build);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(err_path, "w", stderr)) _exit(126);
+        execl(lra_path, lra_path, "train", cfg_path, "--run-dir", d, "--threads", "1", (char *)NULL);
+        _exit(127);
+    }
+    // Wait until training runs (metrics.jsonl has lines), then ask it to stop.
+    char metrics[500];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", d);
+    for (int i = 0; i < 500; i++) {
+        usleep(20000);
+        lra_file_info info;
+        if (lra_file_stat(metrics, &info) == LRA_OK && info.size > 0) break;
+    }
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM);
+    char *err = NULL;
+    size_t n;
+    CHECK_OK(lra_file_read_all(err_path, &err, &n));
+    CHECK_MSG(err && strstr(err, "--resume") && strstr(err, "terminated (SIGTERM)"), "stderr: %s", err ? err : "");
+    free(err);
+    char *latest = lra_run_latest_checkpoint(d);
+    REQUIRE(latest != NULL);
+    const int64_t step = lra_run_checkpoint_step(lra_path_basename(latest));
+    CHECK(step >= 2);
+    free(latest);
+    lra_train_summary sum;
+    CHECK_OK(run(d, &s, yaml, 1, step + 3, &sum));
+    CHECK_EQ_INT(sum.steps_done, step + 3);
+    free(yaml);
+}
+
 static void test_cli_eval_and_table(void) {
     const char *build = getenv("LRA_BUILD") ? getenv("LRA_BUILD") : "build";
     char cmd[1500], d[400];
@@ -421,6 +470,7 @@ static const lra_test_case TESTS[] = {
     {"bad_configs", test_bad_configs},
     {"corrupt_checkpoints_refused", test_corrupt_checkpoints_refused},
     {"kill_during_checkpoint", test_kill_during_checkpoint},
+    {"sigterm_checkpoints_and_resumes", test_sigterm_checkpoints_and_resumes},
     {"cli_eval_and_table", test_cli_eval_and_table},
     {"thread_count_independent", test_thread_count_independent},
     {"export_import_round_trip", test_export_import_round_trip},

@@ -119,7 +119,7 @@ int lra_cmd_train(int argc, char **argv) {
             fprintf(stderr, "lra train: %s; state saved in %s.\nResume with: lra train %s --run-dir %s --resume%s\n",
                     st ? lra_error_message() : "stopped at --stop-at", run_dir, config, run_dir,
                     n_sets ? " (and the same --set flags)" : "");
-        rc = st ? 130 : 0;
+        rc = sum.signal ? 128 + sum.signal : 0;  // the shell convention for "ended by signal N"
     } else if (st) {
         rc = fail();
     } else if (o.rank == 0) {
