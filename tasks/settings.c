@@ -229,3 +229,42 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
         return lra_config_error(c, "model.heads", "heads x head_dim must be positive");
     return LRA_OK;
 }
+
+// Indentation (in spaces) of a line, or -1 for a blank/comment-only line.
+static int line_indent(const char *line, size_t len) {
+    size_t i = 0;
+    while (i < len && line[i] == ' ') i++;
+    if (i == len || line[i] == '#') return -1;
+    return (int)i;
+}
+
+char *lra_settings_resolved_yaml(const lra_config *c, const lra_run_settings *s) {
+    char *full = lra_config_to_yaml(c);
+    size_t n = strlen(full), out_len = 0;
+    char *out = lra_xmalloc(n + 1);
+    // The emitter nests keys by two spaces: "model:" / "  attention:" / "    <kernel>:" / "      option".
+    int in_model = 0, in_attention = 0, skipping = 0;
+    for (const char *line = full; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        int ind = line_indent(line, len);
+        if (ind >= 0) {
+            const char *key = line + ind;
+            if (ind == 0) in_model = !strncmp(key, "model:", 6);
+            if (ind <= 2) in_attention = in_model && ind == 2 && !strncmp(key, "attention:", 10);
+            if (ind <= 4) skipping = 0;
+            if (in_attention && ind == 4 && strncmp(key, "type:", 5)) {
+                size_t klen = strlen(s->attention);
+                skipping = !(strncmp(key, s->attention, klen) == 0 && key[klen] == ':');
+            }
+        }
+        if (!skipping) {
+            memcpy(out + out_len, line, len);
+            out_len += len;
+        }
+        line += len;
+    }
+    out[out_len] = '\0';
+    free(full);
+    return out;
+}

@@ -50,6 +50,10 @@ typedef struct {
 lra_config_schema *lra_settings_schema(void);
 // Reads a validated config; cross-key checks (batch divisible by accumulation, ...) report the key.
 lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s);
+// The resolved config as YAML (every key with its value) for the run directory and checkpoints, keeping
+// only the options of the selected attention kernel (so a run's record does not depend on the options
+// other kernels happen to have).  New string, free().
+char *lra_settings_resolved_yaml(const lra_config *c, const lra_run_settings *s);
 // Loads CONFIG, applies "--set k=v" overrides and validates; *out must be freed with lra_config_free.
 lra_status lra_settings_load(const char *path, const char *const *sets, int n_sets, const lra_config_schema *schema,
                              lra_config **out);

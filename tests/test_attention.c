@@ -542,6 +542,61 @@ static void test_nystrom_pinv_coupling(void) {
 }
 
 // ------------------------------------------------------------------------------------------ specific
+
+// Performer's features: ceil(m/p) blocks of mutually orthogonal rows with chi-distributed norms, fixed
+// buffer (not trainable), the same for the same init seed.
+static void test_performer_features(void) {
+    const int p = 8, m = 20;
+    kinst a, b;
+    REQUIRE(kinst_make(&a, lra_attention_find("performer"), 1, p, 16, "nb_features=20", NULL, 3));
+    REQUIRE(kinst_make(&b, lra_attention_find("performer"), 1, p, 16, "nb_features=20", NULL, 3));
+    REQUIRE(a.params.count == 1);
+    CHECK(!a.params.entries[0].trainable);
+    const float *W = lra_f32(lra_params_tensor(&a.params, 0));
+    CHECK(!memcmp(W, lra_f32(lra_params_tensor(&b.params, 0)), (size_t)(m * p) * sizeof(float)));
+    double worst = 0, normsum = 0;
+    for (int i = 0; i < m; i++) {
+        double nn = 0;
+        for (int c = 0; c < p; c++) nn += (double)W[i * p + c] * W[i * p + c];
+        normsum += nn;
+        for (int j = i + 1; j < m && j / p == i / p; j++) {
+            double dot = 0;
+            for (int c = 0; c < p; c++) dot += (double)W[i * p + c] * W[j * p + c];
+            worst = fmax(worst, fabs(dot));
+        }
+    }
+    CHECK_MSG(worst < 1e-4, "rows of a block not orthogonal: %g", worst);
+    CHECK(normsum / m > 0.4 * p && normsum / m < 2.0 * p);  // E|g|^2 = p
+    kinst_free(&a);
+    kinst_free(&b);
+}
+
+// Linformer's E: trainable by default, a fixed buffer with train_E=false, one tensor for all layers
+// with share_layers=true.
+static void test_linformer_params(void) {
+    const lra_attn_kernel_def *def = lra_attention_find("linformer");
+    for (int mode = 0; mode < 3; mode++) {
+        lra_attn_values vals;
+        lra_attn_values_defaults(def, &vals);
+        if (mode == 1) CHECK_OK(lra_attn_values_set(def, &vals, "train_E", "false"));
+        if (mode == 2) CHECK_OK(lra_attn_values_set(def, &vals, "share_layers", "true"));
+        lra_params params;
+        lra_params_init(&params);
+        void *st[2];
+        for (int layer = 0; layer < 2; layer++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "model.l%d.attn.", layer);
+            lra_attn_setup setup = {.layer = layer, .n_heads = 2, .head_dim = 4, .model_dim = 8, .seq_len = 32,
+                                    .opts = &vals, .prefix = prefix};
+            st[layer] = def->create(&setup, &params);
+        }
+        CHECK_EQ_INT(params.count, mode == 2 ? 1 : 2);
+        CHECK_EQ_INT(params.entries[0].trainable, mode == 1 ? 0 : 1);
+        CHECK_EQ_INT(params.entries[0].numel, 2 * 128 * 32);
+        for (int layer = 0; layer < 2; layer++) def->destroy(st[layer]);
+        lra_params_free(&params);
+    }
+}
 static void test_vmean_values(void) {
     const int64_t B = 2, H = 1, n = 6, p = 3, len[2] = {6, 4};
     lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 1, 1.0f, 0.0f, 0);
@@ -636,5 +691,7 @@ static const lra_test_case TESTS[] = {
     {"nystrom_pinv_coupling", test_nystrom_pinv_coupling},
     {"vmean_values", test_vmean_values},
     {"skein_pilot_rows", test_skein_pilot_rows},
+    {"performer_features", test_performer_features},
+    {"linformer_params", test_linformer_params},
 };
 LRA_TEST_MAIN(TESTS)

@@ -54,7 +54,7 @@ static lra_status settings_from(const char *extra_yaml, const char *const *sets,
     for (int i = 0; !st && i < n_sets; i++) st = lra_config_set(c, sets[i]);
     if (!st) st = lra_config_validate(c, schema);
     if (!st) st = lra_settings_resolve(c, s);
-    if (!st && yaml_out) *yaml_out = lra_config_to_yaml(c);
+    if (!st && yaml_out) *yaml_out = lra_settings_resolved_yaml(c, s);
     lra_config_free(c);
     lra_config_schema_free(schema);
     return st;

@@ -345,16 +345,19 @@ static int bench_attention(int argc, char **argv) {
     const char *kernels_text = NULL, *csv = NULL, *v;
     int64_t ns[MAX_LIST] = {1024, 2048, 4096, 8192, 16384};
     int n_ns = 5;
-    int64_t repeat = 1, batch = 8, heads = 2, p = 32, threads = 0;
+    int64_t repeat = 1, batch = 8, heads = 2, p = 32, threads = 0, budget = 30;
     for (int i = 1; i < argc; i++) {
         int m;
         if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
             printf("usage: lra bench attention [--kernels K1,K2,...] [--n 1024,...,16384] [--repeat R] [--batch B]\n"
-                   "                           [--heads H] [--head-dim P] [--threads T] [--quick] [--csv FILE]\n\n"
+                   "                           [--heads H] [--head-dim P] [--budget S] [--threads T] [--quick]\n"
+                   "                           [--csv FILE]\n\n"
                    "Forward + backward (training mode) time of each kernel on random q, k, v [B, H, n, P] with full\n"
                    "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats after\n"
                    "one warm-up (for n >= 8192 the single first run, to bound the time), and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
-                   "buffers (values and gradients).  --quick: n = 1024,4096, R = 1.\n");
+                   "buffers (values and gradients).  A size whose time, extrapolated quadratically from the previous\n"
+                   "size, exceeds --budget seconds (default 30; 0 = no limit) is skipped ('-') so the default run\n"
+                   "stays within minutes on 2 cores.  --quick: n = 1024,4096, R = 1.\n");
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--kernels", &v))) {
             if (m < 0) return 2;
@@ -367,6 +370,8 @@ static int bench_attention(int argc, char **argv) {
             if (m < 0 || !lra_arg_int("bench attention", "--batch", v, 1, &batch)) return 2;
         } else if ((m = lra_arg_value(argc, argv, &i, "--heads", &v))) {
             if (m < 0 || !lra_arg_int("bench attention", "--heads", v, 1, &heads)) return 2;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--budget", &v))) {
+            if (m < 0 || !lra_arg_int("bench attention", "--budget", v, 0, &budget)) return 2;
         } else if ((m = lra_arg_value(argc, argv, &i, "--head-dim", &v))) {
             if (m < 0 || !lra_arg_int("bench attention", "--head-dim", v, 1, &p)) return 2;
         } else if ((m = lra_arg_value(argc, argv, &i, "--threads", &v))) {
@@ -417,8 +422,15 @@ static int bench_attention(int argc, char **argv) {
         printf("%-20s", defs[ik]->name);
         fflush(stdout);
         double first = NAN, last = NAN;
+        int64_t last_n = 0;
         for (int in = 0; in < n_ns; in++) {
             const int64_t n = ns[in];
+            if (budget > 0 && last_n > 0 &&
+                last * ((double)n / (double)last_n) * ((double)n / (double)last_n) > (double)budget) {
+                printf(" %18s", "-");
+                fflush(stdout);
+                continue;
+            }
             bench_kernel bk;
             if (!bench_kernel_make(&bk, defs[ik], (int)heads, (int)p, n, 0, 7, 0)) {
                 fprintf(stderr, "\nlra bench attention: %s\n", lra_error_message());
@@ -470,12 +482,13 @@ static int bench_attention(int argc, char **argv) {
                         (long long)heads, (long long)p, best * 1e3, mib);
             if (in == 0) first = best;
             last = best;
+            last_n = n;
             for (int j = 0; j < 3; j++) qkv[j]->grad = NULL;
             lra_ctx_free(ctx);
             bench_kernel_free(&bk);
             free(data), free(seed_grad), free(ones);
         }
-        if (n_ns >= 2) printf("  %.1f", last / first);
+        if (n_ns >= 2) printf("  %.1f (%lldK/%lldK)", last / first, (long long)(last_n / 1024), (long long)(ns[0] / 1024));
         printf("\n");
     }
     if (cf) fclose(cf);

@@ -188,7 +188,7 @@ int lra_cmd_import(int argc, char **argv) {
         }
     }
     if (!e) {
-        char *resolved = lra_config_to_yaml(cfg);
+        char *resolved = lra_settings_resolved_yaml(cfg, &s);
         lra_train_state st;
         lra_train_state_init(&st, s.seed);
         e = lra_checkpoint_save(out, &m, &st, resolved, "");

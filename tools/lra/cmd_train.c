@@ -109,7 +109,7 @@ int lra_cmd_train(int argc, char **argv) {
                  (unsigned long long)s.seed);
         run_dir = default_dir;
     }
-    char *yaml = lra_config_to_yaml(cfg);
+    char *yaml = lra_settings_resolved_yaml(cfg, &s);
     lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
                            .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size()};
     lra_train_summary sum;
