@@ -28,7 +28,6 @@
 static char g_root[256];
 static char g_cfg[320];
 static char g_lra[512];
-static int g_ready = -1;  // -1: not checked yet, 0: skip, 1: ready
 static char g_skip[1024];
 
 // The mpirun line used by every case: more ranks than cores are allowed.  Under `make MPI=1 asan` the
@@ -37,6 +36,8 @@ static char g_skip[1024];
 #define MPIRUN "mpirun --oversubscribe -x ASAN_OPTIONS=detect_leaks=0 -np"
 
 #ifdef LRA_WITH_MPI
+static int g_ready = -1;  // -1: not checked yet, 0: skip, 1: ready
+
 // Writes the data set and the config once.
 static int setup(void) {
     if (g_ready >= 0) return g_ready;

@@ -81,8 +81,6 @@ static int run_gradcheck(lra_gradcheck_fn fn, lra_tensor *const *in, int n_in, v
                          const char *what) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
-    // ReLU kinks: a smaller step than the default keeps the finite differences on one side of them.
-    o.eps = 1e-3;
     o.training = training;
     o.max_checks = 40;
     lra_gradcheck_report rep;
@@ -332,6 +330,11 @@ static void test_smoother(void) {
                              param(&ki, "smoother.conv.bias"), param(&ki, "smoother.bn.weight"),
                              param(&ki, "smoother.bn.bias")};
         for (int i = 1; i < 6; i++) in[i]->requires_grad = 1;
+        // ReLU kinks: with B n D pre-activations some lie within the finite-difference step of 0 and
+        // spoil the numeric gradient.  A BN shift of 6 (|x^| <= sqrt(B D - 1) < 5) keeps every
+        // pre-activation positive for the paper variant; ReLU itself is checked in the op table.
+        if (variant == 0)
+            for (int64_t t = 0; t < n; t++) lra_f32(in[5])[t] = 6.0f;
         sm_user su = {&ki, mask};
         run_gradcheck(smoother_fn, in, 6, &su, 1, variant ? "smoother (code)" : "smoother (paper)");
         run_gradcheck(smoother_fn, in, 6, &su, 0, variant ? "smoother eval (code)" : "smoother eval (paper)");
@@ -539,9 +542,12 @@ static void test_index_sets(void) {
 
 // Smoother + projections-free attention (q = k = v = smoothed x split into heads), forward + backward.
 // Returns malloc'd [out | dx | dparams] and its length; *secs gets the time.
-static float *run_layer(kinst *ki, lra_tensor *x, lra_tensor *mask, int H, int64_t *len_out, double *secs) {
+// ctx: a context to reuse (reset here; the steady state of training, without first-touch page faults), or NULL.
+static float *run_layer(kinst *ki, lra_ctx *reuse, lra_tensor *x, lra_tensor *mask, int H, int64_t *len_out,
+                        double *secs) {
     const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2], p = D / H;
-    lra_ctx *ctx = lra_ctx_new(0);
+    lra_ctx *ctx = reuse ? reuse : lra_ctx_new(0);
+    if (reuse) lra_ctx_reset(ctx);
     ctx->training = 1;
     ctx->seed = 12;
     lra_params_zero_grad(&ki->params);
@@ -564,7 +570,7 @@ static float *run_layer(kinst *ki, lra_tensor *x, lra_tensor *mask, int H, int64
     *len_out = 2 * N + P;
     x->grad = NULL;
     free(g);
-    lra_ctx_free(ctx);
+    if (!reuse) lra_ctx_free(ctx);
     return res;
 }
 
@@ -579,9 +585,9 @@ static void test_threads(void) {
     const int prev = lra_threads_get();
     int64_t l1, l2;
     lra_threads_set(1);
-    float *r1 = run_layer(&a, x, mask, (int)H, &l1, NULL);
+    float *r1 = run_layer(&a, NULL, x, mask, (int)H, &l1, NULL);
     lra_threads_set(2);
-    float *r2 = run_layer(&b, x, mask, (int)H, &l2, NULL);
+    float *r2 = run_layer(&b, NULL, x, mask, (int)H, &l2, NULL);
     lra_threads_set(prev);
     CHECK(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)));
     // The running statistics were updated identically too.
@@ -600,12 +606,14 @@ static double time_layer(int64_t n) {
     kinst ki;
     kinst_make(&ki, 0, (int)H, (int)p, n, NULL);
     double best = 1e30;
-    for (int r = 0; r < 3; r++) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    for (int r = 0; r < 4; r++) {  // the first run grows the arena
         int64_t l;
         double t;
-        free(run_layer(&ki, x, mask, (int)H, &l, &t));
-        best = t < best ? t : best;
+        free(run_layer(&ki, ctx, x, mask, (int)H, &l, &t));
+        if (r) best = t < best ? t : best;
     }
+    lra_ctx_free(ctx);
     kinst_free(&ki);
     lra_gradcheck_free_input(x);
     lra_gradcheck_free_input(mask);

@@ -460,6 +460,29 @@ static void test_export_import_round_trip(void) {
     CHECK(system(cmd) != 0);
 }
 
+// Every shipped config validates against the schema and resolves (so configs/ never rots).
+static void test_shipped_configs_validate(void) {
+    const char *names[] = {"listops", "text", "retrieval", "image", "pathfinder", "quickstart"};
+    lra_config_schema *schema = lra_settings_schema();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "configs/%s.yaml", names[i]);
+        lra_config *c = NULL;
+        lra_run_settings s;
+        lra_status st = lra_config_load(&c, path);
+        if (!st) st = lra_config_validate(c, schema);
+        if (!st) st = lra_settings_resolve(c, &s);
+        CHECK_MSG(st == LRA_OK, "%s: %s", path, lra_error_message());
+        if (!st && strcmp(names[i], "quickstart")) {
+            CHECK_MSG(!strcmp(s.task->name, names[i]), "%s: task %s", path, s.task->name);
+            CHECK_EQ_INT(s.model.enc.layers, 2);
+            CHECK_EQ_INT(s.model.enc.dim, 64);
+        }
+        lra_config_free(c);
+    }
+    lra_config_schema_free(schema);
+}
+
 static void test_cleanup(void) {
     if (g_root[0]) rm_rf(g_root);
 }
@@ -474,6 +497,7 @@ static const lra_test_case TESTS[] = {
     {"cli_eval_and_table", test_cli_eval_and_table},
     {"thread_count_independent", test_thread_count_independent},
     {"export_import_round_trip", test_export_import_round_trip},
+    {"shipped_configs_validate", test_shipped_configs_validate},
     {"cleanup", test_cleanup},
 };
 LRA_TEST_MAIN(TESTS)

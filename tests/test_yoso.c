@@ -499,17 +499,19 @@ static double time_fb(const char *name, const char *const *opts, int64_t n) {
     float *dO = calloc((size_t)lra_tensor_numel(q), sizeof(float));
     for (int64_t e = 0; e < lra_tensor_numel(q); e++) dO[e] = (float)((e % 7) - 3);
     double best = 1e30;
-    for (int r = 0; r < 3; r++) {
-        lra_ctx *ctx = lra_ctx_new(0);
-        ctx->training = 1;
+    // One context reset between runs (the steady state of training); the first run grows the arena.
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 1;
+    for (int r = 0; r < 4; r++) {
+        lra_ctx_reset(ctx);
         double t0 = omp_get_wtime();
         lra_tensor *o = fwd(&ki, ctx, q, k, v, mask);
         lra_backward_from(ctx, o, dO);
         double t = omp_get_wtime() - t0;
-        best = t < best ? t : best;
+        if (r) best = t < best ? t : best;
         q->grad = k->grad = v->grad = NULL;
-        lra_ctx_free(ctx);
     }
+    lra_ctx_free(ctx);
     free(dO);
     kinst_free(&ki);
     lra_tensor *ts[] = {q, k, v, mask};

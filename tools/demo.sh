@@ -4,7 +4,7 @@
 # Usage: tools/demo.sh [BUILD_DIR]   (default build)
 set -eu
 B="${1:-build}"
-DATA=data/quickstart/listops
+DATA=datasets/quickstart/listops
 RUN=runs/quickstart
 if [ ! -f "$DATA/basic_test.tsv" ]; then
   echo "== generating the quick-start ListOps data in $DATA"
