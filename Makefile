@@ -49,6 +49,7 @@ CC := $(CC_MPI)
 endif
 # Switching MPI on or off in the same BUILD folder rebuilds every object (a stamp names the variant).
 MPI_STAMP := $(BUILD)/.mpi-$(if $(filter 1,$(MPI)),on,off)
+MPI_STAMP_OTHER := $(BUILD)/.mpi-$(if $(filter 1,$(MPI)),off,on)
 
 LIB_DIRS := core layers attention optim data tasks
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -71,8 +72,11 @@ $(DEPS_OK): tools/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 check-deps: $(DEPS_OK)
 
-# (made while the Makefile is read: a missing prerequisite would count as an up-to-date intermediate)
-$(shell test -f $(MPI_STAMP) || { mkdir -p $(BUILD) && rm -f $(BUILD)/.mpi-on $(BUILD)/.mpi-off && touch $(MPI_STAMP); })
+# (made while the Makefile is read: a missing prerequisite would count as an up-to-date intermediate).
+# A folder without stamps holds default objects: its first MPI-off stamp is dated 1970 (no rebuild).
+$(shell test -f $(MPI_STAMP) || { mkdir -p $(BUILD); \
+  if [ -f $(MPI_STAMP_OTHER) ] || [ "$(MPI)" = 1 ]; then rm -f $(MPI_STAMP_OTHER); touch $(MPI_STAMP); \
+  else touch -d @0 $(MPI_STAMP); fi; })
 $(LIB_OBJ) $(CLI_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o): $(MPI_STAMP)
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)

@@ -7,8 +7,11 @@
 //   the slice's keys (or over the whole batch with global_key_max) for keys; stabilisers are constants.
 //   Padded keys get phi = 0 (pad_keys_in_denominator keeps the reference's nonzero value);
 //   O_i = phi(q_i)^T (sum_j phi(k_j) v'_j^T) / (phi(q_i)^T sum_j phi(k_j)).
-// Written as a chain of ops; every tensor is O(n m).
+// One composite node with a hand-written backward (stabilisers are constants); memory 2 n m per
+// (example, head) for the saved features.
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,60 +87,205 @@ static void performer_init(void *state, lra_params *params, uint64_t seed) {
     free(G);
 }
 
-// A constant (no-grad) copy of max over `axis` (keepdim), or over the last two axes when axis == -2.
-static lra_tensor *const_max(lra_ctx *ctx, lra_tensor *x, int axis) {
-    int prev = lra_ctx_set_grad_enabled(ctx, 0);
-    lra_tensor *r;
-    if (axis == -2) {
-        const int64_t B = x->shape[0], H = x->shape[1];
-        r = lra_op_max(ctx, lra_op_reshape(ctx, x, LRA_DIMS(B, H, x->shape[2] * x->shape[3])), 2, 1);
-        r = lra_op_reshape(ctx, r, LRA_DIMS(B, H, 1, 1));
-    } else {
-        r = lra_op_max(ctx, x, axis, 1);
+typedef struct {
+    const performer_state *st;
+    int64_t B, H, n, p, m;
+    float zs, s;               // input scale, feature scale m^-1/2
+    const float *mask, *W;     // [B, n], [m, p]
+    float *phq, *phk;          // [B, H, n, m] features (phk zeroed on padded keys unless pad_keys)
+    float *kv, *den, *out;     // [B, H, m, p], [B, H, n], [B, H, n, p]
+    double *ksum;              // [B, H, m]
+} performer_saved;
+
+// z = scale * x rows (times the mask for keys), proj = z W^T (skipped when NULL), diag = |z|^2 / 2.
+static void project(const performer_saved *sv, const float *x, const float *mrow, float *z, float *proj,
+                    float *diag) {
+    const int64_t n = sv->n, p = sv->p, m = sv->m;
+    for (int64_t i = 0; i < n; i++) {
+        const float sc = sv->zs * (mrow ? mrow[i] : 1.0f);
+        double d = 0.0;
+        for (int64_t c = 0; c < p; c++) {
+            z[i * p + c] = sc * x[i * p + c];
+            d += (double)z[i * p + c] * z[i * p + c];
+        }
+        diag[i] = (float)(0.5 * d);
     }
-    lra_ctx_set_grad_enabled(ctx, prev);
-    r->requires_grad = 0;
-    return r;
+    if (proj)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, z, (int)p, sv->W, (int)p,
+                    0.0f, proj, (int)m);
 }
 
-// phi of rows z [B, H, n, p] -> [B, H, n, m]; key features use the slice (or batch) max.
-static lra_tensor *features(lra_ctx *ctx, const performer_state *s, lra_tensor *z, lra_tensor *W, int keys) {
-    lra_tensor *proj = lra_op_matmul(ctx, z, W, 0, 1);                               // [B, H, n, m]
-    lra_tensor *diag = lra_op_scale(ctx, lra_op_sum(ctx, lra_op_mul(ctx, z, z), 3, 1), 0.5f);  // [B, H, n, 1]
-    lra_tensor *stab;
-    if (!keys) {
-        stab = const_max(ctx, proj, 3);
-    } else if (s->global_max) {
-        int prev = lra_ctx_set_grad_enabled(ctx, 0);
-        stab = lra_op_max(ctx, lra_op_reshape(ctx, proj, LRA_DIMS(lra_tensor_numel(proj))), 0, 1);
-        stab = lra_op_reshape(ctx, stab, LRA_DIMS(1, 1, 1, 1));
-        lra_ctx_set_grad_enabled(ctx, prev);
-        stab->requires_grad = 0;
-    } else {
-        stab = const_max(ctx, proj, -2);
+static void performer_backward(lra_ctx *ctx, lra_node *node) {
+    const performer_saved *sv = node->extra;
+    lra_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
+    const int64_t B = sv->B, H = sv->H, n = sv->n, p = sv->p, m = sv->m;
+    float *dq = q->requires_grad ? lra_grad(ctx, q) : NULL;
+    float *dk = k->requires_grad ? lra_grad(ctx, k) : NULL;
+    float *dv = v->requires_grad ? lra_grad(ctx, v) : NULL;
+    const float *dO = node->out->grad;
+    const int nt = omp_get_max_threads();
+    const size_t per = (size_t)((3 * n * p + n * m + m * p + m + 2 * n + 15) / 16 * 16);
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * per * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        float *dnum = scratch + (size_t)omp_get_thread_num() * per, *z = dnum + n * p, *dz = z + n * p,
+              *dphi = dz + n * p, *dkv = dphi + n * m, *dks = dkv + m * p, *dden = dks + m, *diag = dden + n;
+        const float *mrow = sv->mask + (bh / H) * n;
+        const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
+        const float *phq = sv->phq + fbase, *phk = sv->phk + fbase, *kv = sv->kv + (size_t)bh * (size_t)(m * p);
+        const double *ksum = sv->ksum + bh * m;
+        const float *G = dO + base, *O = sv->out + base, *den = sv->den + bh * n;
+        for (int64_t i = 0; i < n; i++) {
+            double r = 0.0;
+            for (int64_t c = 0; c < p; c++) r += (double)G[i * p + c] * O[i * p + c];
+            const float inv = 1.0f / den[i];
+            dden[i] = -(float)r * inv;
+            for (int64_t c = 0; c < p; c++) dnum[i * p + c] = G[i * p + c] * inv;
+        }
+        // dkv = phq^T dnum, dksum = phq^T dden (fixed-order sums).
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)n, 1.0f, phq, (int)m, dnum, (int)p,
+                    0.0f, dkv, (int)p);
+        for (int64_t r = 0; r < m; r++) dks[r] = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t r = 0; r < m; r++) dks[r] += phq[i * m + r] * dden[i];
+        // Queries: dphi = dnum kv^T + dden ksum^T; dproj = dphi (phi - s eps); dz = dproj W - rowsum(dproj) z.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, kv, (int)p,
+                    0.0f, dphi, (int)m);
+        for (int64_t pass = 0; pass < 2; pass++) {
+            const float *x = pass ? lra_f32(k) + base : lra_f32(q) + base;
+            const float *phi = pass ? phk : phq;
+            const float *mk = pass ? mrow : NULL;
+            float *dx = pass ? dk : dq;
+            if (pass) {  // keys: dphi = v' dkv^T + 1 dksum^T, zero on padded keys (phi was masked there)
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t c = 0; c < p; c++) dnum[i * p + c] = mrow[i] * lra_f32(v)[base + i * p + c];
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, dkv,
+                            (int)p, 0.0f, dphi, (int)m);
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t r = 0; r < m; r++) dphi[i * m + r] += dks[r];
+                if (dv)  // dv = m * (phk dkv)
+                    for (int64_t i = 0; i < n; i++) {
+                        if (mrow[i] == 0.0f) continue;
+                        for (int64_t c = 0; c < p; c++) {
+                            double a = 0.0;
+                            for (int64_t r = 0; r < m; r++) a += (double)phk[i * m + r] * dkv[r * p + c];
+                            dv[base + i * p + c] += (float)a;
+                        }
+                    }
+            } else {
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t r = 0; r < m; r++) dphi[i * m + r] += dden[i] * (float)ksum[r];
+            }
+            if (!dx) continue;
+            project(sv, x, mk, z, NULL, diag);  // recompute z
+            for (int64_t i = 0; i < n; i++) {
+                const float mi = (pass && !sv->st->pad_keys) ? mrow[i] : 1.0f;
+                double rs = 0.0;
+                for (int64_t r = 0; r < m; r++) {
+                    const float e = mi != 0.0f ? phi[i * m + r] / mi - sv->s * 1e-4f : 0.0f;
+                    dphi[i * m + r] *= mi * e;  // d proj
+                    rs += dphi[i * m + r];
+                }
+                diag[i] = (float)rs;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)p, (int)m, 1.0f, dphi, (int)m, sv->W,
+                        (int)p, 0.0f, dz, (int)p);
+            for (int64_t i = 0; i < n; i++) {
+                const float sc = sv->zs * (mk ? mk[i] : 1.0f);
+                for (int64_t c = 0; c < p; c++) dx[base + i * p + c] += sc * (dz[i * p + c] - diag[i] * z[i * p + c]);
+            }
+        }
     }
-    lra_tensor *e = lra_op_exp(ctx, lra_op_sub(ctx, lra_op_sub(ctx, proj, diag), stab));
-    return lra_op_scale(ctx, lra_op_add_scalar(ctx, e, 1e-4f), 1.0f / sqrtf((float)s->m));
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
 static lra_tensor *performer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                                      lra_tensor *mask, const lra_attn_call *call) {
-    const performer_state *s = state;
-    const int64_t p = q->shape[3];
+    const performer_state *st = state;
+    q = lra_op_contiguous(ctx, q);
+    k = lra_op_contiguous(ctx, k);
+    v = lra_op_contiguous(ctx, v);
+    mask = lra_op_contiguous(ctx, mask);
+    const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], m = st->m;
+    lra_arena *A = ctx->arena;
+    performer_saved *sv = lra_arena_calloc(A, sizeof *sv);
+    sv->st = st;
+    sv->B = B, sv->H = H, sv->n = n, sv->p = p, sv->m = m;
     const float rho = powf((float)p, -0.25f);
-    const float zs = s->double_scale ? rho * rho : rho;
-    lra_tensor *W = lra_params_tensor(s->params, s->index);
-    lra_tensor *mrow = lra_attn_mask_rows(ctx, mask);
-    lra_tensor *phq = features(ctx, s, lra_op_scale(ctx, q, zs), W, 0);
-    lra_tensor *phk = features(ctx, s, lra_op_mul(ctx, lra_op_scale(ctx, k, zs), mrow), W, 1);
-    if (!s->pad_keys) phk = lra_op_mul(ctx, phk, mrow);
-    lra_tensor *vm = lra_op_mul(ctx, v, mrow);
-    lra_tensor *kv = lra_op_matmul(ctx, phk, vm, 1, 0);          // [B, H, m, p]
-    lra_tensor *ksum = lra_op_sum(ctx, phk, 2, 1);               // [B, H, 1, m]
-    lra_tensor *num = lra_op_matmul(ctx, phq, kv, 0, 0);         // [B, H, n, p]
-    lra_tensor *den = lra_op_matmul(ctx, phq, ksum, 0, 1);       // [B, H, n, 1]
-    return lra_op_div(ctx, num, den);
+    sv->zs = st->double_scale ? rho * rho : rho;
+    sv->s = 1.0f / sqrtf((float)m);
+    sv->mask = lra_f32(mask);
+    sv->W = lra_f32(lra_params_tensor(st->params, st->index));
+    const size_t nf = (size_t)(B * H * n * m);
+    sv->phq = lra_arena_alloc(A, nf * sizeof(float));
+    sv->phk = lra_arena_alloc(A, nf * sizeof(float));
+    sv->kv = lra_arena_alloc(A, (size_t)(B * H * m * p) * sizeof(float));
+    sv->ksum = lra_arena_alloc(A, (size_t)(B * H * m) * sizeof(double));
+    sv->den = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+    float *kdiag = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+    float *kmax = lra_arena_alloc(A, (size_t)(B * H) * sizeof(float));
+    lra_tensor *out = lra_tensor_new(A, LRA_F32, q->shape, 4);
+    sv->out = lra_f32(out);
+    const int nt = omp_get_max_threads();
+    const size_t per = (size_t)((n * p + 2 * n + 15) / 16 * 16);
+    float *scratch = lra_arena_alloc(A, (size_t)nt * per * sizeof(float));
+    // Pass 1: query features (row-max stabilised) and key projections with their max.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        float *z = scratch + (size_t)omp_get_thread_num() * per, *diag = z + n * p;
+        const float *mrow = sv->mask + (bh / H) * n;
+        const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
+        float *phq = sv->phq + fbase, *projk = sv->phk + fbase;
+        project(sv, lra_f32(q) + base, NULL, z, phq, diag);
+        for (int64_t i = 0; i < n; i++) {
+            float mx = -INFINITY;
+            for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
+            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
+        }
+        project(sv, lra_f32(k) + base, mrow, z, projk, kdiag + bh * n);
+        float mx = -INFINITY;
+        for (int64_t e = 0; e < n * m; e++) mx = projk[e] > mx ? projk[e] : mx;
+        kmax[bh] = mx;
+    }
+    if (st->global_max) {  // the reference: one stabiliser for the whole batch
+        float g = -INFINITY;
+        for (int64_t bh = 0; bh < B * H; bh++) g = kmax[bh] > g ? kmax[bh] : g;
+        for (int64_t bh = 0; bh < B * H; bh++) kmax[bh] = g;
+    }
+    // Pass 2: key features, kv = phk^T v', ksum, output.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        float *vm = scratch + (size_t)omp_get_thread_num() * per;
+        const float *mrow = sv->mask + (bh / H) * n;
+        const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
+        float *phk = sv->phk + fbase, *kv = sv->kv + (size_t)bh * (size_t)(m * p);
+        const float *phq = sv->phq + fbase;
+        double *ksum = sv->ksum + bh * m;
+        for (int64_t j = 0; j < n; j++) {
+            const float keep = st->pad_keys ? 1.0f : mrow[j];
+            for (int64_t r = 0; r < m; r++)
+                phk[j * m + r] = keep * sv->s * (expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
+            for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * lra_f32(v)[base + j * p + c];
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,
+                    0.0f, kv, (int)p);
+        for (int64_t r = 0; r < m; r++) ksum[r] = 0.0;
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t r = 0; r < m; r++) ksum[r] += phk[j * m + r];
+        float *o = sv->out + base;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p,
+                    0.0f, o, (int)p);
+        for (int64_t i = 0; i < n; i++) {
+            double d = 0.0;
+            for (int64_t r = 0; r < m; r++) d += (double)phq[i * m + r] * ksum[r];
+            sv->den[bh * n + i] = (float)d;
+            const float inv = (float)(1.0 / d);
+            for (int64_t c = 0; c < p; c++) o[i * p + c] *= inv;
+        }
+    }
+    lra_node *nd = lra_tape_record(ctx, "attention.performer", performer_backward, out, 3, (lra_tensor *[]){q, k, v});
+    if (nd) nd->extra = sv;
+    return out;
 }
 
 const lra_attn_kernel_def lra_attn_performer = {

@@ -35,6 +35,8 @@
 #include "core/rng.h"
 
 #define S3_BN_EPS 1e-5f
+// Below this many elements the BatchNorm loops stay on one thread (starting threads costs more).
+#define S3_PAR_MIN 32768
 #define S3_BN_MOMENTUM 0.1f
 // Purpose ids of S3's draws (index sets at init / per call) and its two attention-dropout sites.
 #define S3_RNG_INDEX 0x5a50u
@@ -185,7 +187,7 @@ static void bn_backward(lra_ctx *ctx, lra_node *node) {
     float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
     float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
     const double cnt = (double)(B * D);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * n * D >= S3_PAR_MIN)
     for (int64_t t = 0; t < n; t++) {
         double sdy = 0.0, sdyx = 0.0;
         for (int64_t b = 0; b < B; b++)
@@ -220,7 +222,7 @@ lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *
     be->inv_std = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, 3);
     const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * n * D >= S3_PAR_MIN)
     for (int64_t t = 0; t < n; t++) {
         double mu, var;
         if (training) {
@@ -318,21 +320,22 @@ static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
 }
 
 // First k entries of a random permutation of [0, n) into out (as floats when outf, else int32).
-static void draw_index_set(lra_rng *r, int64_t n, int64_t k, float *outf, int32_t *outi) {
-    int32_t *perm = lra_xmalloc((size_t)n * sizeof(int32_t));
+// perm: scratch [n].
+static void draw_index_set(lra_rng *r, int64_t n, int64_t k, int32_t *perm, float *outf, int32_t *outi) {
     lra_rng_permutation(r, n, perm);
     for (int64_t i = 0; i < k; i++) {
         if (outf) outf[i] = (float)perm[i];
         if (outi) outi[i] = perm[i];
     }
-    free(perm);
 }
 
 static void s3_init_params(void *state, lra_params *params, uint64_t seed) {
     const s3_state *s = state;
     lra_rng r = lra_rng_make(seed, lra_rng_stream(S3_RNG_INDEX, (uint64_t)s->layer, 0, 0));
-    draw_index_set(&r, s->n, s->s1, lra_f32(lra_params_tensor(params, s->itok)), NULL);
-    draw_index_set(&r, s->p, s->s2, lra_f32(lra_params_tensor(params, s->ifeat)), NULL);
+    int32_t *perm = lra_xmalloc((size_t)(s->n > s->p ? s->n : s->p) * sizeof(int32_t));
+    draw_index_set(&r, s->n, s->s1, perm, lra_f32(lra_params_tensor(params, s->itok)), NULL);
+    draw_index_set(&r, s->p, s->s2, perm, lra_f32(lra_params_tensor(params, s->ifeat)), NULL);
+    free(perm);
 }
 
 static void s3_destroy(void *state) { free(state); }
@@ -380,8 +383,9 @@ static lra_tensor *s3_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tens
     lra_tensor *ifeat = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(s->s2));
     if (s->index_mode == INDEX_PER_CALL) {
         lra_rng r = lra_attn_rng(call->seed, lra_attn_stream(call, S3_RNG_INDEX_CALL), 0, 0);
-        draw_index_set(&r, n, s->s1, NULL, lra_i32(itok));
-        draw_index_set(&r, p, s->s2, NULL, lra_i32(ifeat));
+        int32_t *perm = lra_arena_alloc(ctx->arena, (size_t)(n > p ? n : p) * sizeof(int32_t));
+        draw_index_set(&r, n, s->s1, perm, NULL, lra_i32(itok));
+        draw_index_set(&r, p, s->s2, perm, NULL, lra_i32(ifeat));
     } else {
         const float *ft = lra_f32(lra_params_tensor(P, s->itok)), *ff = lra_f32(lra_params_tensor(P, s->ifeat));
         for (int64_t i = 0; i < s->s1; i++) lra_i32(itok)[i] = (int32_t)ft[i];

@@ -6,7 +6,10 @@
 // AS = kappa(X, X_S) (2n x d); C = AS[S] + 0.1 I; delta = rowsum(C)^-1/2; Z = NS(diag(delta) C diag(delta));
 // O = Q̂ ((m * (K̂ diag(delta) Z diag(delta)))^T v~) with Q̂ = AS[:n], K̂ = AS[n:].  No softmax normalisation.
 // Autograd through everything (landmark rows and the Newton iterations included); indices constant.
+// The kernel matrix is one composite node; the rest are ops on d x d / d x p matrices plus two n x d products.
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "attention/attention.h"
@@ -38,6 +41,78 @@ static void *skyformer_create(const lra_attn_setup *setup, lra_params *params) {
 
 static void skyformer_destroy(void *state) { free(state); }
 
+// ------------------------------------------------------------------ Gaussian kernel, one composite node
+// out[b,h,i,j] = exp(x_i.y_j - |x_i|^2/2 - |y_j|^2/2); backward with L = dOut * out:
+// dx_i = sum_j L_ij y_j - (sum_j L_ij) x_i, dy_j = sum_i L_ij x_i - (sum_i L_ij) y_j.
+static void gauss_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0], *y = node->in[1];
+    const int64_t B = x->shape[0], H = x->shape[1], N = x->shape[2], p = x->shape[3], d = y->shape[2];
+    float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL, *dy = y->requires_grad ? lra_grad(ctx, y) : NULL;
+    const float *g = node->out->grad, *o = lra_f32(node->out);
+    const int nt = omp_get_max_threads();
+    const size_t per = (size_t)((N * d + N + d + 15) / 16 * 16);
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * per * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        float *L = scratch + (size_t)omp_get_thread_num() * per, *rs = L + N * d, *cs = rs + N;
+        const float *xb = lra_f32(x) + bh * N * p, *yb = lra_f32(y) + bh * d * p;
+        for (int64_t j = 0; j < d; j++) cs[j] = 0.0f;
+        for (int64_t i = 0; i < N; i++) {
+            double r = 0.0;
+            for (int64_t j = 0; j < d; j++) {
+                const float l = g[(bh * N + i) * d + j] * o[(bh * N + i) * d + j];
+                L[i * d + j] = l;
+                r += l;
+                cs[j] += l;
+            }
+            rs[i] = (float)r;
+        }
+        if (dx) {
+            float *dxb = dx + bh * N * p;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)p, (int)d, 1.0f, L, (int)d, yb, (int)p,
+                        1.0f, dxb, (int)p);
+            for (int64_t i = 0; i < N; i++)
+                for (int64_t c = 0; c < p; c++) dxb[i * p + c] -= rs[i] * xb[i * p + c];
+        }
+        if (dy) {
+            float *dyb = dy + bh * d * p;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)p, (int)N, 1.0f, L, (int)d, xb, (int)p,
+                        1.0f, dyb, (int)p);
+            for (int64_t j = 0; j < d; j++)
+                for (int64_t c = 0; c < p; c++) dyb[j * p + c] -= cs[j] * yb[j * p + c];
+        }
+    }
+}
+
+// x: [B, H, N, p], y: [B, H, d, p] (contiguous) -> [B, H, N, d]
+static lra_tensor *gauss_kernel(lra_ctx *ctx, lra_tensor *x, lra_tensor *y) {
+    x = lra_op_contiguous(ctx, x);
+    y = lra_op_contiguous(ctx, y);
+    const int64_t B = x->shape[0], H = x->shape[1], N = x->shape[2], p = x->shape[3], d = y->shape[2];
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, N, d));
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        const float *xb = lra_f32(x) + bh * N * p, *yb = lra_f32(y) + bh * d * p;
+        float *ob = lra_f32(out) + bh * N * d;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)d, (int)p, 1.0f, xb, (int)p, yb, (int)p, 0.0f,
+                    ob, (int)d);
+        float ysq[d];
+        for (int64_t j = 0; j < d; j++) {
+            double s = 0.0;
+            for (int64_t c = 0; c < p; c++) s += (double)yb[j * p + c] * yb[j * p + c];
+            ysq[j] = (float)(0.5 * s);
+        }
+        for (int64_t i = 0; i < N; i++) {
+            double s = 0.0;
+            for (int64_t c = 0; c < p; c++) s += (double)xb[i * p + c] * xb[i * p + c];
+            const float xsq = (float)(0.5 * s);
+            for (int64_t j = 0; j < d; j++) ob[i * d + j] = expf(ob[i * d + j] - xsq - ysq[j]);
+        }
+    }
+    lra_tape_record(ctx, "attention.skyformer.kernel", gauss_backward, out, 2, (lra_tensor *[]){x, y});
+    return out;
+}
+
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
 static lra_tensor *skyformer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                                      lra_tensor *mask, const lra_attn_call *call) {
@@ -68,19 +143,18 @@ static lra_tensor *skyformer_forward(void *state, lra_ctx *ctx, lra_tensor *q, l
         }
     }
     lra_tensor *XS = lra_op_gather_rows(ctx, X, idx);                                  // [B, H, d, p]
-    lra_tensor *sq = lra_op_scale(ctx, lra_op_sum(ctx, lra_op_mul(ctx, X, X), 3, 1), 0.5f);    // [B, H, 2n, 1]
-    lra_tensor *sqS = lra_op_scale(ctx, lra_op_sum(ctx, lra_op_mul(ctx, XS, XS), 3, 0), 0.5f); // [B, H, d]
-    sqS = lra_op_reshape(ctx, sqS, LRA_DIMS(B, H, 1, d));
-    lra_tensor *AS = lra_op_exp(ctx, lra_op_sub(ctx, lra_op_sub(ctx, lra_op_matmul(ctx, X, XS, 0, 1), sq), sqS));
+    lra_tensor *AS = gauss_kernel(ctx, X, XS);                                         // [B, H, 2n, d]
     lra_tensor *Qh = lra_op_slice(ctx, AS, 2, 0, n), *Kh = lra_op_slice(ctx, AS, 2, n, 2 * n);
     lra_tensor *C = lra_op_add(ctx, lra_op_gather_rows(ctx, AS, idx), lra_op_scale(ctx, lra_attn_eye(ctx, d), 0.1f));
     lra_tensor *delta = lra_op_rsqrt(ctx, lra_op_sum(ctx, C, 3, 1));                  // [B, H, d, 1]
     lra_tensor *deltaT = lra_op_reshape(ctx, delta, LRA_DIMS(B, H, 1, d));
     lra_tensor *Cn = lra_op_mul(ctx, lra_op_mul(ctx, C, delta), deltaT);
     lra_tensor *Z = lra_attn_newton_pinv(ctx, Cn, s->iters, s->init);
-    lra_tensor *K2 = lra_op_mul(ctx, lra_op_matmul(ctx, lra_op_mul(ctx, Kh, deltaT), Z, 0, 0), deltaT);
-    K2 = lra_op_mul(ctx, K2, mrow);
-    return lra_op_matmul(ctx, Qh, lra_op_matmul(ctx, K2, vt, 1, 0), 0, 0);
+    // (m * (K̂ diag(delta) Z diag(delta)))^T v~ = (diag(delta) Z diag(delta))^T (K̂^T v~) since v~ is masked:
+    // only d x d and d x p products besides the two n x d ones.
+    lra_tensor *Zs = lra_op_mul(ctx, lra_op_mul(ctx, Z, delta), deltaT);
+    lra_tensor *KV = lra_op_matmul(ctx, Zs, lra_op_matmul(ctx, Kh, vt, 1, 0), 1, 0);  // [B, H, d, p]
+    return lra_op_matmul(ctx, Qh, KV, 0, 0);
 }
 
 const lra_attn_kernel_def lra_attn_skyformer = {

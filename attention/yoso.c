@@ -32,6 +32,8 @@
 #define YOSO_PI 3.14159265358979323846
 // Purpose id of the hash draws (distinct from attn_util's ids).
 #define YOSO_RNG_HASH ((lra_attn_purpose)0x5a40)
+// Below this many elements of q a loop over (example, head) slices stays on one thread.
+#define YOSO_PAR_MIN 16384
 // Floor of 1 - x^2 in the exact derivative (caps 1/sqrt(1-x^2) at 1000 where q^.k^ rounds to +-1).
 #define YOSO_DERIV_FLOOR 1e-6f
 
@@ -117,7 +119,8 @@ static int64_t hash_draw_count(const hash_cfg *c) {
     return c->gaussian ? (int64_t)c->hp * c->m * c->tau : 3LL * c->parts * c->hp;
 }
 
-// The random draws of slice (global example gb, head h): fast: signs [3][parts][hp] (+-1); gaussian: R [hp][m*tau].
+// The random draws of slice (global example gb, head h): fast: signs [3][hp][parts] (+-1; part a's diagonal
+// D_{round+1} is the column a); gaussian: R [hp][m*tau].
 static void hash_draw(const hash_cfg *c, const lra_attn_call *call, int64_t gb, int64_t h, float *draws) {
     lra_rng r = lra_attn_rng(call->seed, lra_attn_stream(call, YOSO_RNG_HASH), (uint64_t)gb, (uint64_t)h);
     int64_t cnt = hash_draw_count(c);
@@ -132,18 +135,23 @@ static void hash_draw(const hash_cfg *c, const lra_attn_call *call, int64_t gb, 
     }
 }
 
-// In-place unnormalised Walsh-Hadamard transform of x[hp] (Sylvester order).
-static void wht(float *x, int hp) {
+// Unnormalised Walsh-Hadamard transform (Sylvester order) of each of the P columns of w [hp][P] at once
+// (the inner loop runs across the parts, so it vectorises).
+static void wht_columns(float *w, int hp, int P) {
     for (int len = 1; len < hp; len <<= 1)
         for (int i = 0; i < hp; i += len << 1)
             for (int j = i; j < i + len; j++) {
-                float a = x[j], b = x[j + len];
-                x[j] = a + b;
-                x[j + len] = a - b;
+                float *a = w + (int64_t)j * P, *b = w + (int64_t)(j + len) * P;
+                for (int k = 0; k < P; k++) {
+                    const float t = a[k];
+                    a[k] = t + b[k];
+                    b[k] = t - b[k];
+                }
             }
 }
 
-// Codes of one vector x[p] into codes[f * stride] for f < m.  work: [max(hp, m*tau)].
+// Codes of one vector x[p] into codes[f * stride] for f < m.  work: [hash_work_floats].
+// Fast hash: part a computes y = H D3 H D2 H D1 x (x zero-padded to hp), all parts side by side.
 static void hash_vector(const hash_cfg *c, const float *draws, const float *x, int64_t p, float *work,
                         uint16_t *codes, int64_t stride) {
     const int tau = c->tau, hp = c->hp;
@@ -161,26 +169,32 @@ static void hash_vector(const hash_cfg *c, const float *draws, const float *x, i
         }
         return;
     }
-    for (int a = 0; a < c->parts; a++) {
-        for (int d = 0; d < hp; d++) work[d] = d < p ? x[d] : 0.0f;
-        for (int round = 0; round < 3; round++) {
-            const float *sg = draws + ((int64_t)round * c->parts + a) * hp;
-            for (int d = 0; d < hp; d++) work[d] *= sg[d];
-            wht(work, hp);
-        }
+    const int P = c->parts;
+    const int64_t block = (int64_t)hp * P;
+    for (int d = 0; d < hp; d++) {
+        const float xd = d < p ? x[d] : 0.0f, *sg = draws + (int64_t)d * P;
+        float *wr = work + (int64_t)d * P;
+        for (int a = 0; a < P; a++) wr[a] = xd * sg[a];
+    }
+    wht_columns(work, hp, P);
+    for (int round = 1; round < 3; round++) {
+        const float *sg = draws + round * block;
+        for (int64_t e = 0; e < block; e++) work[e] *= sg[e];
+        wht_columns(work, hp, P);
+    }
+    for (int a = 0; a < P; a++)
         for (int j = 0; j < c->per_part; j++) {
-            int f = a * c->per_part + j;
+            const int f = a * c->per_part + j;
             if (f >= c->m) break;
             unsigned code = 0;
-            for (int t = 0; t < tau; t++) code |= (work[j * tau + t] > 0.0f ? 1u : 0u) << t;
+            for (int t = 0; t < tau; t++) code |= (work[(int64_t)(j * tau + t) * P + a] > 0.0f ? 1u : 0u) << t;
             codes[f * stride] = (uint16_t)code;
         }
-    }
 }
 
 static int64_t hash_work_floats(const hash_cfg *c) {
-    int64_t w = (int64_t)c->m * c->tau;
-    return w > c->hp ? w : c->hp;
+    int64_t w = (int64_t)c->m * c->tau, f = (int64_t)c->hp * c->parts;
+    return w > f ? w : f;
 }
 
 // Codes of every row of x [n, p] (valid rows only when mask is given) into codes [m, n].
@@ -437,7 +451,7 @@ static void yoso_core_backward(lra_ctx *ctx, lra_node *node) {
     const int nt = omp_get_max_threads();
     int32_t *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)words * sizeof(int32_t));
     if (!expect) memset(scratch, 0, (size_t)nt * (size_t)words * sizeof(int32_t));  // tables start zeroed
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H * n * p >= YOSO_PAR_MIN)
     for (int64_t bh = 0; bh < B * H; bh++) {
         int32_t *ws = scratch + (size_t)omp_get_thread_num() * (size_t)words;
         const size_t base = (size_t)bh * (size_t)(n * p);
@@ -482,7 +496,7 @@ static lra_tensor *yoso_core(const yoso_state *st, lra_ctx *ctx, lra_tensor *q, 
     if (!st->sampled) {
         const int64_t rbmax = st->block_rows < n ? st->block_rows : n;
         float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(rbmax * n) * sizeof(float));
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H * n * p >= YOSO_PAR_MIN)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const size_t base = (size_t)bh * (size_t)(n * p);
             expect_forward_slice(sv, lra_f32(q) + base, lra_f32(k) + base, lra_f32(v) + base, sv->mask + (bh / H) * n,
@@ -502,7 +516,7 @@ static lra_tensor *yoso_core(const yoso_state *st, lra_ctx *ctx, lra_tensor *q, 
         memset(scratch, 0, (size_t)nt * (size_t)words * sizeof(float));
         memset(lra_f32(out), 0, (size_t)lra_tensor_numel(out) * sizeof(float));
         const int64_t ex0 = ctx->example_offset;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (B * H * n * p >= YOSO_PAR_MIN)
         for (int64_t bh = 0; bh < B * H; bh++) {
             float *table = scratch + (size_t)omp_get_thread_num() * (size_t)words;
             float *draws = table + nb * p, *work = draws + hash_draw_count(hc);
@@ -536,7 +550,7 @@ static void conv_backward(lra_ctx *ctx, lra_node *node) {
     const float *dout = node->out->grad, *xd = lra_f32(x), *wd = lra_f32(w);
     if (x->requires_grad) {
         float *dx = lra_grad(ctx, x);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * n * p >= YOSO_PAR_MIN)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const int64_t h = bh % H;
             const size_t base = (size_t)bh * (size_t)(n * p);
@@ -549,7 +563,7 @@ static void conv_backward(lra_ctx *ctx, lra_node *node) {
     }
     if (w->requires_grad) {
         float *dw = lra_grad(ctx, w);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * n * p >= YOSO_PAR_MIN)
         for (int64_t ht = 0; ht < H * win; ht++) {
             const int64_t h = ht / win, t = ht % win;
             double acc = 0.0;
@@ -570,7 +584,7 @@ static lra_tensor *depthwise_conv(lra_ctx *ctx, lra_tensor *x, lra_tensor *w) {
     const int64_t B = x->shape[0], H = x->shape[1], n = x->shape[2], p = x->shape[3], win = w->shape[1], half = win / 2;
     lra_tensor *out = lra_tensor_zeros(ctx->arena, LRA_F32, x->shape, 4);
     const float *xd = lra_f32(x), *wd = lra_f32(w);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * n * p >= YOSO_PAR_MIN)
     for (int64_t bh = 0; bh < B * H; bh++) {
         const int64_t h = bh % H;
         const size_t base = (size_t)bh * (size_t)(n * p);

@@ -22,7 +22,8 @@ void lra_dist_bcast_f32(float *buf, size_t n, int root);
 void lra_dist_bcast_bytes(void *buf, size_t n, int root);
 void lra_dist_barrier(void);
 // Every rank passes its local status; all get LRA_OK only if every rank succeeded, else the first
-// failing rank's status with a message "rank R: <its message>" (on every rank).
+// failing rank's status with a message "rank R: <its message>" (on every rank; without the prefix
+// when every rank failed, or when the message came from an earlier agree).
 lra_status lra_dist_agree(lra_status local);
 // Ends every rank (MPI_Abort) after a fatal error on one of them; plain exit without MPI.
 _Noreturn void lra_dist_abort(int code);

@@ -283,6 +283,8 @@ static void test_gradients(void) {
     lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 52, 0.8f, 0.0f, 1);
     lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 53, 1.0f, 0.0f, 1);
     lra_tensor *mask = make_mask(B, n, len);
+    int64_t total = 0;
+    int kernels = 0;
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
         const kspec *sp = spec_of(def->name);
@@ -311,8 +313,12 @@ static void test_gradients(void) {
         int ok = lra_gradcheck(gc_fn, inputs, n_in, &u, &o, &rep);
         if (omp_get_wtime() - t0 > 1.0) printf("  %s: gradient check took %.1f s\n", def->name, omp_get_wtime() - t0);
         CHECK_MSG(ok, "%s: %s", def->name, rep.message);
+        CHECK_MSG(rep.checked >= 3 * 40, "%s: only %lld elements checked", def->name, (long long)rep.checked);
+        total += rep.checked;
+        kernels++;
         kinst_free(&ki);
     }
+    printf("  %d kernels, %lld elements checked\n", kernels, (long long)total);
     lra_gradcheck_free_input(q);
     lra_gradcheck_free_input(k);
     lra_gradcheck_free_input(v);

@@ -22,6 +22,13 @@
 #include "core/threads.h"
 #include "tests/harness.h"
 
+// Longest length of the linear-time check (shorter under AddressSanitizer, which slows everything ~10x).
+#ifdef __SANITIZE_ADDRESS__
+#define TIME_N 4096
+#else
+#define TIME_N 8192
+#endif
+
 #define PI_D 3.14159265358979323846
 
 typedef struct {
@@ -487,6 +494,50 @@ static void test_yoso_draws(void) {
     for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
 }
 
+// Forward + backward at 1 and 2 threads give identical bits (sizes above YOSO_PAR_MIN, so the slices run
+// in parallel), for yoso_e and every yoso backward.
+static void test_threads(void) {
+    const int64_t B = 2, H = 2, n = 256, p = 32, len[2] = {256, 171}, N = B * H * n * p;
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 61, 1.0f, 0.0f, 1);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 62, 1.0f, 0.0f, 1);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 63, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    float *dO = malloc((size_t)N * sizeof(float));
+    lra_rng_fill_normal(1, 2, 0, dO, (size_t)N, 0.0f, 1.0f);
+    const char *names[4] = {"yoso_e", "yoso", "yoso", "yoso"};
+    const char *backs[4] = {NULL, "lsh", "v2", "exact"};
+    const int prev = lra_threads_get();
+    for (int c = 0; c < 4; c++) {
+        const char *opts[] = {"hash_code_len", "6", c ? "backward" : NULL, backs[c], NULL};
+        kinst ki;
+        kinst_make(&ki, names[c], (int)H, (int)p, n, opts);
+        float *res[2];
+        for (int t = 0; t < 2; t++) {
+            lra_threads_set(t + 1);
+            lra_ctx *ctx = lra_ctx_new(0);
+            ctx->training = 1;
+            ctx->seed = 3;
+            lra_tensor *o = fwd(&ki, ctx, q, k, v, mask);
+            lra_backward_from(ctx, o, dO);
+            res[t] = malloc((size_t)(4 * N) * sizeof(float));
+            memcpy(res[t], lra_f32(o), (size_t)N * sizeof(float));
+            memcpy(res[t] + N, q->grad, (size_t)N * sizeof(float));
+            memcpy(res[t] + 2 * N, k->grad, (size_t)N * sizeof(float));
+            memcpy(res[t] + 3 * N, v->grad, (size_t)N * sizeof(float));
+            q->grad = k->grad = v->grad = NULL;
+            lra_ctx_free(ctx);
+        }
+        CHECK_MSG(!memcmp(res[0], res[1], (size_t)(4 * N) * sizeof(float)), "%s %s: 1 and 2 threads differ", names[c],
+                  backs[c] ? backs[c] : "");
+        free(res[0]), free(res[1]);
+        kinst_free(&ki);
+    }
+    lra_threads_set(prev);
+    free(dO);
+    lra_tensor *ts[] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
+}
+
 // Forward + backward seconds (best of 3) at length n.
 static double time_fb(const char *name, const char *const *opts, int64_t n) {
     const int64_t B = 1, H = 2, p = 32, len[1] = {n};
@@ -521,11 +572,16 @@ static double time_fb(const char *name, const char *const *opts, int64_t n) {
 
 static void test_yoso_linear_time(void) {
     const char *opts[] = {"num_hash", "32", "hash_code_len", "12", NULL};
-    double t1 = time_fb("yoso", opts, 512), t2 = time_fb("yoso", opts, 4096);
-    printf("  yoso (m 32, tau 12) forward+backward, B 1 H 2 p 32: n=512 %.2f ms, n=4096 %.2f ms (x%.1f for 8x n)\n",
-           1e3 * t1, 1e3 * t2, t2 / t1);
-    // Linear: ~8x (the 2^tau bucket scans add a constant); quadratic would be 64x.
-    CHECK_MSG(t2 / t1 < 24.0, "yoso time grew %gx for 8x n", t2 / t1);
+    // Lengths past the caches' sizes (below them the growth looks superlinear as the working set leaves L2).
+    // One thread: the scaling of the work, without the noise of threads competing for 2 shared cores.
+    const int prev = lra_threads_get();
+    lra_threads_set(1);
+    double t1 = time_fb("yoso", opts, TIME_N / 4), t2 = time_fb("yoso", opts, TIME_N);
+    lra_threads_set(prev);
+    printf("  yoso (m 32, tau 12) forward+backward, B 1 H 2 p 32: n=%d %.2f ms, n=%d %.2f ms (x%.1f for 4x n)\n",
+           TIME_N / 4, 1e3 * t1, TIME_N, 1e3 * t2, t2 / t1);
+    // Linear: ~4-5x; quadratic would be 16x.
+    CHECK_MSG(t2 / t1 < 11.0, "yoso time grew %gx for 4x n", t2 / t1);
 }
 
 static const lra_test_case TESTS[] = {
@@ -535,6 +591,7 @@ static const lra_test_case TESTS[] = {
     {"yoso_dv_gradcheck", test_yoso_dv_gradcheck},
     {"yoso_converges", test_yoso_converges},
     {"yoso_draws", test_yoso_draws},
+    {"threads", test_threads},
     {"yoso_linear_time", test_yoso_linear_time},
 };
 LRA_TEST_MAIN(TESTS)

@@ -417,11 +417,11 @@ static int bench_attention(int argc, char **argv) {
            (long long)batch, (long long)heads, (long long)p, lra_threads_get(), (long long)repeat);
     printf("%-20s", "kernel");
     for (int in = 0; in < n_ns; in++) printf(" %18lld", (long long)ns[in]);
-    printf("  %s\n", n_ns >= 2 ? "t(last)/t(first)" : "");
+    printf("  %s\n", "t(n)/t(n/4) at the largest n measured");
     for (int ik = 0; ik < nk; ik++) {
         printf("%-20s", defs[ik]->name);
         fflush(stdout);
-        double first = NAN, last = NAN;
+        double last = NAN, times[MAX_LIST];
         int64_t last_n = 0;
         for (int in = 0; in < n_ns; in++) {
             const int64_t n = ns[in];
@@ -429,6 +429,7 @@ static int bench_attention(int argc, char **argv) {
                 last * ((double)n / (double)last_n) * ((double)n / (double)last_n) > (double)budget) {
                 printf(" %18s", "-");
                 fflush(stdout);
+                times[in] = NAN;
                 continue;
             }
             bench_kernel bk;
@@ -480,7 +481,7 @@ static int bench_attention(int argc, char **argv) {
             if (cf)
                 fprintf(cf, "%s,%lld,%lld,%lld,%lld,%.3f,%.1f\n", defs[ik]->name, (long long)n, (long long)batch,
                         (long long)heads, (long long)p, best * 1e3, mib);
-            if (in == 0) first = best;
+            times[in] = best;
             last = best;
             last_n = n;
             for (int j = 0; j < 3; j++) qkv[j]->grad = NULL;
@@ -488,7 +489,11 @@ static int bench_attention(int argc, char **argv) {
             bench_kernel_free(&bk);
             free(data), free(seed_grad), free(ones);
         }
-        if (n_ns >= 2) printf("  %.1f (%lldK/%lldK)", last / first, (long long)(last_n / 1024), (long long)(ns[0] / 1024));
+        for (int in = 0; in < n_ns; in++)  // the ratio that shows linear (4) versus quadratic (16) scaling
+            if (ns[in] * 4 == last_n && isfinite(times[in])) {
+                printf("  %.1f (%lld/%lld)", last / times[in], (long long)last_n, (long long)ns[in]);
+                break;
+            }
         printf("\n");
     }
     if (cf) fclose(cf);
