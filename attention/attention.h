@@ -64,6 +64,9 @@ typedef struct lra_attn_kernel_def {
     const char *summary;   // one line for `lra attention list`
     const lra_attn_option *options;
     int n_options;
+    // Checks that the options fit the model (e.g. a segment count dividing the width) before anything is
+    // built; a failure names the option and what was expected.  May be NULL.
+    lra_status (*validate)(const lra_attn_setup *setup);
     // Declares parameters/buffers in `params` (not yet finalized) and returns private state (may be NULL).
     void *(*create)(const lra_attn_setup *setup, lra_params *params);
     // Called after the store is finalized and initialised: set values that the store's init kinds cannot

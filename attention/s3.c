@@ -271,6 +271,18 @@ static int add_param(lra_params *p, const char *prefix, const char *name, const 
     return i;
 }
 
+static lra_status s3_validate(const lra_attn_setup *setup) {
+    const int r = (int)lra_attn_value(setup->opts, "r");
+    const int code = (int)lra_attn_value(setup->opts, "smoother") == 1;
+    if (setup->n_heads * setup->head_dim != setup->model_dim)
+        return lra_error(LRA_ERR_CONFIG, "attention 's3': heads x head_dim (%d x %d) must equal the model width %d",
+                         setup->n_heads, setup->head_dim, setup->model_dim);
+    if (!code && setup->model_dim % r)
+        return lra_error(LRA_ERR_CONFIG, "attention 's3' option 'r': expected a divisor of the model width %d, got %d",
+                         setup->model_dim, r);
+    return LRA_OK;
+}
+
 static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
     s3_state *s = lra_xcalloc(1, sizeof *s);
     const lra_attn_values *o = setup->opts;
@@ -429,6 +441,7 @@ const lra_attn_kernel_def lra_attn_s3 = {
     .summary = "S3Attention: FFT smoother before the projections + skeleton attention (s1 tokens, s2 features)",
     .options = k_options,
     .n_options = sizeof k_options / sizeof k_options[0],
+    .validate = s3_validate,
     .create = s3_create,
     .init_params = s3_init_params,
     .pre_transform = s3_smoother,

@@ -132,3 +132,38 @@ void lra_gradcheck_free_input(lra_tensor *t) {
     free(t->data);
     free(t);
 }
+
+void lra_gradcheck_case_begin(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    rep->passed = 1;
+    rep->worst_input = -1;
+}
+
+int lra_gradcheck_case_run(lra_gradcheck_fn fn, lra_tensor *const *inputs, int n_inputs, void *user,
+                           const lra_gradcheck_options *opt, const char *label, lra_gradcheck_report *rep) {
+    lra_gradcheck_report r;
+    const int pass = lra_gradcheck(fn, inputs, n_inputs, user, opt, &r);
+    const int first = rep->checked == 0;
+    const int passed_before = first ? 1 : rep->passed;
+    const int64_t total = rep->checked + r.checked;
+    if (first || (passed_before && (!pass || r.max_abs_err >= rep->max_abs_err))) {
+        *rep = r;
+        if (label) {
+            char msg[sizeof r.message + 64];
+            snprintf(msg, sizeof msg, "[%s] %s", label, r.message);
+            memcpy(rep->message, msg, sizeof rep->message - 1);
+            rep->message[sizeof rep->message - 1] = '\0';
+        }
+    }
+    rep->checked = total;
+    rep->passed = passed_before && pass;
+    return pass;
+}
+
+lra_tensor *lra_gradcheck_int_input(const int64_t *shape, int ndim, lra_rng *r, int64_t hi) {
+    lra_tensor *t = lra_gradcheck_input(shape, ndim, 1, 1.0f, 0.0f, 0);
+    t->dtype = LRA_I32;
+    const int64_t n = lra_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) lra_i32(t)[i] = (int32_t)lra_rng_int(r, 0, hi);
+    return t;
+}

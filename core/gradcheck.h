@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/autograd.h"
+#include "core/rng.h"
 #include "core/tensor.h"
 
 // Builds the output from inputs (which live outside the context; they may be viewed/transposed in here).
@@ -40,10 +41,21 @@ void lra_gradcheck_defaults(lra_gradcheck_options *o);
 int lra_gradcheck(lra_gradcheck_fn fn, lra_tensor *const *inputs, int n_inputs, void *user,
                   const lra_gradcheck_options *opt, lra_gradcheck_report *rep);
 
+// Gradient-check cases made of several checks (shapes, views, broadcasting): the case's report counts
+// the elements of all checks and describes the worst one (the first failure, else the largest error),
+// prefixed with its label.  Start with lra_gradcheck_case_begin (or a zeroed report); returns 1 when this
+// check passed, and clears rep->passed for good when it did not.
+void lra_gradcheck_case_begin(lra_gradcheck_report *rep);
+int lra_gradcheck_case_run(lra_gradcheck_fn fn, lra_tensor *const *inputs, int n_inputs, void *user,
+                           const lra_gradcheck_options *opt, const char *label, lra_gradcheck_report *rep);
+
 // Test helpers: a persistent contiguous tensor with malloc'd data filled from N(0, 1)*scale + shift
 // by a Philox stream; free with lra_gradcheck_free_input.
 lra_tensor *lra_gradcheck_input(const int64_t *shape, int ndim, uint64_t seed, float scale, float shift,
                                 int requires_grad);
 void lra_gradcheck_free_input(lra_tensor *t);
+// A persistent int32 tensor (indices, labels) with values uniform in [0, hi) drawn from r; free with
+// lra_gradcheck_free_input.
+lra_tensor *lra_gradcheck_int_input(const int64_t *shape, int ndim, lra_rng *r, int64_t hi);
 
 #endif

@@ -408,26 +408,6 @@ lra_tensor *lra_op_elu(lra_ctx *ctx, lra_tensor *x, float alpha) { return elu_ap
 
 // ---------------------------------------------------------------- gradient checks
 
-// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
-// checked elements, and the worst case (a failing one, else the largest absolute error).
-static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
-    lra_gradcheck_report r;
-    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
-    int64_t total = acc->checked + r.checked;
-    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
-        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
-        *acc = r;
-        acc->passed = passed;
-    }
-    acc->checked = total;
-    snprintf(acc->message, sizeof acc->message,
-             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
-             "(abs err %.3g)",
-             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
-             acc->analytic, acc->numeric, acc->max_abs_err);
-    return ok;
-}
-
 // Check inputs pass through a view first: 0 as is, 1 transposed (last two dims), 2 sliced (last dim
 // from 1), so every op also sees strided operands.
 static lra_tensor *view_prep(lra_ctx *ctx, lra_tensor *x, int how) {
@@ -469,7 +449,7 @@ static int check_binary(int kind, lra_gradcheck_report *rep) {
         lra_tensor *ins[2] = {lra_gradcheck_input(shapes[i].sa, shapes[i].na, 800 + i, 1.0f, 0.0f, 1),
                               lra_gradcheck_input(shapes[i].sb, shapes[i].nb, 900 + i, 0.5f, shift_b, 1)};
         bin_case c = {kind, shapes[i].prep_a, shapes[i].prep_b};
-        ok = gc_run(binary_fn, ins, 2, &c, rep);
+        ok &= lra_gradcheck_case_run(binary_fn, ins, 2, &c, NULL, NULL, rep);
         lra_gradcheck_free_input(ins[0]);
         lra_gradcheck_free_input(ins[1]);
     }
@@ -516,7 +496,7 @@ static int check_unary(lra_tensor *(*fn)(lra_ctx *, lra_tensor *, float), float 
     for (size_t i = 0; i < 3 && ok; i++) {
         lra_tensor *x = lra_gradcheck_input(shapes[i].s, shapes[i].nd, 1000 + i, scale, shift, 1);
         un_case c = {fn, p, shapes[i].prep};
-        ok = gc_run(unary_fn, &x, 1, &c, rep);
+        ok &= lra_gradcheck_case_run(unary_fn, &x, 1, &c, NULL, NULL, rep);
         lra_gradcheck_free_input(x);
     }
     return ok;

@@ -236,34 +236,6 @@ lra_tensor *lra_op_cmul(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) {
 
 // ---------------------------------------------------------------------------------------------- gradient checks
 
-// Starts a case's report; gc_run folds each check of the case into it.
-static void gc_begin(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    rep->passed = 1;
-    rep->worst_input = -1;
-}
-
-// Runs one check of a case.  The report describes the first failure or, while all pass, the check with the
-// largest error; `checked` counts the elements of all checks.  Clears *ok on failure.
-static void gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, const lra_gradcheck_options *o,
-                   const char *label, lra_gradcheck_report *rep, int *ok) {
-    lra_gradcheck_report r;
-    int pass = lra_gradcheck(fn, in, n, user, o, &r);
-    int64_t total = rep->checked + r.checked;
-    if (rep->passed && (!pass || r.max_abs_err >= rep->max_abs_err)) {
-        *rep = r;
-        char msg[sizeof r.message + 64];
-        snprintf(msg, sizeof msg, "[%s] %s", label, r.message);
-        memcpy(rep->message, msg, sizeof rep->message - 1);
-        rep->message[sizeof rep->message - 1] = '\0';
-    }
-    rep->checked = total;
-    if (!pass) {
-        rep->passed = 0;
-        *ok = 0;
-    }
-}
-
 typedef struct {
     int axis;
     int transpose;  // apply to transpose(x, 0, 1)
@@ -280,7 +252,7 @@ static int gc_rfft(lra_gradcheck_report *rep) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     // Even, odd and prime lengths along the last, first and middle axes, and a transposed input.
     struct {
         int64_t s[3];
@@ -296,7 +268,7 @@ static int gc_rfft(lra_gradcheck_report *rep) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         gc_fft_user u = {cases[c].axis, cases[c].transpose, 0};
         lra_tensor *x = lra_gradcheck_input(cases[c].s, cases[c].nd, 1000 + c, 1.0f, 0.0f, 1);
-        gc_run(gc_rfft_fn, &x, 1, &u, &o, cases[c].label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_rfft_fn, &x, 1, &u, &o, cases[c].label, rep)) ok = 0;
         lra_gradcheck_free_input(x);
     }
     return ok;
@@ -312,7 +284,7 @@ static int gc_irfft(lra_gradcheck_report *rep) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     struct {
         int64_t s[4];
         int nd, axis, transpose;
@@ -328,7 +300,7 @@ static int gc_irfft(lra_gradcheck_report *rep) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         gc_fft_user u = {cases[c].axis, cases[c].transpose, cases[c].n};
         lra_tensor *X = lra_gradcheck_input(cases[c].s, cases[c].nd, 1100 + c, 1.0f, 0.0f, 1);
-        gc_run(gc_irfft_fn, &X, 1, &u, &o, cases[c].label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_irfft_fn, &X, 1, &u, &o, cases[c].label, rep)) ok = 0;
         lra_gradcheck_free_input(X);
     }
     return ok;
@@ -348,7 +320,7 @@ static int gc_cmul(lra_gradcheck_report *rep) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     struct {
         int64_t sa[4], sb[4];
         int nda, ndb, transpose;
@@ -363,7 +335,7 @@ static int gc_cmul(lra_gradcheck_report *rep) {
         gc_cmul_user u = {cases[c].transpose};
         lra_tensor *in[2] = {lra_gradcheck_input(cases[c].sa, cases[c].nda, 1200 + c, 1.0f, 0.0f, 1),
                              lra_gradcheck_input(cases[c].sb, cases[c].ndb, 1210 + c, 1.0f, 0.0f, 1)};
-        gc_run(gc_cmul_fn, in, 2, &u, &o, cases[c].label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_cmul_fn, in, 2, &u, &o, cases[c].label, rep)) ok = 0;
         lra_gradcheck_free_input(in[0]);
         lra_gradcheck_free_input(in[1]);
     }

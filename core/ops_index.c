@@ -228,43 +228,6 @@ lra_tensor *lra_op_topk_indices(lra_ctx *ctx, lra_tensor *x, int64_t k) {
 
 // ---------------------------------------------------------------------------------------------- gradient checks
 
-// Starts a case's report; gc_run folds each check of the case into it.
-static void gc_begin(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    rep->passed = 1;
-    rep->worst_input = -1;
-}
-
-// Runs one check of a case.  The report describes the first failure or, while all pass, the check with the
-// largest error; `checked` counts the elements of all checks.  Clears *ok on failure.
-static void gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, const lra_gradcheck_options *o,
-                   const char *label, lra_gradcheck_report *rep, int *ok) {
-    lra_gradcheck_report r;
-    int pass = lra_gradcheck(fn, in, n, user, o, &r);
-    int64_t total = rep->checked + r.checked;
-    if (rep->passed && (!pass || r.max_abs_err >= rep->max_abs_err)) {
-        *rep = r;
-        char msg[sizeof r.message + 64];
-        snprintf(msg, sizeof msg, "[%s] %s", label, r.message);
-        memcpy(rep->message, msg, sizeof rep->message - 1);
-        rep->message[sizeof rep->message - 1] = '\0';
-    }
-    rep->checked = total;
-    if (!pass) {
-        rep->passed = 0;
-        *ok = 0;
-    }
-}
-
-// A persistent int32 tensor (malloc'd; free with lra_gradcheck_free_input), values uniform in [0, hi).
-static lra_tensor *gc_int_input(const int64_t *shape, int ndim, lra_rng *r, int64_t hi) {
-    lra_tensor *t = lra_gradcheck_input(shape, ndim, 1, 1.0f, 0.0f, 0);
-    t->dtype = LRA_I32;
-    int64_t n = lra_tensor_numel(t);
-    for (int64_t i = 0; i < n; i++) lra_i32(t)[i] = (int32_t)lra_rng_int(r, 0, hi);
-    return t;
-}
-
 typedef struct {
     lra_tensor *idx;
     int axis;
@@ -282,17 +245,17 @@ static int gc_index_select(lra_gradcheck_report *rep) {
     lra_gradcheck_defaults(&o);
     lra_rng r = lra_rng_make(21, 0);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     static const char *labels[] = {"axis 0", "axis 1", "axis -1", "transposed, axis 1"};
     for (int variant = 0; variant < 4; variant++) {
         int64_t s[3] = {lra_rng_int(&r, 2, 5), lra_rng_int(&r, 2, 5), lra_rng_int(&r, 2, 6)};
         int axis = variant == 0 ? 0 : variant == 2 ? -1 : 1;
         int ax = axis < 0 ? 2 : axis;
         int64_t k = lra_rng_int(&r, 1, 7);  // often more than the axis: repeated indices
-        gc_isel_user u = {gc_int_input(LRA_DIMS(k), &r, s[ax]), axis, variant == 3};
+        gc_isel_user u = {lra_gradcheck_int_input(LRA_DIMS(k), &r, s[ax]), axis, variant == 3};
         lra_tensor *x = variant == 3 ? lra_gradcheck_input(LRA_DIMS(s[1], s[0], s[2]), 800 + variant, 1.0f, 0.0f, 1)
                                      : lra_gradcheck_input(s, 3, 800 + variant, 1.0f, 0.0f, 1);
-        gc_run(gc_isel_fn, &x, 1, &u, &o, labels[variant], rep, &ok);
+        if (!lra_gradcheck_case_run(gc_isel_fn, &x, 1, &u, &o, labels[variant], rep)) ok = 0;
         lra_gradcheck_free_input(x);
         lra_gradcheck_free_input(u.idx);
     }
@@ -315,25 +278,25 @@ static int gc_gather_rows(lra_gradcheck_report *rep) {
     lra_gradcheck_defaults(&o);
     lra_rng r = lra_rng_make(22, 0);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     // [n, p] with idx [k]
     int64_t n = lra_rng_int(&r, 2, 6), p = lra_rng_int(&r, 1, 4), k = lra_rng_int(&r, 2, 8);
-    gc_gather_user u = {gc_int_input(LRA_DIMS(k), &r, n), 0};
+    gc_gather_user u = {lra_gradcheck_int_input(LRA_DIMS(k), &r, n), 0};
     lra_tensor *x = lra_gradcheck_input(LRA_DIMS(n, p), 900, 1.0f, 0.0f, 1);
-    gc_run(gc_gather_fn, &x, 1, &u, &o, "2-d", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "2-d", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     lra_gradcheck_free_input(u.idx);
     // [B, H, n, p] with idx [B, H, k]
     int64_t B = 2, H = lra_rng_int(&r, 1, 4);
     n = lra_rng_int(&r, 2, 6), p = lra_rng_int(&r, 1, 4), k = lra_rng_int(&r, 2, 8);
-    u = (gc_gather_user){gc_int_input(LRA_DIMS(B, H, k), &r, n), 0};
+    u = (gc_gather_user){lra_gradcheck_int_input(LRA_DIMS(B, H, k), &r, n), 0};
     x = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 901, 1.0f, 0.0f, 1);
-    gc_run(gc_gather_fn, &x, 1, &u, &o, "4-d", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "4-d", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     // transpose(x [H, B, n, p], 0, 1): a non-contiguous [B, H, n, p]
     x = lra_gradcheck_input(LRA_DIMS(H, B, n, p), 902, 1.0f, 0.0f, 1);
     u.transpose = 1;
-    gc_run(gc_gather_fn, &x, 1, &u, &o, "4-d transposed", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "4-d transposed", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     lra_gradcheck_free_input(u.idx);
     return ok;

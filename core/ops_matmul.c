@@ -387,26 +387,6 @@ lra_tensor *lra_op_linear(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
 
 // ---------------------------------------------------------------- gradient checks
 
-// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
-// checked elements, and the worst case (a failing one, else the largest absolute error).
-static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
-    lra_gradcheck_report r;
-    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
-    int64_t total = acc->checked + r.checked;
-    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
-        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
-        *acc = r;
-        acc->passed = passed;
-    }
-    acc->checked = total;
-    snprintf(acc->message, sizeof acc->message,
-             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
-             "(abs err %.3g)",
-             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
-             acc->analytic, acc->numeric, acc->max_abs_err);
-    return ok;
-}
-
 // How a check input is turned into the operand (views exercise the strided/transposed layouts).
 enum { PREP_NONE, PREP_T, PREP_SLICE_LAST, PREP_SLICE_FIRST, PREP_PERMUTE };
 
@@ -442,7 +422,7 @@ static int run_cases(lra_gradcheck_fn fn, const mm_case *cases, int n, lra_gradc
         const mm_case *c = &cases[i];
         lra_tensor *ins[2] = {lra_gradcheck_input(c->sa, c->na, 100 + (uint64_t)i, 1.0f, 0.0f, 1),
                               lra_gradcheck_input(c->sb, c->nb, 200 + (uint64_t)i, 1.0f, 0.0f, 1)};
-        ok = gc_run(fn, ins, 2, (void *)c, rep);
+        ok &= lra_gradcheck_case_run(fn, ins, 2, (void *)c, NULL, NULL, rep);
         lra_gradcheck_free_input(ins[0]);
         lra_gradcheck_free_input(ins[1]);
     }
@@ -490,7 +470,7 @@ static int check_linear(lra_gradcheck_report *rep) {
         lra_tensor *ins[3] = {lra_gradcheck_input(cases[i].sx, cases[i].nx, 300 + i, 1.0f, 0.0f, 1),
                               lra_gradcheck_input(cases[i].sw, 2, 400 + i, 1.0f, 0.0f, 1),
                               lra_gradcheck_input(cases[i].sb, 1, 500 + i, 1.0f, 0.0f, 1)};
-        ok = gc_run(linear_fn, ins, cases[i].has_bias ? 3 : 2, (void *)cases[i].how, rep);
+        ok &= lra_gradcheck_case_run(linear_fn, ins, cases[i].has_bias ? 3 : 2, (void *)cases[i].how, NULL, NULL, rep);
         for (int k = 0; k < 3; k++) lra_gradcheck_free_input(ins[k]);
     }
     return ok;

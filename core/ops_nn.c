@@ -570,45 +570,8 @@ lra_tensor *lra_op_l2_normalize(lra_ctx *ctx, lra_tensor *x, float eps) {
 
 // ---------------------------------------------------------------------------------------------- gradient checks
 
-// Starts a case's report; gc_run folds each check of the case into it.
-static void gc_begin(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    rep->passed = 1;
-    rep->worst_input = -1;
-}
-
-// Runs one check of a case.  The report describes the first failure or, while all pass, the check with the
-// largest error; `checked` counts the elements of all checks.  Clears *ok on failure.
-static void gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, const lra_gradcheck_options *o,
-                   const char *label, lra_gradcheck_report *rep, int *ok) {
-    lra_gradcheck_report r;
-    int pass = lra_gradcheck(fn, in, n, user, o, &r);
-    int64_t total = rep->checked + r.checked;
-    if (rep->passed && (!pass || r.max_abs_err >= rep->max_abs_err)) {
-        *rep = r;
-        char msg[sizeof r.message + 64];
-        snprintf(msg, sizeof msg, "[%s] %s", label, r.message);
-        memcpy(rep->message, msg, sizeof rep->message - 1);
-        rep->message[sizeof rep->message - 1] = '\0';
-    }
-    rep->checked = total;
-    if (!pass) {
-        rep->passed = 0;
-        *ok = 0;
-    }
-}
-
 // Small random dims for the checks (fixed seeds, so a failure reproduces).
 static int64_t gc_dim(lra_rng *r, int64_t lo, int64_t hi) { return lra_rng_int(r, lo, hi + 1); }
-
-// A persistent int32 tensor (malloc'd), values uniform in [0, hi).
-static lra_tensor *gc_int_input(const int64_t *shape, int ndim, lra_rng *r, int64_t hi) {
-    lra_tensor *t = lra_gradcheck_input(shape, ndim, 1, 1.0f, 0.0f, 0);
-    t->dtype = LRA_I32;
-    int64_t n = lra_tensor_numel(t);
-    for (int64_t i = 0; i < n; i++) lra_i32(t)[i] = (int32_t)lra_rng_int(r, 0, hi);
-    return t;
-}
 
 typedef struct {
     int log_mode;
@@ -628,7 +591,7 @@ static int gc_softmax_impl(lra_gradcheck_report *rep, int log_mode) {
     lra_gradcheck_defaults(&o);
     lra_rng r = lra_rng_make(11, (uint64_t)log_mode);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     for (int variant = 0; variant < 4; variant++) {
         int64_t B = gc_dim(&r, 2, 3), H = gc_dim(&r, 1, 3), n = gc_dim(&r, 3, 7);
         gc_softmax_user u = {log_mode, 0, NULL};
@@ -660,7 +623,7 @@ static int gc_softmax_impl(lra_gradcheck_report *rep, int log_mode) {
             x = lra_gradcheck_input(LRA_DIMS(n, B), 100 + variant, 1.5f, 0.0f, 1);
             u.transpose = 1;
         }
-        gc_run(gc_softmax_fn, &x, 1, &u, &o, label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_softmax_fn, &x, 1, &u, &o, label, rep)) ok = 0;
         lra_gradcheck_free_input(x);
         lra_gradcheck_free_input(u.mask);
     }
@@ -687,14 +650,14 @@ static int gc_cross_entropy(lra_gradcheck_report *rep) {
     lra_gradcheck_defaults(&o);
     lra_rng r = lra_rng_make(12, 0);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     for (int variant = 0; variant < 3; variant++) {
         int64_t B = gc_dim(&r, 2, 6), C = gc_dim(&r, 2, 10);
-        gc_ce_user u = {gc_int_input(LRA_DIMS(B), &r, C), variant == 1 ? 2.5 : 0.0, variant == 2};
+        gc_ce_user u = {lra_gradcheck_int_input(LRA_DIMS(B), &r, C), variant == 1 ? 2.5 : 0.0, variant == 2};
         lra_tensor *x = variant == 2 ? lra_gradcheck_input(LRA_DIMS(C, B), 300 + variant, 2.0f, 0.0f, 1)
                                      : lra_gradcheck_input(LRA_DIMS(B, C), 300 + variant, 2.0f, 0.0f, 1);
         const char *label = variant == 0 ? "mean" : variant == 1 ? "weight_sum" : "transposed logits";
-        gc_run(gc_ce_fn, &x, 1, &u, &o, label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_ce_fn, &x, 1, &u, &o, label, rep)) ok = 0;
         lra_gradcheck_free_input(x);
         lra_gradcheck_free_input(u.labels);
     }
@@ -718,7 +681,7 @@ static int gc_layer_norm(lra_gradcheck_report *rep) {
     o.eps = 3e-3;
     lra_rng r = lra_rng_make(13, 0);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     for (int variant = 0; variant < 3; variant++) {
         int64_t B = gc_dim(&r, 2, 4), T = gc_dim(&r, 1, 3), d = gc_dim(&r, 3, 8);
         gc_ln_user u = {variant == 2, variant == 1 ? 1 : variant == 2 ? 2 : 0};
@@ -728,7 +691,7 @@ static int gc_layer_norm(lra_gradcheck_report *rep) {
         in[1] = lra_gradcheck_input(LRA_DIMS(d), 410 + variant, 0.5f, 1.0f, 1);
         in[2] = lra_gradcheck_input(LRA_DIMS(d), 420 + variant, 0.5f, 0.0f, 1);
         const char *label = variant == 0 ? "no affine" : variant == 1 ? "gamma+beta" : "transposed, gamma only";
-        gc_run(gc_ln_fn, in, 3, &u, &o, label, rep, &ok);
+        if (!lra_gradcheck_case_run(gc_ln_fn, in, 3, &u, &o, label, rep)) ok = 0;
         for (int i = 0; i < 3; i++) lra_gradcheck_free_input(in[i]);
     }
     return ok;
@@ -749,16 +712,16 @@ static int gc_dropout(lra_gradcheck_report *rep) {
     lra_gradcheck_options o;
     lra_gradcheck_defaults(&o);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     gc_dropout_user u1 = {0.3f, 0};
     lra_tensor *x = lra_gradcheck_input(LRA_DIMS(3, 4, 5), 500, 1.0f, 0.0f, 1);
-    gc_run(gc_dropout_fn, &x, 1, &u1, &o, "p=0.3", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_dropout_fn, &x, 1, &u1, &o, "p=0.3", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     gc_dropout_user u2 = {0.5f, 1};
     x = lra_gradcheck_input(LRA_DIMS(6, 7), 501, 1.0f, 0.0f, 1);
-    gc_run(gc_dropout_fn, &x, 1, &u2, &o, "p=0.5 transposed", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_dropout_fn, &x, 1, &u2, &o, "p=0.5 transposed", rep)) ok = 0;
     o.training = 0;  // evaluation: identity (a transposed input gives a differentiable copy)
-    gc_run(gc_dropout_fn, &x, 1, &u2, &o, "eval transposed", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_dropout_fn, &x, 1, &u2, &o, "eval transposed", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     return ok;
 }
@@ -779,14 +742,14 @@ static int gc_embedding(lra_gradcheck_report *rep) {
     lra_gradcheck_defaults(&o);
     lra_rng r = lra_rng_make(14, 0);
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     for (int variant = 0; variant < 2; variant++) {
         int64_t V = gc_dim(&r, 3, 6), d = gc_dim(&r, 2, 5), B = gc_dim(&r, 2, 3), n = gc_dim(&r, 4, 8);
         // Few ids over many positions: repeated ids exercise the scatter-add.
-        gc_emb_user u = {gc_int_input(LRA_DIMS(B, n), &r, V), variant};
+        gc_emb_user u = {lra_gradcheck_int_input(LRA_DIMS(B, n), &r, V), variant};
         lra_tensor *t = variant ? lra_gradcheck_input(LRA_DIMS(d, V), 600, 1.0f, 0.0f, 1)
                                 : lra_gradcheck_input(LRA_DIMS(V, d), 601, 1.0f, 0.0f, 1);
-        gc_run(gc_emb_fn, &t, 1, &u, &o, variant ? "transposed table" : "plain", rep, &ok);
+        if (!lra_gradcheck_case_run(gc_emb_fn, &t, 1, &u, &o, variant ? "transposed table" : "plain", rep)) ok = 0;
         lra_gradcheck_free_input(t);
         lra_gradcheck_free_input(u.ids);
     }
@@ -809,19 +772,19 @@ static int gc_l2_normalize(lra_gradcheck_report *rep) {
     lra_gradcheck_defaults(&o);
     o.eps = 3e-3;
     int ok = 1;
-    gc_begin(rep);
+    lra_gradcheck_case_begin(rep);
     gc_l2_user u1 = {0, 1e-6f};
     lra_tensor *x = lra_gradcheck_input(LRA_DIMS(2, 3, 5), 700, 1.0f, 0.2f, 1);
-    gc_run(gc_l2_fn, &x, 1, &u1, &o, "plain", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_l2_fn, &x, 1, &u1, &o, "plain", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     gc_l2_user u2 = {1, 1e-6f};
     x = lra_gradcheck_input(LRA_DIMS(6, 4), 701, 1.0f, 0.0f, 1);
-    gc_run(gc_l2_fn, &x, 1, &u2, &o, "transposed", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_l2_fn, &x, 1, &u2, &o, "transposed", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     // Rows whose norm is below eps: the denominator is the constant eps.
     gc_l2_user u3 = {0, 10.0f};
     x = lra_gradcheck_input(LRA_DIMS(3, 4), 702, 1.0f, 0.0f, 1);
-    gc_run(gc_l2_fn, &x, 1, &u3, &o, "clamped", rep, &ok);
+    if (!lra_gradcheck_case_run(gc_l2_fn, &x, 1, &u3, &o, "clamped", rep)) ok = 0;
     lra_gradcheck_free_input(x);
     return ok;
 }

@@ -215,26 +215,6 @@ lra_tensor *lra_op_sum_all(lra_ctx *ctx, lra_tensor *x) {
 
 // ---------------------------------------------------------------- gradient checks
 
-// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
-// checked elements, and the worst case (a failing one, else the largest absolute error).
-static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
-    lra_gradcheck_report r;
-    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
-    int64_t total = acc->checked + r.checked;
-    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
-        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
-        *acc = r;
-        acc->passed = passed;
-    }
-    acc->checked = total;
-    snprintf(acc->message, sizeof acc->message,
-             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
-             "(abs err %.3g)",
-             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
-             acc->analytic, acc->numeric, acc->max_abs_err);
-    return ok;
-}
-
 typedef struct {
     int kind, axis, keepdim, prep;
 } red_case;
@@ -259,7 +239,7 @@ static int check_reduce(int kind, lra_gradcheck_report *rep) {
         red_case c = cases[i];
         c.kind = kind;
         lra_tensor *x = lra_gradcheck_input(LRA_DIMS(3, 4, 5), 1100 + i, 1.0f, 0.0f, 1);
-        ok = gc_run(reduce_fn, &x, 1, &c, rep);
+        ok &= lra_gradcheck_case_run(reduce_fn, &x, 1, &c, NULL, NULL, rep);
         lra_gradcheck_free_input(x);
     }
     return ok;
@@ -283,7 +263,7 @@ static int check_sum_all(lra_gradcheck_report *rep) {
     for (int prep = 0; prep < 3 && ok; prep++) {
         red_case c = {3, 0, 0, prep};
         lra_tensor *x = lra_gradcheck_input(LRA_DIMS(2, 3, 4), 1200 + (uint64_t)prep, 1.0f, 0.0f, 1);
-        ok = gc_run(reduce_fn, &x, 1, &c, rep);
+        ok &= lra_gradcheck_case_run(reduce_fn, &x, 1, &c, NULL, NULL, rep);
         lra_gradcheck_free_input(x);
     }
     return ok;

@@ -266,29 +266,9 @@ lra_tensor *lra_op_full(lra_ctx *ctx, const int64_t *shape, int ndim, float v) {
 // Outputs are returned as views, so the checker reads them through their strides; chains of views
 // (a slice of a permuted tensor, a reshape of a transposed one) test the mapping of non-contiguous inputs.
 
-// Runs one gradient check and merges its report into acc (zeroed by the caller): the total count of
-// checked elements, and the worst case (a failing one, else the largest absolute error).
-static int gc_run(lra_gradcheck_fn fn, lra_tensor *const *in, int n, void *user, lra_gradcheck_report *acc) {
-    lra_gradcheck_report r;
-    int ok = lra_gradcheck(fn, in, n, user, NULL, &r);
-    int64_t total = acc->checked + r.checked;
-    if (acc->checked == 0 || !r.passed || (acc->passed && r.max_abs_err > acc->max_abs_err)) {
-        int passed = acc->checked == 0 ? r.passed : acc->passed && r.passed;
-        *acc = r;
-        acc->passed = passed;
-    }
-    acc->checked = total;
-    snprintf(acc->message, sizeof acc->message,
-             "%s: %lld elements checked over all cases; worst input %d index %lld: analytic %.6g numeric %.6g "
-             "(abs err %.3g)",
-             acc->passed ? "ok" : "MISMATCH", (long long)acc->checked, acc->worst_input, (long long)acc->worst_index,
-             acc->analytic, acc->numeric, acc->max_abs_err);
-    return ok;
-}
-
 static int check_one(lra_gradcheck_fn fn, const int64_t *shape, int nd, int id, lra_gradcheck_report *rep) {
     lra_tensor *x = lra_gradcheck_input(shape, nd, 600 + (uint64_t)id, 1.0f, 0.0f, 1);
-    int ok = gc_run(fn, &x, 1, &id, rep);
+    int ok = lra_gradcheck_case_run(fn, &x, 1, &id, NULL, NULL, rep);
     lra_gradcheck_free_input(x);
     return ok;
 }
@@ -361,7 +341,7 @@ static int check_concat(lra_gradcheck_report *rep) {
         lra_tensor *xs[3];
         for (int k = 0; k < 3; k++)
             xs[k] = lra_gradcheck_input(shapes[id][k], 3, 700 + (uint64_t)(id * 3 + k), 1.0f, 0.0f, 1);
-        ok = gc_run(concat_fn, xs, 3, &id, rep);
+        ok &= lra_gradcheck_case_run(concat_fn, xs, 3, &id, NULL, NULL, rep);
         for (int k = 0; k < 3; k++) lra_gradcheck_free_input(xs[k]);
     }
     return ok;

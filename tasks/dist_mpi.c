@@ -45,10 +45,9 @@ void lra_dist_init(int *argc, char ***argv) {
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited) {
-        // A rank waiting in a collective yields its core instead of spinning: ranks and their OpenMP
-        // threads fill the cores, and a spinning rank slows whichever rank is still computing (2 ranks on
-        // a busy 2-core machine: 2.1x faster than 1 process with this, 0.8x without).  Open MPI's own
-        // flag; `mpirun --mca mpi_yield_when_idle 0` still wins.
+        // A rank waiting in a collective yields its core instead of spinning, so on a shared or
+        // oversubscribed machine it does not slow the rank still computing.  Open MPI's own flag;
+        // `mpirun --mca mpi_yield_when_idle 0` still wins.
         setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
         int provided = 0;
         // Only the main thread calls MPI; OpenMP workers and the batcher thread never do.

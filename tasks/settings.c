@@ -225,8 +225,16 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
     s->best_metric = lra_config_enum(c, "train.best_metric") == 1 ? LRA_METRIC_ACCURACY : LRA_METRIC_LOSS;
     s->keep_checkpoints = (int)lra_config_int(c, "train.keep_checkpoints");
     s->prefetch = lra_config_bool(c, "train.prefetch");
-    if ((int64_t)m->enc.heads * m->enc.head_dim <= 0)
-        return lra_config_error(c, "model.heads", "heads x head_dim must be positive");
+    if (kdef->validate) {
+        lra_attn_setup setup = {.layer = 0, .n_heads = m->enc.heads, .head_dim = m->enc.head_dim,
+                                .model_dim = m->enc.dim, .seq_len = m->enc.seq_len, .opts = &m->enc.kernel_opts,
+                                .prefix = ""};
+        if (kdef->validate(&setup) != LRA_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", lra_error_message());
+            return lra_config_error(c, "model.attention.type", "%s", msg);
+        }
+    }
     return LRA_OK;
 }
 

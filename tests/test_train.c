@@ -160,19 +160,21 @@ static void test_bad_configs(void) {
         const char *extra;
         const char *set;
         const char *want;
+        const char *set2;
     } cases[] = {
-        {"  bogus: 1\n", NULL, "test.yaml:24:3: unknown key 'train.bogus'"},
-        {NULL, "train.batch_size=ten", "--set train.batch_size=ten"},
-        {NULL, "train.accumulation=3", "must divide train.batch_size"},
-        {NULL, "model.attention.type=nonesuch", "unknown attention kernel"},
-        {NULL, "train.lr=-1", "train.lr"},
-        {NULL, "model.dropout=1.5", "model.dropout"},
-        {NULL, "train.warmup=50", "onecycle needs"},
-        {NULL, "model.attention.softmax.dropout=2", "model.attention.softmax.dropout"},
+        {"  bogus: 1\n", NULL, "test.yaml:24:3: unknown key 'train.bogus'", NULL},
+        {NULL, "train.batch_size=ten", "--set train.batch_size=ten", NULL},
+        {NULL, "train.accumulation=3", "must divide train.batch_size", NULL},
+        {NULL, "model.attention.type=nonesuch", "unknown attention kernel", NULL},
+        {NULL, "train.lr=-1", "train.lr", NULL},
+        {NULL, "model.dropout=1.5", "model.dropout", NULL},
+        {NULL, "train.warmup=50", "onecycle needs", NULL},
+        {NULL, "model.attention.softmax.dropout=2", "model.attention.softmax.dropout", NULL},
+        {NULL, "model.attention.s3.r=5", "expected a divisor of the model width 16, got 5", "model.attention.type=s3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *sets[1] = {cases[i].set};
-        lra_status st = settings_from(cases[i].extra, sets, cases[i].set ? 1 : 0, &s, NULL);
+        const char *sets[2] = {cases[i].set, cases[i].set2};
+        lra_status st = settings_from(cases[i].extra, sets, cases[i].set ? (cases[i].set2 ? 2 : 1) : 0, &s, NULL);
         CHECK_MSG(st == LRA_ERR_CONFIG, "case %zu: status %d", i, (int)st);
         CHECK_MSG(strstr(lra_error_message(), cases[i].want) != NULL, "case %zu: message \"%s\" lacks \"%s\"", i,
                   lra_error_message(), cases[i].want);

@@ -16,6 +16,7 @@
 #include "optim/adamw.h"
 #include "tasks/model.h"
 #include "tools/lra/args.h"
+#include "tools/lra/bench.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -63,12 +64,11 @@ int lra_bench_train(int argc, char **argv) {
     }
     lra_attn_values_defaults(c.enc.kernel, &c.enc.kernel_opts);
     // The peer has no attention dropout; feature counts follow --features where the kernel has one.
+    const char *count = lra_bench_count_option(c.enc.kernel);
     for (int i = 0; i < c.enc.kernel_opts.n; i++) {
         const char *name = c.enc.kernel_opts.names[i];
         if (!strcmp(name, "dropout")) c.enc.kernel_opts.values[i] = 0;
-        if (!strcmp(name, "num_samples") || !strcmp(name, "num_landmarks") || !strcmp(name, "num_features") ||
-            !strcmp(name, "nb_features") || !strcmp(name, "landmarks") || !strcmp(name, "features"))
-            c.enc.kernel_opts.values[i] = (double)features;
+        if (count && !strcmp(name, count)) c.enc.kernel_opts.values[i] = (double)features;
     }
     c.enc.vocab_size = 32;
     c.enc.pos_len = (int)n;

@@ -27,8 +27,8 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "tools/lra/args.h"
+#include "tools/lra/bench.h"
 
-int lra_bench_train(int argc, char **argv);
 
 #define MAX_LIST 32
 
@@ -56,8 +56,9 @@ static int int_list(const char *cmd, const char *flag, const char *text, int64_t
 }
 
 // The feature/sample-count option of a kernel, or NULL.
-static const char *count_option(const lra_attn_kernel_def *def) {
-    static const char *const names[] = {"nb_features", "in_nb_features", "num_landmarks", "k", "num_samples"};
+const char *lra_bench_count_option(const lra_attn_kernel_def *def) {
+    static const char *const names[] = {"nb_features", "in_nb_features", "num_landmarks", "k", "num_samples",
+                                        "num_hash", "s1"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         for (int j = 0; j < def->n_options; j++)
             if (!strcmp(def->options[j].name, names[i])) return names[i];
@@ -78,7 +79,7 @@ static int bench_kernel_make(bench_kernel *bk, const lra_attn_kernel_def *def, i
     memset(bk, 0, sizeof *bk);
     bk->def = def;
     lra_attn_values_defaults(def, &bk->vals);
-    const char *opt = count_option(def);
+    const char *opt = lra_bench_count_option(def);
     if (count > 0 && opt) {
         char text[32];
         snprintf(text, sizeof text, "%lld", (long long)count);
@@ -292,7 +293,7 @@ static int bench_approx(int argc, char **argv) {
             double exnorm[64];
             for (int64_t h = 0; h < H && h < 64; h++) exnorm[h] = spectral_norm(lra_f32(ex) + h * n * p, n, p);
             for (int ik = 0; ik < nk; ik++) {
-                const int has_count = count_option(defs[ik]) != NULL;
+                const int has_count = lra_bench_count_option(defs[ik]) != NULL;
                 for (int id = 0; id < n_ds; id++) {
                     if (!has_count && id > 0) {  // no count: one measurement, copied to every d
                         st[ik * n_ds + id] = st[ik * n_ds];
