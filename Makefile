@@ -25,12 +25,15 @@ WARN    += -Werror
 endif
 INCS    := -I. $(shell test -d /usr/include/x86_64-linux-gnu/openblas-openmp && echo -I/usr/include/x86_64-linux-gnu/openblas-openmp)
 
+# -march=native in every mode: the kernels use 32-byte vector types (core/fastmath.h), and all modes
+# should run the same instruction paths.
+ARCH    ?= -march=native
 ifeq ($(MODE),release)
-OPT := -O2 -march=native -ftree-vectorize -g
+OPT := -O2 $(ARCH) -ftree-vectorize -g
 else ifeq ($(MODE),debug)
-OPT := -O0 -g3
+OPT := -O0 -g3 $(ARCH)
 else ifeq ($(MODE),asan)
-OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else
 $(error MODE must be release, debug or asan)
 endif
