@@ -32,6 +32,16 @@ typedef struct {
     lra_params *params;
 } nystrom_state;
 
+static lra_status nystrom_validate(const lra_attn_setup *setup) {
+    const int64_t l = (int64_t)lra_attn_value(setup->opts, "num_landmarks");
+    if (setup->seq_len % l)
+        return lra_error(LRA_ERR_CONFIG,
+                         "attention 'nystrom' option 'num_landmarks': expected a divisor of the sequence length %lld "
+                         "(segment-mean landmarks), got %lld",
+                         (long long)setup->seq_len, (long long)l);
+    return LRA_OK;
+}
+
 static void *nystrom_create(const lra_attn_setup *setup, lra_params *params) {
     nystrom_state *s = lra_xcalloc(1, sizeof *s);
     s->landmarks = (int64_t)lra_attn_value(setup->opts, "num_landmarks");
@@ -146,6 +156,7 @@ const lra_attn_kernel_def lra_attn_nystrom = {
     .summary = "Nystromformer: segment-mean landmarks, Newton-Schulz pseudo-inverse, optional conv on V",
     .options = k_options,
     .n_options = sizeof k_options / sizeof k_options[0],
+    .validate = nystrom_validate,
     .create = nystrom_create,
     .forward = nystrom_forward,
     .destroy = nystrom_destroy,

@@ -82,6 +82,11 @@ int lra_bench_train(int argc, char **argv) {
     c.pooling = LRA_POOL_MEAN;
     c.num_classes = 10;
     c.head_hidden = 128;
+    if (c.enc.kernel->validate) {
+        lra_attn_setup setup = {.n_heads = 2, .head_dim = 32, .model_dim = 64, .seq_len = n, .opts = &c.enc.kernel_opts,
+                                .prefix = ""};
+        if (c.enc.kernel->validate(&setup) != LRA_OK) return lra_arg_fail("bench train");
+    }
     lra_model m;
     lra_model_build(&m, &c, 0);
     lra_adamw opt;
