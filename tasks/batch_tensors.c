@@ -7,7 +7,9 @@
 
 void lra_batch_tensors_make(lra_ctx *ctx, const lra_batch *b, lra_batch_tensors *out) {
     memset(out, 0, sizeof *out);
-    const int64_t L = b->length, rows = b->rows;
+    // Only the real rows: the padding rows of a last partial batch would cost time and are not valid
+    // inputs for every kernel (sampling kernels need real tokens in every example).
+    const int64_t L = b->length, rows = b->count > 0 ? b->count : 1;
     for (int s = 0; s < b->n_seq && s < 2; s++) {
         out->ids[s] = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(rows, L));
         out->mask[s] = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(rows, L));
@@ -23,7 +25,5 @@ void lra_batch_tensors_make(lra_ctx *ctx, const lra_batch *b, lra_batch_tensors 
 }
 
 lra_tensor *lra_batch_logits(lra_model *m, lra_ctx *ctx, const lra_batch_tensors *t) {
-    lra_tensor *logits = lra_model_logits(m, ctx, t->ids[0], t->mask[0], t->ids[1], t->mask[1]);
-    if (t->count < logits->shape[0]) logits = lra_op_slice(ctx, logits, 0, 0, t->count);
-    return logits;
+    return lra_model_logits(m, ctx, t->ids[0], t->mask[0], t->ids[1], t->mask[1]);
 }

@@ -6,15 +6,15 @@
 #include "tasks/model.h"
 
 typedef struct {
-    lra_tensor *ids[2];    // int32 [rows, L] per document
-    lra_tensor *mask[2];   // float [rows, L]
+    lra_tensor *ids[2];    // int32 [count, L] per document
+    lra_tensor *mask[2];   // float [count, L]
     lra_tensor *labels;    // int32 [count] (only the real rows)
     int count;             // real examples
 } lra_batch_tensors;
 
-// Copies sequence s of every row into contiguous arena tensors (rows >= count are padding rows).
+// Copies sequence s of every real row (the first b->count) into contiguous arena tensors [count, L].
 void lra_batch_tensors_make(lra_ctx *ctx, const lra_batch *b, lra_batch_tensors *out);
-// Logits of the real rows only: [count, C].
+// Logits [count, C].
 lra_tensor *lra_batch_logits(lra_model *m, lra_ctx *ctx, const lra_batch_tensors *t);
 
 #endif

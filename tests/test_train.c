@@ -462,6 +462,24 @@ static void test_export_import_round_trip(void) {
     CHECK(system(cmd) != 0);
 }
 
+// A sampling kernel (which needs real tokens in every example) with a last partial evaluation batch:
+// only real rows reach the model.
+static void test_sampling_kernel_partial_eval_batch(void) {
+    lra_run_settings s;
+    char *yaml = NULL;
+    const char *sets[] = {"model.attention.type=skeinformer", "train.steps=3", "train.eval_every=3",
+                          "train.eval_batch_size=5", "train.warmup=1"};
+    lra_status st = settings_from(NULL, sets, 5, &s, &yaml);
+    CHECK_MSG(st == LRA_OK, "%s", lra_error_message());
+    if (st) return;
+    char d[400];
+    snprintf(d, sizeof d, "%s/skein-partial", g_root);
+    lra_train_summary sum;
+    CHECK_OK(run(d, &s, yaml, 0, 0, &sum));
+    CHECK_EQ_INT(sum.test_examples, 40);
+    free(yaml);
+}
+
 // Every shipped config validates against the schema and resolves (so configs/ never rots).
 static void test_shipped_configs_validate(void) {
     const char *names[] = {"listops", "text", "retrieval", "image", "pathfinder", "quickstart"};
@@ -499,6 +517,7 @@ static const lra_test_case TESTS[] = {
     {"cli_eval_and_table", test_cli_eval_and_table},
     {"thread_count_independent", test_thread_count_independent},
     {"export_import_round_trip", test_export_import_round_trip},
+    {"sampling_kernel_partial_eval_batch", test_sampling_kernel_partial_eval_batch},
     {"shipped_configs_validate", test_shipped_configs_validate},
     {"cleanup", test_cleanup},
 };
