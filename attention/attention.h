@@ -64,6 +64,7 @@ typedef struct lra_attn_kernel_def {
     const char *summary;   // one line for `lra attention list`
     const lra_attn_option *options;
     int n_options;
+    int min_tokens;        // real tokens every sequence needs (0: none); the trainer checks data against it
     // Checks that the options fit the model (e.g. a segment count dividing the width) before anything is
     // built; a failure names the option and what was expected.  May be NULL.
     lra_status (*validate)(const lra_attn_setup *setup);

@@ -515,6 +515,7 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
         .summary = text,                                             \
         .options = opts,                                             \
         .n_options = sizeof opts / sizeof opts[0],                   \
+        .min_tokens = 2, /* the spec's sampling needs n_b >= 2 */    \
         .create = createfn,                                          \
         .forward = skein_forward,                                    \
         .destroy = skein_destroy,                                    \

@@ -140,6 +140,16 @@ lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_da
     if (out->count == 0)
         return lra_error(LRA_ERR_FORMAT, "%s: the %s split of task %s is empty", s->data_path, lra_split_name(split),
                          s->task->name);
+    const int need = s->model.enc.kernel ? s->model.enc.kernel->min_tokens : 0;
+    if (need > 0)
+        for (int64_t i = 0; i < out->count; i++)
+            for (int q = 0; q < out->n_seq; q++)
+                if (lra_dataset_len(out, i, q) < need)
+                    return lra_error(LRA_ERR_FORMAT,
+                                     "%s: example %lld of the %s split has %lld tokens; attention '%s' needs at least %d "
+                                     "real tokens per sequence",
+                                     s->data_path, (long long)i, lra_split_name(split),
+                                     (long long)lra_dataset_len(out, i, q), s->model.enc.kernel->name, need);
     if (out->vocab_size > s->model.enc.vocab_size)
         return lra_error(LRA_ERR_CONFIG, "model.vocab_size %d is smaller than the data's vocabulary (%d ids)",
                          s->model.enc.vocab_size, out->vocab_size);

@@ -480,6 +480,32 @@ static void test_sampling_kernel_partial_eval_batch(void) {
     free(yaml);
 }
 
+// Data with a sequence shorter than a kernel's minimum (skeinformer samples need 2 real tokens) is
+// refused with the example named, before training starts.
+static void test_too_short_sequences_refused(void) {
+    char dir[400], path[500];
+    snprintf(dir, sizeof dir, "%s/short-listops", g_root);
+    REQUIRE(lra_path_mkdirs(dir) == LRA_OK);
+    const char *tsv = "Source\tTarget\r\n[MAX 2 5 ]\t5\r\n3\t3\r\n";
+    const char *names[] = {"basic_train.tsv", "basic_val.tsv", "basic_test.tsv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        REQUIRE(lra_atomic_write_file(path, tsv, strlen(tsv)) == LRA_OK);
+    }
+    char set_path[520];
+    snprintf(set_path, sizeof set_path, "data.path=%s", dir);
+    const char *sets[] = {"model.attention.type=skeinformer", set_path};
+    lra_run_settings s;
+    char *yaml = NULL;
+    REQUIRE(settings_from(NULL, sets, 2, &s, &yaml) == LRA_OK);
+    char d[400];
+    snprintf(d, sizeof d, "%s/short-run", g_root);
+    lra_train_summary sum;
+    CHECK_EQ_INT(run(d, &s, yaml, 0, 0, &sum), LRA_ERR_FORMAT);
+    CHECK_MSG(strstr(lra_error_message(), "example 1 of the train split has 1 tokens"), "%s", lra_error_message());
+    free(yaml);
+}
+
 // Every shipped config validates against the schema and resolves (so configs/ never rots).
 static void test_shipped_configs_validate(void) {
     const char *names[] = {"listops", "text", "retrieval", "image", "pathfinder", "quickstart"};
@@ -518,6 +544,7 @@ static const lra_test_case TESTS[] = {
     {"thread_count_independent", test_thread_count_independent},
     {"export_import_round_trip", test_export_import_round_trip},
     {"sampling_kernel_partial_eval_batch", test_sampling_kernel_partial_eval_batch},
+    {"too_short_sequences_refused", test_too_short_sequences_refused},
     {"shipped_configs_validate", test_shipped_configs_validate},
     {"cleanup", test_cleanup},
 };
