@@ -3,8 +3,9 @@
 // A = softmax(Q̄ K̄^T) [l, l], B = softmax(Q̄ k~^T, padded keys excluded) [l, n];
 // O = (F NS(A)) (B V), NS = 6 Newton-Schulz iterations of the pseudo-inverse.  With l = n it is the
 // exact masked softmax.  Optional depthwise convolution of m*V along the sequence (conv_kernel > 0; one
-// kernel per head, init U(-1/sqrt(k), 1/sqrt(k))) added to O.  Everything is differentiable; written as
-// a chain of ops (every tensor is O(n l) or O(l^2)), with the convolution as one small composite node.
+// kernel per head, init U(-1/sqrt(k), 1/sqrt(k))) added to O.  Everything is differentiable.  l < n runs
+// as one composite node with a hand-written backward (below); l >= n and the convolution are small ops.
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
@@ -118,31 +120,359 @@ static lra_tensor *dwconv(lra_ctx *ctx, lra_tensor *x, lra_tensor *w) {
     return out;
 }
 
+// ------------------------------------------------------------------ fused landmark path (l < n)
+// One tape node per call.  Per (example, head) forward keeps F [n, l], the log-sum-exp of the rows of
+// Bm [l] (backward recomputes Bm [l, n] from Ql and k, which costs little next to the iterations), A [l, l], the
+// Newton-Schulz iterates Z_0..Z_T, products A Z_t and the terms t2, t3 below [l, l] (O(T l^2), small
+// next to F, and it spares backward two l^3 products per iteration), the landmarks Ql, Kl [l, p],
+// W = Bm V and U = Z_T W [l, p]; O = F U.  Backward first runs through O = F U and the iterations down
+// to dA (per matrix), then adds the gradient of the init scale c0 (which may couple the batch), then
+// goes through the three softmaxes and the landmark means.
+typedef struct {
+    int64_t B, H, n, p, l;
+    int iters;
+    lra_pinv_init init;
+    float scale;           // p^-1/4
+    const float *mask;     // [B, n]
+    float *F, *Blse, *A, *Zs, *AZs, *T2s, *T3s, *Ql, *Kl, *W, *U;  // per bh blocks (sizes above)
+    float *c0;             // [B*H] (the same value everywhere for the global inits)
+    float *cm, *rm;        // global_abs_prod: the two maxima
+    int64_t *col_arg;      // per_matrix: [B*H] argmax column; global: [0] = flat index bh*l + j
+    int64_t row_arg;       // global_abs_prod: flat index bh*l + i of the max row sum
+} nys_saved;
+
+// Scaled, masked rows of one example-head: xt[i] = x[i] * (m_i * scale).  x, xt: [n, p]
+static void nys_scaled_rows(const float *x, const float *mrow, float scale, int64_t n, int64_t p, float *xt) {
+    for (int64_t i = 0; i < n; i++) {
+        const float ms = mrow[i] * scale;
+        for (int64_t c = 0; c < p; c++) xt[i * p + c] = x[i * p + c] * ms;
+    }
+}
+
+// Segment means: xl[a] = mean of rows [a*seg, (a+1)*seg) of xt.  xt: [n, p] -> xl: [l, p]
+static void nys_landmarks(const float *xt, int64_t l, int64_t seg, int64_t p, float *xl) {
+    for (int64_t a = 0; a < l; a++)
+        for (int64_t c = 0; c < p; c++) {
+            double acc = 0.0;
+            for (int64_t r = 0; r < seg; r++) acc += (double)xt[(a * seg + r) * p + c];
+            xl[a * p + c] = (float)(acc / (double)seg);
+        }
+}
+
+// Row softmax in place of S [rows, cols]; keys with kmask 0 excluded when kmask is given.  With lse_in
+// the rows are normalised by it (recomputation); else lse_out (may be NULL) receives each row's log-sum-exp.
+static void nys_softmax_rows(float *S, int64_t rows, int64_t cols, const float *kmask, const float *lse_in,
+                             float *lse_out) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = S + r * cols;
+        if (kmask)
+            for (int64_t j = 0; j < cols; j++) row[j] = kmask[j] != 0.0f ? row[j] : -INFINITY;
+        if (lse_in) {
+            lra_exp_shift_sum(row, cols, lse_in[r]);
+            continue;
+        }
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < cols; j++) mx = row[j] > mx ? row[j] : mx;
+        const double sum = lra_exp_shift_sum(row, cols, mx);
+        if (lse_out) lse_out[r] = mx + (float)log(sum);
+        const float inv = (float)(1.0 / sum);
+        for (int64_t j = 0; j < cols; j++) row[j] *= inv;
+    }
+}
+
+// dP <- P * (dP - rowsum(dP * P)), in place.  P, dP: [rows, cols]
+static void nys_softmax_back(const float *P, float *dP, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *pr = P + r * cols;
+        float *gr = dP + r * cols;
+        double s = 0.0;
+        for (int64_t j = 0; j < cols; j++) s += (double)gr[j] * (double)pr[j];
+        const float sf = (float)s;
+        for (int64_t j = 0; j < cols; j++) gr[j] = pr[j] * (gr[j] - sf);
+    }
+}
+
+static void nys_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+                alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+// x <- d I - x for an [m, m] matrix computed as -x (already negated by the product) plus d on the diagonal.
+static void nys_add_diag(float *x, int64_t m, float d) {
+    for (int64_t i = 0; i < m; i++) x[i * m + i] += d;
+}
+
+// t1 = 7I - AZ, t2 = 15I - AZ t1, t3 = 13I - AZ t2  (all [l, l])
+static void nys_ns_terms(const float *AZ, int64_t l, float *t1, float *t2, float *t3) {
+    for (int64_t e = 0; e < l * l; e++) t1[e] = -AZ[e];
+    nys_add_diag(t1, l, 7.0f);
+    nys_gemm(0, 0, l, l, l, -1.0f, AZ, l, t1, l, 0.0f, t2, l);
+    nys_add_diag(t2, l, 15.0f);
+    nys_gemm(0, 0, l, l, l, -1.0f, AZ, l, t2, l, 0.0f, t3, l);
+    nys_add_diag(t3, l, 13.0f);
+}
+
+static void nys_backward(lra_ctx *ctx, lra_node *node) {
+    const nys_saved *sv = node->extra;
+    lra_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
+    const int64_t B = sv->B, H = sv->H, n = sv->n, p = sv->p, l = sv->l, seg = n / l, BH = B * H, T = sv->iters;
+    const int64_t ll = l * l, nl = n * l, lp = l * p, np = n * p;
+    float *dq = q->requires_grad ? lra_grad(ctx, q) : NULL;
+    float *dk = k->requires_grad ? lra_grad(ctx, k) : NULL;
+    float *dv = v->requires_grad ? lra_grad(ctx, v) : NULL;
+    const float *G = node->out->grad;
+    const int nt = omp_get_max_threads();
+    float *dA = lra_arena_alloc(ctx->arena, (size_t)(BH * ll) * sizeof(float));
+    double *dc0 = lra_arena_alloc(ctx->arena, (size_t)BH * sizeof(double));
+    const int64_t per1 = lp + 6 * ll, per2 = 4 * np + 4 * lp + 3 * nl;
+    const int64_t per = per1 > per2 ? per1 : per2;
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(float));
+    // Phase 1: O = F U, U = Z_T W  ->  dZ_T, then through the iterations to dA and dc0.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+        float *dU = s, *dZ = dU + lp, *dZn = dZ + ll, *t1 = dZn + ll, *dt2 = t1 + ll, *dt = dt2 + ll, *dAZ = dt + ll;
+        const float *F = sv->F + bh * nl, *A = sv->A + bh * ll, *Zs = sv->Zs + bh * (T + 1) * ll,
+                    *AZs = sv->AZs + bh * T * ll, *T2s = sv->T2s + bh * T * ll, *T3s = sv->T3s + bh * T * ll,
+                    *W = sv->W + bh * lp;
+        float *dAb = dA + bh * ll;
+        nys_gemm(1, 0, l, p, n, 1.0f, F, l, G + bh * np, p, 0.0f, dU, p);
+        nys_gemm(0, 1, l, l, p, 1.0f, dU, p, W, p, 0.0f, dZn, l);
+        memset(dAb, 0, (size_t)ll * sizeof(float));
+        for (int64_t t = T - 1; t >= 0; t--) {
+            const float *Z = Zs + t * ll, *AZ = AZs + t * ll, *t2 = T2s + t * ll, *t3 = T3s + t * ll;
+            for (int64_t e = 0; e < ll; e++) t1[e] = -AZ[e];
+            nys_add_diag(t1, l, 7.0f);
+            nys_gemm(0, 1, l, l, l, 0.25f, dZn, l, t3, l, 0.0f, dZ, l);   // dZ = dZ' t3^T / 4
+            nys_gemm(1, 0, l, l, l, 0.25f, Z, l, dZn, l, 0.0f, dt, l);    // dt3 = Z^T dZ' / 4
+            nys_gemm(0, 1, l, l, l, -1.0f, dt, l, t2, l, 0.0f, dAZ, l);   // dAZ = -dt3 t2^T
+            nys_gemm(1, 0, l, l, l, -1.0f, AZ, l, dt, l, 0.0f, dt2, l);   // dt2 = -AZ^T dt3
+            nys_gemm(0, 1, l, l, l, -1.0f, dt2, l, t1, l, 1.0f, dAZ, l);  // dAZ -= dt2 t1^T
+            nys_gemm(1, 0, l, l, l, -1.0f, AZ, l, dt2, l, 0.0f, dt, l);   // dt1 = -AZ^T dt2
+            for (int64_t e = 0; e < ll; e++) dAZ[e] -= dt[e];              // t1 = 7I - AZ
+            nys_gemm(0, 1, l, l, l, 1.0f, dAZ, l, Z, l, 1.0f, dAb, l);    // dA += dAZ Z^T
+            nys_gemm(1, 0, l, l, l, 1.0f, A, l, dAZ, l, 1.0f, dZ, l);     // dZ += A^T dAZ
+            float *sw = dZ;
+            dZ = dZn;
+            dZn = sw;
+        }
+        // Z_0 = A^T / c0: dA += dZ_0^T / c0, dc0 = -sum(dZ_0 * Z_0) / c0
+        const float c0 = sv->c0[bh];
+        double acc = 0.0;
+        for (int64_t i = 0; i < l; i++)
+            for (int64_t j = 0; j < l; j++) {
+                dAb[j * l + i] += dZn[i * l + j] / c0;
+                acc += (double)dZn[i * l + j] * (double)Zs[i * l + j];
+            }
+        dc0[bh] = -acc / (double)c0;
+    }
+    // The init scale's gradient goes to the column (and row) that gave the maximum.
+    if (sv->init == LRA_PINV_PER_MATRIX) {
+        for (int64_t bh = 0; bh < BH; bh++) {
+            const float g = (float)dc0[bh];
+            for (int64_t i = 0; i < l; i++) dA[bh * ll + i * l + sv->col_arg[bh]] += g;
+        }
+    } else {
+        double tot = 0.0;
+        for (int64_t bh = 0; bh < BH; bh++) tot += dc0[bh];
+        float gc = (float)tot;
+        if (sv->init == LRA_PINV_GLOBAL_ABS_PROD) {
+            const float gr = gc * sv->cm[0];
+            gc = gc * sv->rm[0];
+            const int64_t rb = sv->row_arg / l, ri = sv->row_arg % l;
+            for (int64_t j = 0; j < l; j++) dA[rb * ll + ri * l + j] += gr;
+        }
+        const int64_t cb = sv->col_arg[0] / l, cj = sv->col_arg[0] % l;
+        for (int64_t i = 0; i < l; i++) dA[cb * ll + i * l + cj] += gc;
+    }
+    // Phase 2: softmaxes and landmark means.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+        float *qt = s, *kt = qt + np, *dqt = kt + np, *dkt = dqt + np, *dU = dkt + np, *dW = dU + lp, *dQl = dW + lp,
+              *dKl = dQl + lp, *dF = dKl + lp, *dBm = dF + nl, *Bm = dBm + nl;
+        const int64_t b = bh / H;
+        const float *mrow = sv->mask + b * n;
+        const float *F = sv->F + bh * nl, *A = sv->A + bh * ll,
+                    *Z = sv->Zs + (bh * (T + 1) + T) * ll, *Ql = sv->Ql + bh * lp, *Kl = sv->Kl + bh * lp,
+                    *U = sv->U + bh * lp, *Gb = G + bh * np, *vb = lra_f32(v) + bh * np;
+        float *dAb = dA + bh * ll;
+        nys_scaled_rows(lra_f32(q) + bh * np, mrow, sv->scale, n, p, qt);
+        nys_scaled_rows(lra_f32(k) + bh * np, mrow, sv->scale, n, p, kt);
+        nys_gemm(0, 1, l, n, p, 1.0f, Ql, p, kt, p, 0.0f, Bm, n);
+        nys_softmax_rows(Bm, l, n, lra_attn_valid_positions(mrow, n, NULL) > 0 ? mrow : NULL, sv->Blse + bh * l,
+                         NULL);
+        nys_gemm(1, 0, l, p, n, 1.0f, F, l, Gb, p, 0.0f, dU, p);     // dU = F^T G
+        nys_gemm(1, 0, l, p, l, 1.0f, Z, l, dU, p, 0.0f, dW, p);     // dW = Z^T dU
+        nys_gemm(0, 1, n, l, p, 1.0f, Gb, p, U, p, 0.0f, dF, l);     // dF = G U^T
+        nys_gemm(0, 1, l, n, p, 1.0f, dW, p, vb, p, 0.0f, dBm, n);   // dBm = dW V^T
+        if (dv) nys_gemm(1, 0, n, p, l, 1.0f, Bm, n, dW, p, 1.0f, dv + bh * np, p);
+        nys_softmax_back(F, dF, n, l);
+        nys_softmax_back(Bm, dBm, l, n);  // excluded keys have P = 0: no gradient
+        nys_softmax_back(A, dAb, l, l);
+        nys_gemm(0, 0, n, p, l, 1.0f, dF, l, Kl, p, 0.0f, dqt, p);   // scores F = qt Kl^T
+        nys_gemm(1, 0, l, p, n, 1.0f, dF, l, qt, p, 0.0f, dKl, p);
+        nys_gemm(0, 0, l, p, l, 1.0f, dAb, l, Kl, p, 0.0f, dQl, p);  // scores A = Ql Kl^T
+        nys_gemm(1, 0, l, p, l, 1.0f, dAb, l, Ql, p, 1.0f, dKl, p);
+        nys_gemm(0, 0, l, p, n, 1.0f, dBm, n, kt, p, 1.0f, dQl, p);  // scores Bm = Ql kt^T
+        nys_gemm(1, 0, n, p, l, 1.0f, dBm, n, Ql, p, 0.0f, dkt, p);
+        const float inv_seg = 1.0f / (float)seg;
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t a = i / seg;
+            const float ms = mrow[i] * sv->scale;
+            for (int64_t c = 0; c < p; c++) {
+                const float gq = dqt[i * p + c] + dQl[a * p + c] * inv_seg;
+                const float gk = dkt[i * p + c] + dKl[a * p + c] * inv_seg;
+                if (dq) dq[bh * np + i * p + c] += gq * ms;
+                if (dk) dk[bh * np + i * p + c] += gk * ms;
+            }
+        }
+    }
+}
+
+// Column sums' maximum (first index) of one [m, m] matrix; *arg receives the column.
+static float nys_max_colsum(const float *A, int64_t m, int64_t *arg, float *colsum) {
+    for (int64_t j = 0; j < m; j++) {
+        double acc = 0.0;
+        for (int64_t i = 0; i < m; i++) acc += (double)A[i * m + j];
+        colsum[j] = (float)acc;
+    }
+    float best = colsum[0];
+    *arg = 0;
+    for (int64_t j = 1; j < m; j++)
+        if (colsum[j] > best) {
+            best = colsum[j];
+            *arg = j;
+        }
+    return best;
+}
+
+// q, k, v: [B, H, n, p] contiguous, mask [B, n] contiguous -> [B, H, n, p]
+static lra_tensor *nys_fused(const nystrom_state *st, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
+                             lra_tensor *mask) {
+    const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], l = st->landmarks;
+    const int64_t BH = B * H, seg = n / l, T = st->iters, ll = l * l, nl = n * l, lp = l * p, np = n * p;
+    nys_saved *sv = lra_arena_alloc(ctx->arena, sizeof *sv);
+    *sv = (nys_saved){.B = B, .H = H, .n = n, .p = p, .l = l, .iters = st->iters, .init = st->init,
+                      .scale = powf((float)p, -0.25f), .mask = lra_f32(mask)};
+    lra_arena *ar = ctx->arena;
+    sv->F = lra_arena_alloc(ar, (size_t)(BH * nl) * sizeof(float));
+    sv->Blse = lra_arena_alloc(ar, (size_t)(BH * l) * sizeof(float));
+    sv->A = lra_arena_alloc(ar, (size_t)(BH * ll) * sizeof(float));
+    sv->Zs = lra_arena_alloc(ar, (size_t)(BH * (T + 1) * ll) * sizeof(float));
+    sv->AZs = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
+    sv->T2s = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
+    sv->T3s = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
+    sv->Ql = lra_arena_alloc(ar, (size_t)(BH * lp) * sizeof(float));
+    sv->Kl = lra_arena_alloc(ar, (size_t)(BH * lp) * sizeof(float));
+    sv->W = lra_arena_alloc(ar, (size_t)(BH * lp) * sizeof(float));
+    sv->U = lra_arena_alloc(ar, (size_t)(BH * lp) * sizeof(float));
+    sv->c0 = lra_arena_alloc(ar, (size_t)BH * sizeof(float));
+    sv->cm = lra_arena_alloc(ar, 2 * sizeof(float));
+    sv->rm = sv->cm + 1;
+    sv->col_arg = lra_arena_alloc(ar, (size_t)BH * sizeof(int64_t));
+    float *colsum = lra_arena_alloc(ar, (size_t)(BH * l) * sizeof(float));
+    lra_tensor *out = lra_tensor_new(ar, LRA_F32, q->shape, 4);
+    const int nt = omp_get_max_threads();
+    const int64_t per = 2 * np + (nl > ll ? nl : ll);
+    float *scratch = lra_arena_alloc(ar, (size_t)nt * (size_t)per * sizeof(float));
+    // Pass 1: landmarks and the three softmaxes.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+        float *qt = s, *kt = qt + np, *Bm = kt + np;
+        const int64_t b = bh / H;
+        const float *mrow = sv->mask + b * n;
+        float *F = sv->F + bh * nl, *A = sv->A + bh * ll, *Ql = sv->Ql + bh * lp,
+              *Kl = sv->Kl + bh * lp;
+        nys_scaled_rows(lra_f32(q) + bh * np, mrow, sv->scale, n, p, qt);
+        nys_scaled_rows(lra_f32(k) + bh * np, mrow, sv->scale, n, p, kt);
+        nys_landmarks(qt, l, seg, p, Ql);
+        nys_landmarks(kt, l, seg, p, Kl);
+        nys_gemm(0, 1, n, l, p, 1.0f, qt, p, Kl, p, 0.0f, F, l);
+        nys_softmax_rows(F, n, l, NULL, NULL, NULL);
+        nys_gemm(0, 1, l, l, p, 1.0f, Ql, p, Kl, p, 0.0f, A, l);
+        nys_softmax_rows(A, l, l, NULL, NULL, NULL);
+        nys_gemm(0, 1, l, n, p, 1.0f, Ql, p, kt, p, 0.0f, Bm, n);
+        // A mask without any real key is ignored (every key attended).
+        nys_softmax_rows(Bm, l, n, lra_attn_valid_positions(mrow, n, NULL) > 0 ? mrow : NULL, NULL, sv->Blse + bh * l);
+        nys_gemm(0, 0, l, p, n, 1.0f, Bm, n, lra_f32(v) + bh * np, p, 0.0f, sv->W + bh * lp, p);
+        sv->c0[bh] = nys_max_colsum(A, l, &sv->col_arg[bh], colsum + bh * l);
+    }
+    // Init scale c0: per matrix, or the batch-wide maxima (first index in (example, head, column) order).
+    if (st->init != LRA_PINV_PER_MATRIX) {
+        float cm = colsum[0];
+        int64_t carg = 0;
+        for (int64_t e = 1; e < BH * l; e++)
+            if (colsum[e] > cm) {
+                cm = colsum[e];
+                carg = e;
+            }
+        float c0 = cm;
+        sv->cm[0] = cm;
+        if (st->init == LRA_PINV_GLOBAL_ABS_PROD) {
+            float rm = 0.0f;
+            int64_t rarg = 0;
+            for (int64_t e = 0; e < BH * l; e++) {
+                const float *row = sv->A + e * l;
+                double acc = 0.0;
+                for (int64_t j = 0; j < l; j++) acc += (double)row[j];
+                if (e == 0 || (float)acc > rm) {
+                    rm = (float)acc;
+                    rarg = e;
+                }
+            }
+            sv->rm[0] = rm;
+            sv->row_arg = rarg;
+            c0 = cm * rm;
+        }
+        sv->col_arg[0] = carg;
+        for (int64_t bh = 0; bh < BH; bh++) sv->c0[bh] = c0;
+    }
+    // Pass 2: Newton-Schulz iterations and the output.
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+        float *t1 = s + 2 * np;
+        const float *A = sv->A + bh * ll, *F = sv->F + bh * nl;
+        float *Zs = sv->Zs + bh * (T + 1) * ll, *AZs = sv->AZs + bh * T * ll, *T2s = sv->T2s + bh * T * ll,
+              *T3s = sv->T3s + bh * T * ll, *W = sv->W + bh * lp, *U = sv->U + bh * lp;
+        const float c0 = sv->c0[bh];
+        for (int64_t i = 0; i < l; i++)
+            for (int64_t j = 0; j < l; j++) Zs[i * l + j] = A[j * l + i] / c0;
+        for (int64_t t = 0; t < T; t++) {
+            const float *Z = Zs + t * ll;
+            float *AZ = AZs + t * ll;
+            nys_gemm(0, 0, l, l, l, 1.0f, A, l, Z, l, 0.0f, AZ, l);
+            nys_ns_terms(AZ, l, t1, T2s + t * ll, T3s + t * ll);
+            nys_gemm(0, 0, l, l, l, 0.25f, Z, l, T3s + t * ll, l, 0.0f, Zs + (t + 1) * ll, l);
+        }
+        nys_gemm(0, 0, l, p, l, 1.0f, Zs + T * ll, l, W, p, 0.0f, U, p);
+        nys_gemm(0, 0, n, p, l, 1.0f, F, l, U, p, 0.0f, lra_f32(out) + bh * np, p);
+    }
+    lra_node *nd = lra_tape_record(ctx, "attention.nystrom", nys_backward, out, 3, (lra_tensor *[]){q, k, v});
+    if (nd) nd->extra = sv;
+    return out;
+}
+
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
 static lra_tensor *nystrom_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                                    lra_tensor *mask, const lra_attn_call *call) {
     const nystrom_state *s = state;
-    const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], l = s->landmarks;
+    const int64_t n = q->shape[2], p = q->shape[3], l = s->landmarks;
     lra_tensor *mrow = lra_attn_mask_rows(ctx, mask);
-    lra_tensor *mscaled = lra_op_scale(ctx, mrow, powf((float)p, -0.25f));
-    lra_tensor *qt = lra_op_mul(ctx, q, mscaled), *kt = lra_op_mul(ctx, k, mscaled);
-    lra_tensor *madd = lra_attn_mask_add(ctx, mask);
     lra_tensor *out;
     if (l >= n) {
-        lra_tensor *P = lra_op_softmax(ctx, lra_op_matmul(ctx, qt, kt, 0, 1), madd);
+        lra_tensor *mscaled = lra_op_scale(ctx, mrow, powf((float)p, -0.25f));
+        lra_tensor *qt = lra_op_mul(ctx, q, mscaled), *kt = lra_op_mul(ctx, k, mscaled);
+        lra_tensor *P = lra_op_softmax(ctx, lra_op_matmul(ctx, qt, kt, 0, 1), lra_attn_mask_add(ctx, mask));
         out = lra_op_matmul(ctx, P, v, 0, 0);
     } else {
         LRA_ASSERT_MSG(n % l == 0, "nystrom: n = %lld is not a multiple of num_landmarks = %lld", (long long)n,
                        (long long)l);
-        lra_tensor *Ql = lra_op_mean(ctx, lra_op_reshape(ctx, qt, LRA_DIMS(B * H, l, n / l, p)), 2, 0);
-        lra_tensor *Kl = lra_op_mean(ctx, lra_op_reshape(ctx, kt, LRA_DIMS(B * H, l, n / l, p)), 2, 0);
-        Ql = lra_op_reshape(ctx, Ql, LRA_DIMS(B, H, l, p));
-        Kl = lra_op_reshape(ctx, Kl, LRA_DIMS(B, H, l, p));
-        lra_tensor *F = lra_op_softmax(ctx, lra_op_matmul(ctx, qt, Kl, 0, 1), NULL);    // [B, H, n, l]
-        lra_tensor *A = lra_op_softmax(ctx, lra_op_matmul(ctx, Ql, Kl, 0, 1), NULL);    // [B, H, l, l]
-        lra_tensor *Bm = lra_op_softmax(ctx, lra_op_matmul(ctx, Ql, kt, 0, 1), madd);   // [B, H, l, n]
-        lra_tensor *Z = lra_attn_newton_pinv(ctx, A, s->iters, s->init);
-        out = lra_op_matmul(ctx, lra_op_matmul(ctx, F, Z, 0, 0), lra_op_matmul(ctx, Bm, v, 0, 0), 0, 0);
+        out = nys_fused(s, ctx, lra_op_contiguous(ctx, q), lra_op_contiguous(ctx, k), lra_op_contiguous(ctx, v),
+                        lra_op_contiguous(ctx, mask));
     }
     if (s->conv > 0) {
         lra_tensor *w = lra_params_tensor(s->params, s->conv_index);
