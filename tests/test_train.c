@@ -1,6 +1,7 @@
 // End-to-end training runs on a small generated ListOps set: byte-exact resume, refused configs,
 // corrupted checkpoints, a run killed while checkpointing, evaluation and the results table.
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attention/attention.h"
 #include "core/fileio.h"
 #include "core/safetensors.h"
 #include "core/threads.h"
@@ -506,6 +508,30 @@ static void test_too_short_sequences_refused(void) {
     free(yaml);
 }
 
+// Every registered kernel trains end to end inside the model (2 steps, evaluation, test of the best
+// checkpoint) with finite losses.
+static void test_every_kernel_trains(void) {
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const char *name = lra_attention_get(i)->name;
+        char set_type[128], d[400];
+        snprintf(set_type, sizeof set_type, "model.attention.type=%s", name);
+        const char *sets[] = {set_type, "train.steps=2", "train.eval_every=2", "train.warmup=1",
+                              "model.attention.nystrom.num_landmarks=16"};  // divides the length 64
+        lra_run_settings s;
+        char *yaml = NULL;
+        lra_status st = settings_from(NULL, sets, 5, &s, &yaml);
+        CHECK_MSG(st == LRA_OK, "%s: %s", name, lra_error_message());
+        if (st) continue;
+        snprintf(d, sizeof d, "%s/kernel-%s", g_root, name);
+        lra_train_summary sum;
+        st = run(d, &s, yaml, 0, 0, &sum);
+        CHECK_MSG(st == LRA_OK, "%s: %s", name, lra_error_message());
+        CHECK_MSG(st || (isfinite(sum.test_loss) && sum.test_examples == 40), "%s: test loss %g on %lld examples", name,
+                  sum.test_loss, (long long)sum.test_examples);
+        free(yaml);
+    }
+}
+
 // Every shipped config validates against the schema and resolves (so configs/ never rots).
 static void test_shipped_configs_validate(void) {
     const char *names[] = {"listops", "text", "retrieval", "image", "pathfinder", "quickstart"};
@@ -545,6 +571,7 @@ static const lra_test_case TESTS[] = {
     {"export_import_round_trip", test_export_import_round_trip},
     {"sampling_kernel_partial_eval_batch", test_sampling_kernel_partial_eval_batch},
     {"too_short_sequences_refused", test_too_short_sequences_refused},
+    {"every_kernel_trains", test_every_kernel_trains},
     {"shipped_configs_validate", test_shipped_configs_validate},
     {"cleanup", test_cleanup},
 };
