@@ -3,7 +3,6 @@
 // default (Philox) and COMPAT (numpy emulation) modes, plus one run writing PNG files.
 // The original Python generator makes about 8 images/s per core at 32x32; the target here is >= 400.
 //   bench_pathfinder_gen [seconds_per_case]   (default 1.0)
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "core/status.h"
 #include "data/pathfinder_gen.h"
+#include "tests/harness.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -23,11 +23,6 @@ static double cpu_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 // Images per CPU-second for one configuration, running until `budget` CPU seconds have passed;
@@ -99,7 +94,7 @@ int main(int argc, char **argv) {
         }
         double t = now_s() - t0;
         printf("  32x32   CL 14 philox, 2000 PNG files + metadata, all threads: %.2f s wall (%.0f img/s)\n", t, 2000 / t);
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        lra_test_rmtree(dir);
     }
     return fail;
 }

@@ -1,6 +1,7 @@
 // Test runner: runs every case (or those named on the command line) and prints the closing line.
 #include "tests/harness.h"
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,23 @@ const char *lra_test_shared_data(void) {
 }
 
 const char *lra_test_fixtures(void) { return "tests/fixtures"; }
+
+const char *lra_test_mkdtemp(char *buf, size_t cap, const char *tag) {
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/lra_%s_XXXXXX", base && *base ? base : "/tmp", tag);
+    if (!mkdtemp(buf)) {
+        fprintf(stderr, "cannot create a temporary directory %s\n", buf);
+        abort();
+    }
+    return buf;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void lra_test_rmtree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static double now_s(void) {
     struct timespec ts;

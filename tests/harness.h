@@ -24,6 +24,10 @@ int lra_test_main_(int argc, char **argv, const lra_test_case *cases, int n);
 const char *lra_test_shared_data(void);
 // Path of tests/fixtures (relative to the repository root, where tests run).
 const char *lra_test_fixtures(void);
+// Creates a fresh directory $TMPDIR/lra_<tag>_XXXXXX (TMPDIR defaults to /tmp) into buf; aborts on failure.
+const char *lra_test_mkdtemp(char *buf, size_t cap, const char *tag);
+// Removes a directory tree (like rm -rf, links not followed); a missing path is fine.
+void lra_test_rmtree(const char *path);
 
 #define LRA_TEST_MAIN(cases)                                                                   \
     int main(int argc, char **argv) {                                                          \

@@ -3,7 +3,6 @@
 // truncated files, atomic replacement, and cache hits, staleness and rebuilds through lra_data_load.
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +25,9 @@ static char g_tmp[256];
 
 static const char *tmpdir(void) {
     if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lra_test_cache_XXXXXX");
-        LRA_ASSERT(mkdtemp(g_tmp) != NULL);
+        lra_test_mkdtemp(g_tmp, sizeof g_tmp, "test_cache");
     }
     return g_tmp;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
 }
 
 static char *tpath(const char *name) {
@@ -523,7 +514,7 @@ static void test_load_real_listops(void) {
 }
 
 static void test_cleanup(void) {
-    nftw(tmpdir(), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    lra_test_rmtree(tmpdir());
     CHECK(access(g_tmp, F_OK) != 0);
 }
 

@@ -1,7 +1,6 @@
 // Tests of the YAML config tree and its schema: typed getters, defaults, unknown keys, wrong types,
 // ranges, syntax errors and --set overrides, each error checked for FILE:LINE:COL and the key; the
 // resolved config written back and reloaded; schema registration and documentation.
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -295,16 +294,9 @@ static void test_set_overrides(void) {
     lra_config_schema_free(s);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void test_resolved_config_round_trip(void) {
     char dir[256];
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lra_test_config_XXXXXX", base && *base ? base : "/tmp");
-    REQUIRE(mkdtemp(dir) != NULL);
+    lra_test_mkdtemp(dir, sizeof dir, "test_config");
     char *out = lra_path_join(dir, "run/config.yaml");
     char *run = lra_path_dirname(out);
     CHECK_OK(lra_path_mkdirs(run));
@@ -363,7 +355,7 @@ static void test_resolved_config_round_trip(void) {
     lra_config_schema_free(s);
     free(run);
     free(out);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    lra_test_rmtree(dir);
 }
 
 static void test_schema_registration_and_docs(void) {

@@ -2,7 +2,6 @@
 // (truncated, flipped bits, wrong version, bad magic) with messages naming the file and tensor;
 // atomicity (abandoned writer, writer SIGKILLed mid-write).
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,17 +16,11 @@
 #include "core/fileio.h"
 #include "tests/harness.h"
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
 static char g_dir[256];
 static void tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/lra_test_container_XXXXXX", base && *base ? base : "/tmp");
-    LRA_ASSERT(mkdtemp(g_dir) != NULL);
+    lra_test_mkdtemp(g_dir, sizeof g_dir, "test_container");
 }
-static void tmp_done(void) { nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void tmp_done(void) { lra_test_rmtree(g_dir); }
 
 // Sample tensors of every dtype, with values that differ per generation.
 typedef struct {

@@ -1,7 +1,6 @@
 // Tests of the checked file I/O wrappers, the line reader, atomic writes and path helpers.
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,20 +9,13 @@
 #include "core/fileio.h"
 #include "tests/harness.h"
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 // A fresh temporary directory per case; removed by tmp_done.
 static char g_dir[256];
 static const char *tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/lra_test_fileio_XXXXXX", base && *base ? base : "/tmp");
-    LRA_ASSERT(mkdtemp(g_dir) != NULL);
+    lra_test_mkdtemp(g_dir, sizeof g_dir, "test_fileio");
     return g_dir;
 }
-static void tmp_done(void) { nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void tmp_done(void) { lra_test_rmtree(g_dir); }
 
 static char *path_in(const char *name) { return lra_path_join(g_dir, name); }
 

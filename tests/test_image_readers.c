@@ -174,9 +174,9 @@ static void test_cifar(void) {
 }
 
 static void test_cifar_errors(void) {
-    char src[512], tmp[] = "/tmp/lra_cifar_XXXXXX", p[1024], q[1024];
+    char src[512], tmp[256], p[1024], q[1024];
     snprintf(src, sizeof src, "%s/cifar/cifar-10-batches-bin", lra_test_fixtures());
-    REQUIRE(mkdtemp(tmp) != NULL);
+    lra_test_mkdtemp(tmp, sizeof tmp, "cifar");
     const char *files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
                            "data_batch_5.bin", "test_batch.bin"};
     for (int i = 0; i < 6; i++) {
@@ -274,9 +274,9 @@ static void idx_expect(const char *ip, const char *lp, lra_status code, const ch
 }
 
 static void test_idx_errors(void) {
-    char dir[512], tmp[] = "/tmp/lra_idx_XXXXXX", ip[600], lp[600], p[600], q[600];
+    char dir[512], tmp[256], ip[600], lp[600], p[600], q[600];
     snprintf(dir, sizeof dir, "%s/idx", lra_test_fixtures());
-    REQUIRE(mkdtemp(tmp) != NULL);
+    lra_test_mkdtemp(tmp, sizeof tmp, "idx");
     snprintf(ip, sizeof ip, "%s/train-images-idx3-ubyte", dir);
     snprintf(lp, sizeof lp, "%s/train-labels-idx1-ubyte", dir);
     size_t ni, nl;
@@ -465,8 +465,8 @@ static void pf_expect_error(const char *tmp, const char *text, lra_status code, 
 }
 
 static void test_pathfinder_errors(void) {
-    char tmp[] = "/tmp/lra_pf_XXXXXX", p[1024];
-    REQUIRE(mkdtemp(tmp) != NULL);
+    char tmp[256], p[1024];
+    lra_test_mkdtemp(tmp, sizeof tmp, "pf");
     const char *ok = "imgs/0 sample_0.png 0 1 1.0 14 4 2 0.5 1 1\nimgs/0 sample_1.png 1 0 1.0 14 4 2 0.5 1 1\n";
     pf_tree(tmp, ok);
     lra_dataset ds;

@@ -1,6 +1,5 @@
 // Tests of the Pathfinder generator (data/pathfinder_gen), its numpy RandomState emulation
 // (data/nprandom) and the PNG writer (data/png_write).
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,13 +52,6 @@ static void test_nprandom_reference(void) {
 
 // ---- temp directories ----
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -78,14 +70,14 @@ static char *read_all(const char *path, size_t *len) {
 // ---- PNG writer ----
 
 static void test_png_write_roundtrip(void) {
-    char dir[] = "/tmp/lra_pfgen_png_XXXXXX";
-    REQUIRE(mkdtemp(dir) != NULL);
+    char dir[256];
+    lra_test_mkdtemp(dir, sizeof dir, "pfgen_png");
     int sizes[3][2] = {{32, 32}, {7, 3}, {128, 5}};
     for (int s = 0; s < 3; s++) {
         int w = sizes[s][0], h = sizes[s][1];
         uint8_t *px = malloc((size_t)w * (size_t)h);
         for (int i = 0; i < w * h; i++) px[i] = (uint8_t)(i * 37 + s * 11 + (i / w) * 5);
-        char path[256];
+        char path[300];
         snprintf(path, sizeof path, "%s/img%d.png", dir, s);
         CHECK_OK(lra_png_write_gray8(path, px, w, h));
         uint8_t *back = NULL;
@@ -95,7 +87,7 @@ static void test_png_write_roundtrip(void) {
         CHECK_EQ_INT(bh, h);
         if (back && bw == w && bh == h) CHECK(memcmp(back, px, (size_t)w * (size_t)h) == 0);
         free(back);
-        char tmp[300];
+        char tmp[320];
         snprintf(tmp, sizeof tmp, "%s.tmpXXX", path);
         CHECK(access(tmp, F_OK) != 0);   // the temporary file was renamed away
         free(px);
@@ -104,7 +96,7 @@ static void test_png_write_roundtrip(void) {
     CHECK(lra_png_write_gray8("/nonexistent_dir_lra/x.png", &one, 1, 1) == LRA_ERR_IO);
     CHECK(strstr(lra_error_message(), "/nonexistent_dir_lra/x.png") != NULL);
     CHECK(lra_png_write_gray8("/tmp/x.png", &one, 0, 1) == LRA_ERR_ARG);
-    rm_tree(dir);
+    lra_test_rmtree(dir);
 }
 
 // ---- parameters and seed-orientation table (data.md 12.1, 12.11) ----
@@ -164,8 +156,8 @@ static void test_compat_reproduces_samples(void) {
     char root[512];
     snprintf(root, sizeof root, "%s/pathfinder32", shared);
     if (access(root, F_OK) != 0) SKIP("%s absent", root);
-    char dir[] = "/tmp/lra_pfgen_XXXXXX";
-    REQUIRE(mkdtemp(dir) != NULL);
+    char dir[256];
+    lra_test_mkdtemp(dir, sizeof dir, "pfgen");
     for (int d = 0; d < 3; d++) {
         lra_pathfinder_gen_options o;
         memset(&o, 0, sizeof o);
@@ -206,7 +198,7 @@ static void test_compat_reproduces_samples(void) {
         CHECK(lra_pathfinder_generate(&o, dir) == LRA_ERR_STATE);
         CHECK(strstr(lra_error_message(), "already exists") != NULL);
     }
-    rm_tree(dir);
+    lra_test_rmtree(dir);
 }
 
 // The in-memory COMPAT path and the image-by-image API agree with each other.

@@ -1,6 +1,5 @@
 // Tests of the safetensors reader and writer: a fixture written by Python
 // (tools/ref/make_safetensors_fixture.py), round trips, and refusal of malformed files.
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +10,11 @@
 #include "core/safetensors.h"
 #include "tests/harness.h"
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
 static char g_dir[256];
 static void tmp_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/lra_test_safetensors_XXXXXX", base && *base ? base : "/tmp");
-    LRA_ASSERT(mkdtemp(g_dir) != NULL);
+    lra_test_mkdtemp(g_dir, sizeof g_dir, "test_safetensors");
 }
-static void tmp_done(void) { nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void tmp_done(void) { lra_test_rmtree(g_dir); }
 
 static void test_reads_python_fixture(void) {
     char *p = lra_path_join(lra_test_fixtures(), "safetensors/ref.safetensors");

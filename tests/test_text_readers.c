@@ -2,7 +2,6 @@
 // (data/read_imdb.h) and AAN retrieval TSV (data/read_aan.h), on the fixtures in tests/fixtures/
 // (made by tests/fixtures/make_text_fixtures.sh), on bad inputs written to a temporary directory, and
 // on the real ListOps sample in ../shared/data when present.
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +19,13 @@ static char g_tmp[256];
 
 static const char *tmpdir(void) {
     if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/lra_test_text_XXXXXX");
-        LRA_ASSERT(mkdtemp(g_tmp) != NULL);
+        lra_test_mkdtemp(g_tmp, sizeof g_tmp, "test_text");
     }
     return g_tmp;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void cleanup(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (g_tmp[0]) lra_test_rmtree(g_tmp);
 }
 
 // Writes n bytes to tmpdir()/name and returns the path (static buffer, one at a time).

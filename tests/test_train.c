@@ -69,13 +69,6 @@ static lra_status run(const char *dir, const lra_run_settings *s, const char *ya
     return lra_train(s, &o, sum);
 }
 
-static void rm_rf(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {
-    }
-}
-
 // Parameters and optimizer moments of a checkpoint, as one blob.
 static float *checkpoint_state(const char *path, const lra_run_settings *s, size_t *n) {
     lra_model m;
@@ -556,7 +549,7 @@ static void test_shipped_configs_validate(void) {
 }
 
 static void test_cleanup(void) {
-    if (g_root[0]) rm_rf(g_root);
+    if (g_root[0]) lra_test_rmtree(g_root);
 }
 
 static const lra_test_case TESTS[] = {
