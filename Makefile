@@ -34,8 +34,10 @@ else ifeq ($(MODE),debug)
 OPT := -O0 -g3 $(ARCH)
 else ifeq ($(MODE),asan)
 OPT := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(MODE),fuzz)
+OPT := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 else
-$(error MODE must be release, debug or asan)
+$(error MODE must be release, debug, asan or fuzz)
 endif
 
 ifeq ($(MPI),1)
@@ -44,7 +46,7 @@ DEFS_MPI := -DLRA_WITH_MPI
 endif
 
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fopenmp $(INCS) -DLRA_VERSION=\"$(VERSION)\" $(DEFS_MPI) -MMD -MP
-LDFLAGS += -fopenmp $(if $(filter asan,$(MODE)),-fsanitize=address$(comma)undefined)
+LDFLAGS += -fopenmp $(if $(filter asan fuzz,$(MODE)),-fsanitize=address$(comma)undefined)
 LDLIBS  += -lopenblas -lyaml -lz -lm -lpthread
 comma := ,
 ifeq ($(MPI),1)
@@ -65,8 +67,15 @@ HARNESS  := $(BUILD)/tests/harness.o
 BENCH_SRC := $(wildcard tests/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok
+# Fuzz targets (fuzz/fuzz_<name>.c, see fuzz/fuzz.h): linked into tests/test_fuzz_regress with the ordinary
+# build, and into one libFuzzer binary each by `make fuzz`.
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_OBJ   := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/util.o
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 20
 
-.PHONY: all test asan debug bench demo install clean check-deps tests
+.PHONY: all test asan debug bench demo install clean check-deps tests fuzz fuzz-bins fuzz-run
 all: $(BUILD)/lra $(BUILD)/liblra.a
 
 # Installs missing Debian packages (or prints the command) before anything is compiled.
@@ -80,7 +89,11 @@ check-deps: $(DEPS_OK)
 $(shell test -f $(MPI_STAMP) || { mkdir -p $(BUILD); \
   if [ -f $(MPI_STAMP_OTHER) ] || [ "$(MPI)" = 1 ]; then rm -f $(MPI_STAMP_OTHER); touch $(MPI_STAMP); \
   else touch -d @0 $(MPI_STAMP); fi; })
-$(LIB_OBJ) $(CLI_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o): $(MPI_STAMP)
+$(LIB_OBJ) $(CLI_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o) $(FUZZ_OBJ): $(MPI_STAMP)
+# The list of fuzz targets as an X-macro include, rewritten only when the set of files changes.
+$(shell mkdir -p $(BUILD); printf 'LRA_FUZZ(%s)\n' $(FUZZ_NAMES) > $(BUILD)/fuzz_targets.inc.new; \
+  cmp -s $(BUILD)/fuzz_targets.inc.new $(BUILD)/fuzz_targets.inc || mv $(BUILD)/fuzz_targets.inc.new $(BUILD)/fuzz_targets.inc; \
+  rm -f $(BUILD)/fuzz_targets.inc.new)
 
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -97,6 +110,24 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS) $(BUILD)/liblra.a
 	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/liblra.a $(LDLIBS)
 
 tests: $(TEST_BIN) $(BUILD)/lra
+
+$(BUILD)/tests/test_fuzz_regress.o: CFLAGS += -I$(BUILD)
+$(BUILD)/tests/test_fuzz_regress.o: $(BUILD)/fuzz_targets.inc
+$(BUILD)/tests/test_fuzz_regress: $(BUILD)/tests/test_fuzz_regress.o $(FUZZ_OBJ) $(HARNESS) $(BUILD)/liblra.a
+	$(CC) $(LDFLAGS) -o $@ $< $(FUZZ_OBJ) $(HARNESS) $(BUILD)/liblra.a $(LDLIBS)
+
+# make fuzz: one libFuzzer binary per target in $(FUZZ_BUILD)/fuzzers/ (clang, ASan, UBSan);
+# make fuzz-run FUZZ_TIME=S [FUZZ_TARGETS="png tar"]: runs each for S seconds (tools/fuzz.sh).
+fuzz:
+	@sh tools/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) MODE=fuzz CC=clang fuzz-bins
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzzers/%)
+$(BUILD)/fuzzers/%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/util.o fuzz/libfuzzer_main.c $(BUILD)/liblra.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -DLRA_FUZZ_NAME=$* -o $@ fuzz/libfuzzer_main.c $< $(BUILD)/fuzz/util.o \
+	  $(BUILD)/liblra.a $(LDFLAGS) $(LDLIBS)
+fuzz-run: fuzz
+	@sh tools/fuzz.sh -b $(FUZZ_BUILD) -t $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 # T=name runs only tests/test_name.c.
 test: $(if $(T),$(BUILD)/tests/test_$(T) $(BUILD)/lra,tests)
@@ -127,4 +158,4 @@ clean:
 	rm -rf build build-asan build-debug build-*
 
 .SECONDARY:
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HARNESS:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HARNESS:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -3,14 +3,16 @@
 # Usage: tools/install-deps.sh [--mpi] [--torch]
 #   --mpi    also Open MPI (for `make MPI=1`)
 #   --torch  also python3-torch (developer tools: reference dumps, torch_ref benchmark)
+#   --fuzz   also clang with its libFuzzer runtime and libomp (for `make fuzz`)
 # Runs apt-get as root or through sudo; otherwise prints the exact command and fails.
 set -u
-want_mpi=0; want_torch=0
+want_mpi=0; want_torch=0; want_fuzz=0
 for a in "$@"; do
   case "$a" in
     --mpi) want_mpi=1 ;;
     --torch) want_torch=1 ;;
-    *) echo "install-deps: unknown option '$a' (expected --mpi or --torch)" >&2; exit 2 ;;
+    --fuzz) want_fuzz=1 ;;
+    *) echo "install-deps: unknown option '$a' (expected --mpi, --torch or --fuzz)" >&2; exit 2 ;;
   esac
 done
 
@@ -26,6 +28,11 @@ if [ "$want_mpi" = 1 ]; then
   have_header /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h /usr/include/*/openmpi/mpi.h /usr/lib/*/openmpi/include/mpi.h \
     || missing="$missing libopenmpi-dev"
   command -v mpirun >/dev/null 2>&1 || missing="$missing openmpi-bin"
+fi
+if [ "$want_fuzz" = 1 ]; then
+  command -v clang >/dev/null 2>&1 || missing="$missing clang"
+  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || missing="$missing libclang-rt-dev"
+  ls /usr/lib/llvm-*/lib/libomp.so >/dev/null 2>&1 || missing="$missing libomp-dev"
 fi
 if [ "$want_torch" = 1 ]; then
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing="$missing python3-torch python3-numpy"
