@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/checked.h"
 #include "core/fileio.h"
 
 enum { HDR_FIXED = 136, SEC_AT = 64, CHUNK = 1 << 18, MAX_KEY = 1 << 20 };
@@ -288,10 +289,24 @@ static lra_status read_payload(FILE *f, const char *path, const uint8_t *h, lra_
         secs[i].comp = get_u64(h + SEC_AT + 24 * i + 8);
         secs[i].crc = get_u32(h + SEC_AT + 24 * i + 16);
     }
-    int64_t nseq = ds->count * ds->n_seq, ntok = (int64_t)get_u64(h + 56), max_seq = (int64_t)get_u64(h + 48);
-    if (ntok < 0 || max_seq < 0 || secs[SEC_LENGTHS].raw != (uint64_t)nseq * 4 ||
-        secs[SEC_TOKENS].raw != (bits == 4 ? (uint64_t)(ntok + 1) / 2 : (uint64_t)ntok * (bits / 8)) || secs[SEC_LABELS].raw != (uint64_t)ds->count * 4)
+    uint64_t count = (uint64_t)ds->count, ntok_u = get_u64(h + 56), max_seq_u = get_u64(h + 48);
+    uint64_t nseq_u, len_raw, tok_raw, lab_raw;
+    // Checked: counts near 2^62 must not wrap into plausible section sizes.
+    if (ntok_u > (uint64_t)INT64_MAX || max_seq_u > (uint64_t)INT64_MAX || !lra_mul_u64(count, (uint64_t)ds->n_seq, &nseq_u) ||
+        !lra_mul_u64(nseq_u, 4, &len_raw) || !lra_mul_u64(count, 4, &lab_raw) ||
+        !lra_mul_u64(ntok_u, bits == 4 ? 1 : (uint64_t)bits / 8, &tok_raw))
+        return lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: counts in the header overflow (%llu examples, %llu tokens)",
+                         path, (unsigned long long)count, (unsigned long long)ntok_u);
+    if (bits == 4) tok_raw = tok_raw / 2 + (tok_raw & 1);
+    if (secs[SEC_LENGTHS].raw != len_raw || secs[SEC_TOKENS].raw != tok_raw || secs[SEC_LABELS].raw != lab_raw)
         return lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: section sizes disagree with the header", path);
+    // Each section's raw size must be reachable by inflating its compressed bytes; the arrays allocated
+    // below are at most 4 times a raw size (offsets: 8 bytes per 4-byte length; 4-bit tokens: 4 bytes
+    // per stored byte), so they stay proportional to the file.
+    static const char *const sec_name[3] = {"lengths section", "tokens section", "labels section"};
+    for (int i = 0; i < 3; i++)
+        LRA_TRY(lra_size_check(secs[i].raw, secs[i].comp, LRA_ZLIB_MAX_RATIO, path, sec_name[i]));
+    int64_t nseq = (int64_t)nseq_u, ntok = (int64_t)ntok_u, max_seq = (int64_t)max_seq_u;
 
     ds->count_cap = ds->count;
     ds->offsets = lra_xmalloc((size_t)(nseq + 1) * sizeof *ds->offsets);
@@ -435,7 +450,8 @@ static lra_status load_file(FILE *f, const char *path, const char *key, lra_data
             st = lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: bad dataset shape in the header", path);
         // The sizes in the header must account for the whole file (catches truncation before allocating).
         uint64_t total = hbytes;
-        for (int i = 0; i < 3; i++) total += get_u64(h + SEC_AT + 24 * i + 8);
+        for (int i = 0; i < 3; i++)
+            if (!lra_add_u64(total, get_u64(h + SEC_AT + 24 * i + 8), &total)) total = UINT64_MAX;
         struct stat sb;
         if (st == LRA_OK && (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != total))
             st = lra_error(LRA_ERR_FORMAT, "%s: corrupt cache: file has %lld bytes, its header describes %llu (truncated?)",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "core/fileio.h"
 #include "core/log.h"
@@ -175,6 +176,17 @@ static int is_idx_dir(const char *dir) {
     return 0;
 }
 
+// 1 when the file starts (after gunzip, if compressed) with an IDX magic: 00 00 <type> <dims>.
+static int looks_like_idx(const char *path) {
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) return 0;
+    unsigned char m[4];
+    int n = gzread(gz, m, 4);
+    gzclose(gz);
+    return n == 4 && m[0] == 0 && m[1] == 0 && (m[2] == 0x08 || m[2] == 0x09 || (m[2] >= 0x0B && m[2] <= 0x0E)) &&
+           m[3] >= 1 && m[3] <= 3;
+}
+
 // Where a task's split comes from, and the options that change what the reader produces.
 typedef struct {
     task_id task;
@@ -196,6 +208,10 @@ static lra_status make_plan(const char *task, const char *path, lra_split split,
     case T_LISTOPS:
     case T_RETRIEVAL: {
         int lo = p->task == T_LISTOPS;
+        // One file cannot be train, val and test at once: ListOps needs the folder of all three.
+        if (lo && !is_dir(path))
+            return lra_error(LRA_ERR_ARG, "%s: is a file; data.path for listops must be a folder holding "
+                             "basic_train.tsv, basic_val.tsv and basic_test.tsv (or listops-1000/ with them)", path);
         p->source = is_dir(path) ? find_in_release(path, lo ? "listops-1000" : "tsv_data",
                                                    lo ? LISTOPS_FILE[split] : AAN_FILE[split])
                                  : lra_xstrdup(path);
@@ -211,6 +227,11 @@ static lra_status make_plan(const char *task, const char *path, lra_split split,
         }
         break;
     case T_IMAGE:
+        if (!is_dir(path) && looks_like_idx(path))
+            return lra_error(LRA_ERR_ARG, "%s: is a single IDX file; data.path for image must be a folder of IDX files "
+                             "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                             "t10k-labels-idx1-ubyte, each optionally .gz) or a CIFAR-10 archive "
+                             "(cifar-10-binary.tar.gz) or folder (cifar-10-batches-bin/)", path);
         p->idx = is_dir(path) && is_idx_dir(path);
         p->source = lra_xstrdup(path);
         break;
@@ -331,8 +352,14 @@ static lra_status read_source(const plan *p, lra_split split, const lra_load_opt
         o.max_len = opt->max_len;
         return lra_imdb_read(p->source, split, &o, out);
     }
-    case T_IMAGE:
-        return p->idx ? lra_idx_read(p->source, split, &img, out) : lra_cifar_read(p->source, split, &img, out);
+    case T_IMAGE: {
+        if (p->idx) return lra_idx_read(p->source, split, &img, out);
+        lra_status st = lra_cifar_read(p->source, split, &img, out);
+        if (st == LRA_ERR_FORMAT && !is_dir(p->source))   // say what a file path was expected to be
+            lra_error_context(st, "%s: expected a CIFAR-10 archive (cifar-10-binary.tar.gz) or a folder of CIFAR-10 "
+                              "or IDX files: ", p->source);
+        return st;
+    }
     case T_PATHFINDER:
     case T_PATHX: {
         lra_pathfinder_options o;

@@ -5,7 +5,7 @@
 // (warning) and rebuilt.
 //
 // task        path                                                   reader
-// listops     a basic_<split>.tsv file, or a directory holding it       read_listops.h
+// listops     a directory holding basic_<split>.tsv                     read_listops.h
 //             (itself, listops-1000/, lra_release/listops-1000/, lra_release/lra_release/listops-1000/)
 // text        aclImdb/, a directory containing it, or aclImdb_v1.tar.gz read_imdb.h
 // retrieval   a new_aan_pairs.<train|eval|test>.tsv file, or a directory read_aan.h
@@ -14,7 +14,8 @@
 //             IDX files (MNIST-like; detected by train-images-idx3-ubyte[.gz])
 // pathfinder  the release root or a difficulty folder (Pathfinder32)      read_pathfinder.h
 // pathx       the same for pathfinder128 (Path-X)
-// When `path` is a file for listops/retrieval it is read whatever the split.
+// When `path` is a file for retrieval it is read whatever the split; for listops a file is an error
+// (one file cannot be train, val and test).
 #ifndef LRA_DATA_LOAD_H
 #define LRA_DATA_LOAD_H
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/checked.h"
 #include "data/image.h"
 
 static const uint8_t k_signature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
@@ -375,6 +376,11 @@ lra_status lra_png_decode_gray8(const uint8_t *buf, size_t len, const char *name
             }
             if (!st.started) {
                 st.raw_size = filtered_size(&h);
+                // The IDAT data cannot hold more than the rest of the file, so it cannot inflate to more
+                // than LRA_ZLIB_MAX_RATIO times that: refuse before allocating for a header that lies.
+                if ((s = lra_size_check(st.raw_size, len - pos, LRA_ZLIB_MAX_RATIO, name, "IHDR (filtered image)"))
+                    != LRA_OK)
+                    goto done;
                 st.raw = malloc(st.raw_size);
                 if (!st.raw) {
                     s = lra_error(LRA_ERR_NOMEM, "%s: out of memory for %zu image bytes", name, st.raw_size);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/checked.h"
+
 #define IDX_MAX_DIMS 8
 
 typedef struct {
@@ -16,6 +18,7 @@ typedef struct {
     int ndim;
     uint32_t dims[IDX_MAX_DIMS];
     int64_t data_bytes;   // product of the dims
+    int64_t file_bytes;   // size of the file on disk
 } idx_file;
 
 // Reads exactly n bytes; a short read names the file and `what`.
@@ -81,14 +84,27 @@ static lra_status idx_open(idx_file *f, const char *path, int want_ndim, const c
     f->ndim = m[3];
     uint8_t d[4 * IDX_MAX_DIMS];
     LRA_TRY(idx_read(f, d, (size_t)4 * f->ndim, "the dimension sizes"));
-    int64_t prod = 1;
+    uint64_t prod = 1;
     for (int i = 0; i < f->ndim; i++) {
         f->dims[i] = be32(d + 4 * i);
-        if (f->dims[i] > 0 && prod > ((int64_t)1 << 40) / f->dims[i])
-            return lra_error(LRA_ERR_FORMAT, "%s: IDX sizes are absurdly large", path);
-        prod *= f->dims[i];
+        if (!lra_mul_u64(prod, f->dims[i], &prod))
+            return lra_error(LRA_ERR_FORMAT, "%s: IDX sizes overflow 64 bits", path);
     }
-    f->data_bytes = prod;
+    // Every data byte must come from the file: raw, or inflated at most LRA_ZLIB_MAX_RATIO times.
+    uint64_t header = 4 + 4 * (uint64_t)f->ndim, avail = (uint64_t)sb.st_size;
+    if (gzdirect(f->gz)) {
+        avail = avail > header ? avail - header : 0;
+        if (prod > avail) {   // a plain file: say which item it ends inside
+            uint64_t item = prod / f->dims[0];
+            return lra_error(LRA_ERR_FORMAT, "%s: truncated: file ends inside %.*s %llu of %u (the header declares %llu "
+                             "data bytes, only %llu are present)", path, (int)strlen(kind) - 1, kind,
+                             (unsigned long long)(avail / item), f->dims[0], (unsigned long long)prod,
+                             (unsigned long long)avail);
+        }
+    }
+    LRA_TRY(lra_size_check(prod, avail, gzdirect(f->gz) ? 1 : LRA_ZLIB_MAX_RATIO, path, "the IDX header"));
+    f->data_bytes = (int64_t)prod;
+    f->file_bytes = (int64_t)sb.st_size;
     return LRA_OK;
 }
 
@@ -125,11 +141,16 @@ static lra_status read_pair_range(const char *images_path, const char *labels_pa
     if (s != LRA_OK) goto done;
     int64_t n = lb.dims[0];
     if ((int64_t)im.dims[0] != n) {
-        s = lra_error(LRA_ERR_FORMAT, "%s: %u images but %s holds %lld labels", images_path, im.dims[0], labels_path,
-                      (long long)n);
+        s = lra_error(LRA_ERR_FORMAT, "%s holds %u images but %s holds %lld labels (the counts must be equal)",
+                      images_path, im.dims[0], labels_path, (long long)n);
         goto done;
     }
-    if (im.dims[1] == 0 || im.dims[2] == 0 || (int64_t)im.dims[1] * im.dims[2] > ((int64_t)1 << 24)) {
+    if (use_range && (lo < 0 || hi > n || lo > hi)) {   // the range came from an earlier read of the labels
+        s = lra_error(LRA_ERR_FORMAT, "%s: holds %lld labels, expected at least %lld (file changed while reading?)",
+                      labels_path, (long long)n, (long long)hi);
+        goto done;
+    }
+    if (im.dims[1] == 0 || im.dims[2] == 0 || (uint64_t)im.dims[1] * im.dims[2] > ((uint64_t)1 << 24)) {
         s = lra_error(LRA_ERR_FORMAT, "%s: images of size %ux%u (expected 1..2^24 pixels)", images_path, im.dims[1], im.dims[2]);
         goto done;
     }

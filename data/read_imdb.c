@@ -95,8 +95,8 @@ static lra_status finish(collection *c, const char *where, lra_dataset *out) {
     lra_dataset_reserve(out, c->n, c->pool_n);
     uint16_t *ids = lra_xmalloc((size_t)(maxlen > 0 ? maxlen : 1) * sizeof *ids);
     for (int64_t i = 0; i < c->n; i++) {
-        const uint8_t *b = c->pool + c->r[i].off;
-        for (int64_t k = 0; k < c->r[i].len; k++) ids[k] = (uint16_t)(b[k] + 1);
+        // The pool stays NULL when every review is empty: no pointer arithmetic on it then.
+        for (int64_t k = 0; k < c->r[i].len; k++) ids[k] = (uint16_t)(c->pool[c->r[i].off + k] + 1);
         lra_dataset_push1(out, ids, c->r[i].len, c->r[i].label);
     }
     free(ids);

@@ -175,6 +175,19 @@ static lra_status list_metadata(const char *dir, pf_list *l) {
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
+// 1 when the path field p[0..n) stays inside the folder it is joined to: relative, no '..' component,
+// no NUL byte (which would silently cut the path short).
+static int path_is_confined(const char *p, size_t n) {
+    if (n == 0 || p[0] == '/' || memchr(p, '\0', n)) return 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && p[j] != '/') j++;
+        if (j - i == 2 && p[i] == '.' && p[i + 1] == '.') return 0;
+        i = j + 1;
+    }
+    return 1;
+}
+
 // Parses one metadata file and appends its non-empty images to the list.
 static lra_status parse_metadata(const char *dir, int mi, pf_list *l) {
     const char *path = l->meta[mi];
@@ -221,6 +234,15 @@ static lra_status parse_metadata(const char *dir, int mi, pf_list *l) {
                           (int)(fl[3] > 32 ? 32 : fl[3]), f[3]);
             break;
         }
+        for (int k = 0; k < 2; k++) {
+            if (!path_is_confined(f[k], fl[k])) {
+                s = lra_error(LRA_ERR_FORMAT, "%s:%lld: image path field '%.*s' leaves the data folder (absolute paths "
+                              "and '..' components are not allowed; expected e.g. 'imgs/0 sample_0.png')", path,
+                              (long long)lineno, (int)(fl[k] > 200 ? 200 : fl[k]), f[k]);
+                break;
+            }
+        }
+        if (s != LRA_OK) break;
         l->listed++;
         size_t off = pool_add(l, dir, dlen, f[0], fl[0], f[1], fl[1]);
         struct stat sb;

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include "core/checked.h"
 
 #define TAR_BLOCK 512
 #define TAR_MAX_META ((int64_t)1 << 20)   // largest GNU long name / pax record block we accept
@@ -19,6 +22,7 @@ struct lra_tar {
     int64_t padding;      // padding bytes after the current member's data
     int64_t size;         // size of the current member
     int at_end;
+    int64_t file_bytes;   // size of the archive file on disk, bounds every member size
     char *name;           // current member's path
     char *pending_name;   // from a GNU 'L' or pax 'x' record, for the next header
     int64_t pending_size; // from a pax 'x' record, -1 when none
@@ -76,6 +80,8 @@ lra_status lra_tar_open(const char *path, lra_tar **out) {
     *out = NULL;
     FILE *probe = fopen(path, "rb");
     if (!probe) return lra_error(LRA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    int64_t file_bytes = fstat(fileno(probe), &sb) == 0 ? (int64_t)sb.st_size : INT64_MAX;
     fclose(probe);
     gzFile gz = gzopen(path, "rb");
     if (!gz) return lra_error(LRA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -84,6 +90,7 @@ lra_status lra_tar_open(const char *path, lra_tar **out) {
     t->path = lra_xstrdup(path);
     t->gz = gz;
     t->pending_size = -1;
+    t->file_bytes = file_bytes;
     *out = t;
     return LRA_OK;
 }
@@ -221,6 +228,27 @@ static lra_status drain_gzip(lra_tar *t) {
     }
 }
 
+// A member's data (plus padding) must fit in what the archive file can hold: its size on disk, or
+// LRA_ZLIB_MAX_RATIO times that when it is gzip-compressed.  This also keeps size + padding and the
+// offsets derived from it far from int64 overflow.
+static lra_status check_member_size(lra_tar *t, int64_t size, const char *member, int64_t hdr_off) {
+    uint64_t padded;
+    if (size < 0 || !lra_add_u64((uint64_t)size, TAR_BLOCK, &padded))
+        return lra_error(LRA_ERR_FORMAT, "%s: member '%s' at tar offset %lld has an impossible size %lld", t->path,
+                         member, (long long)hdr_off, (long long)size);
+    if (gzdirect(t->gz)) {   // a plain archive: the data must end within the file
+        uint64_t end = (uint64_t)hdr_off + TAR_BLOCK + (uint64_t)size;
+        if ((uint64_t)size > (uint64_t)t->file_bytes || end > (uint64_t)t->file_bytes)
+            return lra_error(LRA_ERR_FORMAT, "%s: member '%s' cut short: its header at tar offset %lld declares %lld "
+                             "bytes, but the archive ends at offset %lld (truncated or corrupt?)", t->path, member,
+                             (long long)hdr_off, (long long)size, (long long)t->file_bytes);
+        return LRA_OK;
+    }
+    char where[512];
+    snprintf(where, sizeof where, "%s: member '%s' at tar offset %lld", t->path, member, (long long)hdr_off);
+    return lra_size_check(padded, (uint64_t)t->file_bytes, LRA_ZLIB_MAX_RATIO, where, "its header");
+}
+
 lra_status lra_tar_next(lra_tar *t, const char **name, int64_t *size, int *done) {
     *done = 0;
     *name = NULL;
@@ -264,6 +292,7 @@ lra_status lra_tar_next(lra_tar *t, const char **name, int64_t *size, int *done)
         if (t->pending_size >= 0 && type != 'L' && type != 'x' && type != 'g' && type != 'K') {
             hsize = t->pending_size;
         }
+        LRA_TRY(check_member_size(t, hsize, t->pending_name ? t->pending_name : shown, hdr_off));
         if (type == 'L' || type == 'K') {
             char *s;
             LRA_TRY(read_meta(t, hsize, type == 'L' ? "GNU long name" : "GNU long link name", &s));
