@@ -110,14 +110,29 @@ static lra_status yaml_syntax_error(const yaml_parser_t *p, const char *name, bo
                      p->problem ? p->problem : "invalid YAML");
 }
 
-// Copies libyaml's document node `id` into our tree.  Aliases are expanded (depth-limited).
-static lra_status convert(yaml_document_t *doc, int id, const char *origin, bool loc, int depth, cnode **out) {
+// What alias expansion may still produce: nodes and scalar bytes (see LRA_CONFIG_MAX_NODES).
+typedef struct {
+    uint64_t nodes, bytes;
+} budget;
+
+// Copies libyaml's document node `id` into our tree.  Aliases are expanded (depth-limited), and the
+// whole expansion is bounded so that a few nested aliases cannot produce billions of nodes.
+static lra_status convert(yaml_document_t *doc, int id, const char *origin, bool loc, int depth, budget *b,
+                          cnode **out) {
     *out = NULL;
     yaml_node_t *y = yaml_document_get_node(doc, id);
     LRA_ASSERT(y != NULL);
     int line = loc ? (int)y->start_mark.line + 1 : 0, col = loc ? (int)y->start_mark.column + 1 : 0;
     if (depth > 64)
         return lra_error(LRA_ERR_CONFIG, "%s:%d:%d: nesting deeper than 64 levels (recursive alias?)", origin, line, col);
+    uint64_t text = y->type == YAML_SCALAR_NODE ? (uint64_t)y->data.scalar.length : 0;
+    if (b->nodes == 0 || b->bytes < text)
+        return lra_error(LRA_ERR_CONFIG,
+                         "%s:%d:%d: the YAML expands to more than %d nodes or %d bytes of text (aliases repeated "
+                         "too often?)",
+                         origin, line, col, LRA_CONFIG_MAX_NODES, LRA_CONFIG_MAX_TEXT);
+    b->nodes--;
+    b->bytes -= text;
     if (y->type == YAML_SCALAR_NODE) {
         cnode *n = node_new(N_SCALAR, origin, line, col);
         n->text = lra_xmalloc(y->data.scalar.length + 1);
@@ -131,7 +146,7 @@ static lra_status convert(yaml_document_t *doc, int id, const char *origin, bool
         cnode *n = node_new(N_SEQ, origin, line, col);
         for (yaml_node_item_t *it = y->data.sequence.items.start; it < y->data.sequence.items.top; it++) {
             cnode *kid;
-            lra_status s = convert(doc, *it, origin, loc, depth + 1, &kid);
+            lra_status s = convert(doc, *it, origin, loc, depth + 1, b, &kid);
             if (s != LRA_OK) {
                 node_free(n);
                 return s;
@@ -166,7 +181,7 @@ static lra_status convert(yaml_document_t *doc, int id, const char *origin, bool
                               kc, kt, prev->kline);
             else {
                 cnode *v;
-                s = convert(doc, pr->value, origin, loc, depth + 1, &v);
+                s = convert(doc, pr->value, origin, loc, depth + 1, b, &v);
                 if (s == LRA_OK) {
                     v->key = lra_xstrdup(kt);
                     v->kline = kl;
@@ -198,7 +213,8 @@ static lra_status parse_yaml(const char *text, size_t len, const char *origin, b
         return s;
     }
     if (yaml_document_get_root_node(&doc)) {
-        s = convert(&doc, 1, origin, loc, 0, out);
+        budget b = {LRA_CONFIG_MAX_NODES, LRA_CONFIG_MAX_TEXT};
+        s = convert(&doc, 1, origin, loc, 0, &b, out);
         yaml_document_delete(&doc);
         if (s == LRA_OK) {
             yaml_document_t doc2;
@@ -282,6 +298,8 @@ typedef struct {
     lra_config_key k;  // owned copies of the strings
     bool has_lo, has_hi, lo_incl, hi_incl;
     double lo, hi;
+    bool int_lo, int_hi;  // the bound is an integer: ilo / ihi hold it exactly (INT keys compare in 64 bits)
+    int64_t ilo, ihi;
     char **choices;
     int n_choices;
     cnode *defnode;    // parsed default or NULL
@@ -338,7 +356,7 @@ static bool schema_is_section(const lra_config_schema *s, const char *prefix, si
 }
 
 // Parses a bound of a range spec; an empty text or [+-]inf is unbounded.
-static bool parse_bound(const char *t, size_t n, double *v, bool *has) {
+static bool parse_bound(const char *t, size_t n, double *v, bool *has, bool *is_int, int64_t *iv) {
     while (n > 0 && isspace((unsigned char)*t)) t++, n--;
     while (n > 0 && isspace((unsigned char)t[n - 1])) n--;
     char buf[64];
@@ -351,6 +369,10 @@ static bool parse_bound(const char *t, size_t n, double *v, bool *has) {
     }
     char *end;
     errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    *is_int = *end == '\0' && errno == 0;
+    *iv = (int64_t)x;
+    errno = 0;
     *v = strtod(buf, &end);
     *has = true;
     return *end == '\0' && errno == 0 && isfinite(*v);
@@ -361,8 +383,8 @@ static void parse_range(sentry *e) {
     size_t n = strlen(sp);
     const char *comma = strchr(sp, ',');
     bool ok = n >= 3 && (sp[0] == '[' || sp[0] == '(') && (sp[n - 1] == ']' || sp[n - 1] == ')') && comma;
-    ok = ok && parse_bound(sp + 1, (size_t)(comma - sp - 1), &e->lo, &e->has_lo);
-    ok = ok && parse_bound(comma + 1, (size_t)(sp + n - 1 - comma - 1), &e->hi, &e->has_hi);
+    ok = ok && parse_bound(sp + 1, (size_t)(comma - sp - 1), &e->lo, &e->has_lo, &e->int_lo, &e->ilo);
+    ok = ok && parse_bound(comma + 1, (size_t)(sp + n - 1 - comma - 1), &e->hi, &e->has_hi, &e->int_hi, &e->ihi);
     LRA_ASSERT_MSG(ok, "config key '%s': malformed range \"%s\" (use e.g. \"(0,inf)\", \"[1,)\", \"[0,1]\")",
                    e->k.key, sp);
     e->lo_incl = sp[0] == '[';
@@ -500,6 +522,17 @@ static bool parse_float(const char *t, double *v) {
     double x = strtod(t, &end);
     if (*end != '\0' || !isfinite(x)) return false;
     *v = x;
+    return true;
+}
+
+// For INT keys: exact 64-bit comparison against integer bounds (a double cannot tell 2^53 + 1 from 2^53).
+static bool in_range_int(const sentry *e, int64_t x) {
+    if (e->has_lo && e->int_lo ? (e->lo_incl ? x < e->ilo : x <= e->ilo)
+                               : (e->has_lo && (e->lo_incl ? (double)x < e->lo : (double)x <= e->lo)))
+        return false;
+    if (e->has_hi && e->int_hi ? (e->hi_incl ? x > e->ihi : x >= e->ihi)
+                               : (e->has_hi && (e->hi_incl ? (double)x > e->hi : (double)x >= e->hi)))
+        return false;
     return true;
 }
 
@@ -662,7 +695,7 @@ static int check_node(const sentry *e, const cnode *n, const cnode **bad, char *
                 hint = " (write true or false in lower case)";
             break;
         case LRA_CONFIG_INT:
-            ok = parse_int(tx, &iv) && in_range(e, (double)iv);
+            ok = parse_int(tx, &iv) && in_range_int(e, iv);
             if (!parse_int(tx, &iv) && parse_float(tx, &fv)) {
                 bool digits = true;  // all digits but too long for int64
                 for (const char *q = (*tx == '-' || *tx == '+') ? tx + 1 : tx; *q && digits; q++)

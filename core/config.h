@@ -29,6 +29,11 @@
 
 #include "core/status.h"
 
+// Alias expansion limits: a document may expand to at most this many nodes and bytes of scalar text
+// (a config has a few hundred keys; nested aliases could otherwise produce billions of nodes).
+#define LRA_CONFIG_MAX_NODES 100000
+#define LRA_CONFIG_MAX_TEXT (16 * 1024 * 1024)
+
 typedef enum {
     LRA_CONFIG_BOOL,     // true / false
     LRA_CONFIG_INT,      // 64-bit integer; spec: range

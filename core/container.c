@@ -1,6 +1,8 @@
 // The tensor container format (see container.h for the layout).
 #include "core/container.h"
 
+#include "core/checked.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +398,9 @@ static lra_status parse_index(lra_container_reader *r, const unsigned char *idx,
         e->ndim = (int)nd;
         uint64_t count = 1;
         for (int d = 0; d < LRA_CONTAINER_MAX_DIMS; d++) {
+            if (d >= e->ndim && dims[d] != 1)  // the writer pads with 1; anything else would hide in the size
+                return lra_error(LRA_ERR_FORMAT, "%s: tensor '%s': unused dimension %d is %llu, expected 1", r->path,
+                                 name, d, (unsigned long long)dims[d]);
             if (dims[d] > (uint64_t)INT64_MAX || (dims[d] != 0 && count > UINT64_MAX / dims[d] / es))
                 return lra_error(LRA_ERR_FORMAT, "%s: tensor '%s': dimension %d is too large", r->path, name, d);
             e->shape[d] = (int64_t)dims[d];
@@ -411,6 +416,12 @@ static lra_status parse_index(lra_container_reader *r, const unsigned char *idx,
         if (e->offset < HEADER_BYTES || e->offset > r->index_offset || e->stored_bytes > r->index_offset - e->offset)
             return lra_error(LRA_ERR_FORMAT, "%s: tensor '%s': payload [%llu, +%llu) lies outside the data area",
                              r->path, name, (unsigned long long)e->offset, (unsigned long long)e->stored_bytes);
+        // The raw size is what readers allocate: it must be producible from the stored bytes.
+        char what[LRA_CONTAINER_MAX_NAME + 32];
+        snprintf(what, sizeof what, "tensor '%.1024s'", name);
+        lra_status sz = lra_size_check(e->raw_bytes, e->stored_bytes, e->compression ? LRA_ZLIB_MAX_RATIO : 1,
+                                       r->path, what);
+        if (sz != LRA_OK) return sz;
         for (int j = 0; j < i; j++)
             if (!strcmp(r->entries[j].name, name))
                 return lra_error(LRA_ERR_FORMAT, "%s: tensor '%s' appears twice", r->path, name);
@@ -627,7 +638,10 @@ lra_status lra_container_read(lra_container_reader *r, const char *name, lra_con
 lra_status lra_container_verify(lra_container_reader *r) {
     for (int i = 0; i < r->n_tensors; i++) {
         const lra_container_entry *e = &r->entries[i];
-        void *tmp = lra_xmalloc(e->raw_bytes ? (size_t)e->raw_bytes : 1);
+        void *tmp = malloc(e->raw_bytes ? (size_t)e->raw_bytes : 1);
+        if (!tmp)
+            return lra_error(LRA_ERR_NOMEM, "%s: tensor '%s': cannot allocate %llu bytes to verify it", r->path,
+                             e->name, (unsigned long long)e->raw_bytes);
         lra_status s = read_entry(r, e, tmp);
         free(tmp);
         LRA_TRY(s);

@@ -1,11 +1,14 @@
 // Checkpoint save/load (see checkpoint.h).
 #include "tasks/checkpoint.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/container.h"
 
 void lra_train_state_init(lra_train_state *s, uint64_t seed) {
@@ -77,9 +80,12 @@ static lra_status open_checked(const char *path, lra_container_reader **r) {
     LRA_TRY(lra_container_open(r, path));
     const char *fmt = lra_container_meta(*r, "format");
     if (!fmt || strcmp(fmt, LRA_CHECKPOINT_FORMAT)) {
+        // The message is formatted before closing: fmt points into the reader.
+        lra_status s = lra_error(LRA_ERR_FORMAT, "%s: not a training checkpoint (format \"%.64s\", expected \"%s\")",
+                                 path, fmt ? fmt : "none", LRA_CHECKPOINT_FORMAT);
         lra_container_close(*r);
-        return lra_error(LRA_ERR_FORMAT, "%s: not a training checkpoint (format \"%s\", expected \"%s\")", path,
-                         fmt ? fmt : "none", LRA_CHECKPOINT_FORMAT);
+        *r = NULL;
+        return s;
     }
     return LRA_OK;
 }
@@ -87,7 +93,18 @@ static lra_status open_checked(const char *path, lra_container_reader **r) {
 static lra_status read_text(lra_container_reader *r, const char *path, const char *name, char **out) {
     const lra_container_entry *e = lra_container_find(r, name);
     if (!e) return lra_error(LRA_ERR_FORMAT, "%s: checkpoint has no '%s' entry", path, name);
-    char *buf = lra_xmalloc((size_t)e->raw_bytes + 1);
+    if (e->dtype != LRA_CONTAINER_U8)
+        return lra_error(LRA_ERR_FORMAT, "%s: checkpoint entry '%s' has dtype %s but u8 text was expected", path, name,
+                         lra_container_dtype_name(e->dtype));
+    // The container already bounded raw_bytes by the stored bytes; + 1 must still not wrap.
+    uint64_t cap;
+    if (!lra_add_u64(e->raw_bytes, 1, &cap) || cap > SIZE_MAX)
+        return lra_error(LRA_ERR_FORMAT, "%s: checkpoint entry '%s' declares %llu bytes, more than can be addressed",
+                         path, name, (unsigned long long)e->raw_bytes);
+    char *buf = malloc((size_t)cap);
+    if (!buf)
+        return lra_error(LRA_ERR_NOMEM, "%s: checkpoint entry '%s': cannot allocate %llu bytes", path, name,
+                         (unsigned long long)cap);
     lra_status s = lra_container_read(r, name, LRA_CONTAINER_U8, 1, NULL, buf, (size_t)e->raw_bytes);
     if (s) {
         free(buf);
@@ -110,8 +127,20 @@ static lra_status get_int(lra_container_reader *r, const char *path, const char 
     const char *t = lra_container_meta(r, key);
     char *end = NULL;
     if (!t) return lra_error(LRA_ERR_FORMAT, "%s: checkpoint metadata lacks '%s'", path, key);
+    errno = 0;
     *v = strtoll(t, &end, 10);
-    if (end == t || *end) return lra_error(LRA_ERR_FORMAT, "%s: metadata '%s' is not an integer: \"%s\"", path, key, t);
+    if (end == t || *end || errno == ERANGE)
+        return lra_error(LRA_ERR_FORMAT, "%s: metadata '%s' is not a 64-bit integer: \"%.64s\"", path, key, t);
+    return LRA_OK;
+}
+
+// An integer metadata value that must lie in [lo, hi].
+static lra_status get_int_in(lra_container_reader *r, const char *path, const char *key, int64_t lo, int64_t hi,
+                             int64_t *v) {
+    LRA_TRY(get_int(r, path, key, v));
+    if (*v < lo || *v > hi)
+        return lra_error(LRA_ERR_FORMAT, "%s: metadata '%s' is %lld, expected %lld..%lld", path, key, (long long)*v,
+                         (long long)lo, (long long)hi);
     return LRA_OK;
 }
 
@@ -120,25 +149,26 @@ static lra_status get_double(lra_container_reader *r, const char *path, const ch
     char *end = NULL;
     if (!t) return lra_error(LRA_ERR_FORMAT, "%s: checkpoint metadata lacks '%s'", path, key);
     *v = strtod(t, &end);
-    if (end == t || *end) return lra_error(LRA_ERR_FORMAT, "%s: metadata '%s' is not a number: \"%s\"", path, key, t);
+    if (end == t || *end) return lra_error(LRA_ERR_FORMAT, "%s: metadata '%s' is not a number: \"%.64s\"", path, key, t);
     return LRA_OK;
 }
 
 static lra_status load_all(lra_container_reader *r, const char *path, lra_model *m, lra_train_state *st,
                            char **metrics_text) {
     int64_t v;
-    LRA_TRY(get_int(r, path, "step", &st->step));
-    LRA_TRY(get_int(r, path, "optim_step", &st->optim_step));
-    LRA_TRY(get_int(r, path, "cursor_epoch", &st->cursor.epoch));
-    LRA_TRY(get_int(r, path, "cursor_position", &st->cursor.position));
-    LRA_TRY(get_int(r, path, "evals", &st->evals));
+    LRA_TRY(get_int_in(r, path, "step", 0, INT64_MAX, &st->step));
+    LRA_TRY(get_int_in(r, path, "optim_step", 0, INT64_MAX, &st->optim_step));
+    LRA_TRY(get_int_in(r, path, "cursor_epoch", 0, INT64_MAX, &st->cursor.epoch));
+    LRA_TRY(get_int_in(r, path, "cursor_position", 0, INT64_MAX, &st->cursor.position));
+    LRA_TRY(get_int_in(r, path, "evals", 0, INT64_MAX, &st->evals));
     LRA_TRY(get_double(r, path, "stop_best", &st->stop_best));
-    LRA_TRY(get_int(r, path, "bad_evals", &v));
+    LRA_TRY(get_int_in(r, path, "bad_evals", 0, INT_MAX, &v));
     st->bad_evals = (int)v;
     LRA_TRY(get_double(r, path, "best_value", &st->best_value));
-    LRA_TRY(get_int(r, path, "best_step", &st->best_step));
-    LRA_TRY(get_int(r, path, "finished", &v));
+    LRA_TRY(get_int_in(r, path, "best_step", -1, INT64_MAX, &st->best_step));
+    LRA_TRY(get_int_in(r, path, "finished", 0, 1, &v));
     st->finished = (int)v;
+    // Saved as the int64 image of a uint64.
     LRA_TRY(get_int(r, path, "seed", &v));
     st->seed = (uint64_t)v;
     lra_params *p = &m->params;

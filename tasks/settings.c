@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "attention/attention.h"
+#include "tasks/memory.h"
 
 static const lra_config_key k_keys[] = {
     {"seed", LRA_CONFIG_INT, "42", "[0,)", "run seed: initialisation, dropout, sampling and data order", 0},
@@ -13,7 +14,7 @@ static const lra_config_key k_keys[] = {
     {"data.path", LRA_CONFIG_STRING, NULL, NULL, "the task's data: a file, folder or archive (see README)",
      LRA_CONFIG_REQUIRED},
     {"data.cache_dir", LRA_CONFIG_STRING, "", NULL, "folder for the binary cache of preprocessed data (empty: off)", 0},
-    {"data.max_length", LRA_CONFIG_INT, "0", "[0,)", "tokens per sequence before rounding (0: the task's default)", 0},
+    {"data.max_length", LRA_CONFIG_INT, "0", "[0,1073741824]", "tokens per sequence before rounding (0: the task's default)", 0},
     {"data.round_pow2", LRA_CONFIG_BOOL, "true", NULL, "pad the length up to a power of two (2000 -> 2048), as the references", 0},
     {"data.pixel_offset", LRA_CONFIG_BOOL, "true", NULL, "image tasks: id = pixel + 1 so black pixels are not padding", 0},
     {"data.mask", LRA_CONFIG_ENUM, "length", "length|nonzero", "padding mask: from lengths, or the official token != 0", 0},
@@ -33,9 +34,9 @@ static const lra_config_key k_keys[] = {
     {"model.vocab_size", LRA_CONFIG_INT, "0", "[0,65536]", "embedding rows (0: the task's default)", 0},
     {"model.attention.type", LRA_CONFIG_STRING, "softmax", NULL, "attention kernel (see `lra attention list`)", 0},
     {"train.steps", LRA_CONFIG_INT, "1000", "[1,)", "optimizer steps", 0},
-    {"train.batch_size", LRA_CONFIG_INT, "32", "[1,)", "examples per optimizer step", 0},
-    {"train.accumulation", LRA_CONFIG_INT, "1", "[1,)", "micro-batches per step (divides batch_size)", 0},
-    {"train.eval_batch_size", LRA_CONFIG_INT, "0", "[0,)", "batch size for evaluation (0: batch_size / accumulation)", 0},
+    {"train.batch_size", LRA_CONFIG_INT, "32", "[1,2147483647]", "examples per optimizer step", 0},
+    {"train.accumulation", LRA_CONFIG_INT, "1", "[1,2147483647]", "micro-batches per step (divides batch_size)", 0},
+    {"train.eval_batch_size", LRA_CONFIG_INT, "0", "[0,2147483647]", "batch size for evaluation (0: batch_size / accumulation)", 0},
     {"train.optimizer", LRA_CONFIG_ENUM, "adamw", "adamw|sgd", "optimizer", 0},
     {"train.lr", LRA_CONFIG_FLOAT, "1e-4", "(0,inf)", "peak learning rate", 0},
     {"train.schedule", LRA_CONFIG_ENUM, "onecycle", "onecycle|linear|rsqrt|cosine|constant", "learning-rate schedule", 0},
@@ -49,7 +50,7 @@ static const lra_config_key k_keys[] = {
     {"train.clip", LRA_CONFIG_FLOAT, "0", "[0,inf)", "clip gradients to this global norm (0: off)", 0},
     {"train.eval_every", LRA_CONFIG_INT, "100", "[1,)", "steps between dev evaluations", 0},
     {"train.eval_batches", LRA_CONFIG_INT, "0", "[0,)", "dev batches per evaluation (0: the whole dev set once)", 0},
-    {"train.patience", LRA_CONFIG_INT, "0", "[0,)", "stop after this many evaluations without improvement (0: never)", 0},
+    {"train.patience", LRA_CONFIG_INT, "0", "[0,2147483647]", "stop after this many evaluations without improvement (0: never)", 0},
     {"train.early_stop_metric", LRA_CONFIG_ENUM, "loss", "loss|accuracy", "dev metric watched by early stopping", 0},
     {"train.best_metric", LRA_CONFIG_ENUM, "accuracy", "loss|accuracy", "dev metric that picks the best checkpoint", 0},
     {"train.log_every", LRA_CONFIG_INT, "10", "[1,)", "steps between training metric lines", 0},
@@ -235,7 +236,8 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
             return lra_config_error(c, "model.attention.type", "%s", msg);
         }
     }
-    return LRA_OK;
+    // Refused here, with the key to blame, rather than in the allocator while building the model.
+    return lra_memory_check(c, s, 0);
 }
 
 // Indentation (in spaces) of a line, or -1 for a blank/comment-only line.
