@@ -1,7 +1,7 @@
 // Helpers shared by the attention kernels (see attn_util.h).
+#include "core/gemm.h"
 #include "attention/attn_util.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -28,7 +28,7 @@ int64_t lra_attn_valid_positions(const float *mask_row, int64_t n, int32_t *vali
 // Scores of the rows into P with excluded keys at -inf (a mask without any real key is ignored).
 static void rows_scores(const float *qr, int64_t r, const float *k, const float *kmask, int64_t n, int64_t p,
                         float scale, float *P) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)n, (int)p, scale, qr, (int)p, k, (int)p, 0.0f,
+    lra_gemm(false, true, (int)r, (int)n, (int)p, scale, qr, (int)p, k, (int)p, 0.0f,
                 P, (int)n);
     if (!kmask || lra_attn_valid_positions(kmask, n, NULL) == 0) return;
     for (int64_t t = 0; t < r; t++)
@@ -49,7 +49,7 @@ void lra_attn_rows_softmax(const float *qr, int64_t r, const float *k, const flo
         lse[t] = mx + (float)log(sum);
         for (int64_t j = 0; j < n; j++) row[j] = expf(row[j] - lse[t]);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f,
+    lra_gemm(false, false, (int)r, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f,
                 out, (int)p);
 }
 
@@ -61,10 +61,10 @@ void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, 
     for (int64_t t = 0; t < r; t++)
         for (int64_t j = 0; j < n; j++) P[t * n + j] = expf(P[t * n + j] - lse[t]);
     if (dv)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)r, 1.0f, P, (int)n, dout, (int)p,
+        lra_gemm(true, false, (int)n, (int)p, (int)r, 1.0f, P, (int)n, dout, (int)p,
                     1.0f, dv, (int)p);
     if (!dqr && !dk) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)n, (int)p, 1.0f, dout, (int)p, v, (int)p, 0.0f,
+    lra_gemm(false, true, (int)r, (int)n, (int)p, 1.0f, dout, (int)p, v, (int)p, 0.0f,
                 dP, (int)n);
     for (int64_t t = 0; t < r; t++) {
         double D = 0.0;
@@ -72,10 +72,10 @@ void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, 
         for (int64_t j = 0; j < n; j++) dP[t * n + j] = P[t * n + j] * (dP[t * n + j] - (float)D);
     }
     if (dqr)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)p, (int)n, scale, dP, (int)n, k, (int)p,
+        lra_gemm(false, false, (int)r, (int)p, (int)n, scale, dP, (int)n, k, (int)p,
                     1.0f, dqr, (int)p);
     if (dk)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)r, scale, dP, (int)n, qr, (int)p,
+        lra_gemm(true, false, (int)n, (int)p, (int)r, scale, dP, (int)n, qr, (int)p,
                     1.0f, dk, (int)p);
 }
 

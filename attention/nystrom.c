@@ -5,7 +5,6 @@
 // exact masked softmax.  Optional depthwise convolution of m*V along the sequence (conv_kernel > 0; one
 // kernel per head, init U(-1/sqrt(k), 1/sqrt(k))) added to O.  Everything is differentiable.  l < n runs
 // as one composite node with a hand-written backward (below); l >= n and the convolution are small ops.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include "attention/attention.h"
 #include "attention/attn_util.h"
 #include "core/fastmath.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
@@ -194,8 +194,7 @@ static void nys_softmax_back(const float *P, float *dP, int64_t rows, int64_t co
 
 static void nys_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t lda,
                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-                alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    lra_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // x <- d I - x for an [m, m] matrix computed as -x (already negated by the product) plus d on the diagonal.

@@ -9,7 +9,6 @@
 //   O_i = phi(q_i)^T (sum_j phi(k_j) v'_j^T) / (phi(q_i)^T sum_j phi(k_j)).
 // One composite node with a hand-written backward (stabilisers are constants); memory 2 n m per
 // (example, head) for the saved features.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
@@ -111,7 +111,7 @@ static void project(const performer_saved *sv, const float *x, const float *mrow
         diag[i] = (float)(0.5 * d);
     }
     if (proj)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, z, (int)p, sv->W, (int)p,
+        lra_gemm(false, true, (int)n, (int)m, (int)p, 1.0f, z, (int)p, sv->W, (int)p,
                     0.0f, proj, (int)m);
 }
 
@@ -143,13 +143,13 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
             for (int64_t c = 0; c < p; c++) dnum[i * p + c] = G[i * p + c] * inv;
         }
         // dkv = phq^T dnum, dksum = phq^T dden (fixed-order sums).
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)n, 1.0f, phq, (int)m, dnum, (int)p,
+        lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phq, (int)m, dnum, (int)p,
                     0.0f, dkv, (int)p);
         for (int64_t r = 0; r < m; r++) dks[r] = 0.0f;
         for (int64_t i = 0; i < n; i++)
             for (int64_t r = 0; r < m; r++) dks[r] += phq[i * m + r] * dden[i];
         // Queries: dphi = dnum kv^T + dden ksum^T; dproj = dphi (phi - s eps); dz = dproj W - rowsum(dproj) z.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, kv, (int)p,
+        lra_gemm(false, true, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, kv, (int)p,
                     0.0f, dphi, (int)m);
         for (int64_t pass = 0; pass < 2; pass++) {
             const float *x = pass ? lra_f32(k) + base : lra_f32(q) + base;
@@ -159,7 +159,7 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
             if (pass) {  // keys: dphi = v' dkv^T + 1 dksum^T, zero on padded keys (phi was masked there)
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t c = 0; c < p; c++) dnum[i * p + c] = mrow[i] * lra_f32(v)[base + i * p + c];
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, dkv,
+                lra_gemm(false, true, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, dkv,
                             (int)p, 0.0f, dphi, (int)m);
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t r = 0; r < m; r++) dphi[i * m + r] += dks[r];
@@ -188,7 +188,7 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
                 }
                 diag[i] = (float)rs;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)p, (int)m, 1.0f, dphi, (int)m, sv->W,
+            lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, dphi, (int)m, sv->W,
                         (int)p, 0.0f, dz, (int)p);
             for (int64_t i = 0; i < n; i++) {
                 const float sc = sv->zs * (mk ? mk[i] : 1.0f);
@@ -267,13 +267,13 @@ static lra_tensor *performer_forward(void *state, lra_ctx *ctx, lra_tensor *q, l
                 phk[j * m + r] = keep * sv->s * (expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
             for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * lra_f32(v)[base + j * p + c];
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,
+        lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,
                     0.0f, kv, (int)p);
         for (int64_t r = 0; r < m; r++) ksum[r] = 0.0;
         for (int64_t j = 0; j < n; j++)
             for (int64_t r = 0; r < m; r++) ksum[r] += phk[j * m + r];
         float *o = sv->out + base;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p,
+        lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p,
                     0.0f, o, (int)p);
         for (int64_t i = 0; i < n; i++) {
             double d = 0.0;

@@ -21,9 +21,9 @@
 // (so a resumed run uses the same sets: §3(a) default).  `index_sets=per_call` redraws them at every call.
 // Sampled padded tokens take part with score 0 and value 0 (reference, §3(b)); `token_mask=1` excludes them.
 // The attention is written as a chain of differentiable ops (sgemm-backed matmuls, small [n, s] softmaxes).
+#include "core/gemm.h"
 #include "attention/s3.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -107,7 +107,7 @@ static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
                 const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
                 if (hi <= lo) continue;
                 // dx[b, t+j-pad] += dout[b, t] Wj
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)cin, (int)cout, 1.0f,
+                lra_gemm(false, false, (int)(hi - lo), (int)cin, (int)cout, 1.0f,
                             dout + (b * n + lo) * cout, (int)cout, ce->wj + j * cout * cin, (int)cin, 1.0f,
                             dx + (b * n + lo + j - pad) * cin, (int)cin);
             }
@@ -120,7 +120,7 @@ static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
             const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
             if (hi > lo)
                 for (int64_t b = 0; b < B; b++)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cout, (int)cin, (int)(hi - lo), 1.0f,
+                    lra_gemm(true, false, (int)cout, (int)cin, (int)(hi - lo), 1.0f,
                                 dout + (b * n + lo) * cout, (int)cout, xd + (b * n + lo + j - pad) * cin, (int)cin,
                                 1.0f, dwj, (int)cin);
             for (int64_t o = 0; o < cout; o++)
@@ -160,7 +160,7 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
             const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
             if (hi <= lo) continue;
             // out[b, t] += x[b, t+j-pad] Wj^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)cout, (int)cin, 1.0f,
+            lra_gemm(false, true, (int)(hi - lo), (int)cout, (int)cin, 1.0f,
                         lra_f32(x) + (b * n + lo + j - pad) * cin, (int)cin, ce->wj + j * cout * cin, (int)cin, 1.0f,
                         od + (b * n + lo) * cout, (int)cout);
         }

@@ -9,7 +9,6 @@
 // samples keyed by (step, layer, COLUMNS, tower), global example index and head.  Columns are drawn
 // without replacement with probabilities proportional to w by the exponential race (the d smallest
 // -log(u_j)/w_j), and filled uniformly from the remaining real columns when fewer than d have w > 0.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 typedef enum { SK_FULL = 0, SK_NOPILOT, SK_UNIFORM, SK_SIMPLENORM, SK_NONORM } skein_variant;
@@ -129,12 +129,12 @@ static void column_scores(const skein_saved *sv, const float *qt, const float *k
                           const int32_t *cols, int64_t rb, float *S, float *Sf) {
     const int64_t n = sv->n, p = sv->p, d = sv->d;
     if (sv->st->var == SK_NONORM) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, 1.0f, qt, (int)p, kt, (int)p,
+        lra_gemm(false, true, (int)rb, (int)n, (int)p, 1.0f, qt, (int)p, kt, (int)p,
                     0.0f, Sf, (int)n);
         for (int64_t i = 0; i < rb; i++)
             for (int64_t t = 0; t < d; t++) S[i * d + t] = Sf[i * n + cols[t]];
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)d, (int)p, 1.0f, qt, (int)p, KJ, (int)p,
+        lra_gemm(false, true, (int)rb, (int)d, (int)p, 1.0f, qt, (int)p, KJ, (int)p,
                     0.0f, S, (int)d);
     }
 }
@@ -345,7 +345,7 @@ static lra_tensor *skein_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_t
                 sv->rden[gi] = (float)den;
             }
             // Numerators a V_J' (a held in S), then the fill term and the division.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)d, 1.0f, s.S, (int)d, s.VJ,
+            lra_gemm(false, false, (int)rb, (int)p, (int)d, 1.0f, s.S, (int)d, s.VJ,
                         (int)p, 0.0f, oc + r0 * p, (int)p);
             for (int64_t i = 0; i < rb; i++) {
                 const int64_t gi = bh * n + r0 + i;
@@ -430,7 +430,7 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
             const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
             const float *Gb = s.G + r0 * p, *qb = qt + r0 * p;
             column_scores(sv, qb, kt, s.KJ, cols, rb, s.S, s.Sf);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)d, (int)p, 1.0f, Gb, (int)p, s.VJ,
+            lra_gemm(false, true, (int)rb, (int)d, (int)p, 1.0f, Gb, (int)p, s.VJ,
                         (int)p, 0.0f, s.GV, (int)d);
             for (int64_t i = 0; i < rb; i++) {
                 const int64_t gi = bh * n + r0 + i;
@@ -464,17 +464,17 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
                 }
             }
             // dV_J' += (a / Den)^T G
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)p, (int)rb, 1.0f, s.S, (int)d, Gb,
+            lra_gemm(true, false, (int)d, (int)p, (int)rb, 1.0f, s.S, (int)d, Gb,
                         (int)p, 1.0f, s.dVJ, (int)p);
             if (st->var == SK_NONORM) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)n, 1.0f, s.dSf, (int)n,
+                lra_gemm(false, false, (int)rb, (int)p, (int)n, 1.0f, s.dSf, (int)n,
                             kt, (int)p, 1.0f, s.dqt + r0 * p, (int)p);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)rb, 1.0f, s.dSf, (int)n, qb,
+                lra_gemm(true, false, (int)n, (int)p, (int)rb, 1.0f, s.dSf, (int)n, qb,
                             (int)p, 1.0f, s.dkt, (int)p);
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)d, 1.0f, s.dS, (int)d,
+                lra_gemm(false, false, (int)rb, (int)p, (int)d, 1.0f, s.dS, (int)d,
                             s.KJ, (int)p, 1.0f, s.dqt + r0 * p, (int)p);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)p, (int)rb, 1.0f, s.dS, (int)d, qb,
+                lra_gemm(true, false, (int)d, (int)p, (int)rb, 1.0f, s.dS, (int)d, qb,
                             (int)p, 1.0f, s.dKJ, (int)p);
             }
         }

@@ -7,13 +7,13 @@
 // O = Q̂ ((m * (K̂ diag(delta) Z diag(delta)))^T v~) with Q̂ = AS[:n], K̂ = AS[n:].  No softmax normalisation.
 // Autograd through everything (landmark rows and the Newton iterations included); indices constant.
 // The kernel matrix is one composite node; the rest are ops on d x d / d x p matrices plus two n x d products.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
@@ -69,14 +69,14 @@ static void gauss_backward(lra_ctx *ctx, lra_node *node) {
         }
         if (dx) {
             float *dxb = dx + bh * N * p;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)p, (int)d, 1.0f, L, (int)d, yb, (int)p,
+            lra_gemm(false, false, (int)N, (int)p, (int)d, 1.0f, L, (int)d, yb, (int)p,
                         1.0f, dxb, (int)p);
             for (int64_t i = 0; i < N; i++)
                 for (int64_t c = 0; c < p; c++) dxb[i * p + c] -= rs[i] * xb[i * p + c];
         }
         if (dy) {
             float *dyb = dy + bh * d * p;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)p, (int)N, 1.0f, L, (int)d, xb, (int)p,
+            lra_gemm(true, false, (int)d, (int)p, (int)N, 1.0f, L, (int)d, xb, (int)p,
                         1.0f, dyb, (int)p);
             for (int64_t j = 0; j < d; j++)
                 for (int64_t c = 0; c < p; c++) dyb[j * p + c] -= cs[j] * yb[j * p + c];
@@ -94,7 +94,7 @@ static lra_tensor *gauss_kernel(lra_ctx *ctx, lra_tensor *x, lra_tensor *y) {
     for (int64_t bh = 0; bh < B * H; bh++) {
         const float *xb = lra_f32(x) + bh * N * p, *yb = lra_f32(y) + bh * d * p;
         float *ob = lra_f32(out) + bh * N * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)d, (int)p, 1.0f, xb, (int)p, yb, (int)p, 0.0f,
+        lra_gemm(false, true, (int)N, (int)d, (int)p, 1.0f, xb, (int)p, yb, (int)p, 0.0f,
                     ob, (int)d);
         float ysq[d];
         for (int64_t j = 0; j < d; j++) {

@@ -3,7 +3,6 @@
 // per-row log-sum-exp is kept, and backward recomputes the probabilities block by block.  The dropout
 // mask of element (example, head, i, j) comes from Philox at a fixed counter, so forward and backward
 // regenerate the same mask without storing it, and the mask does not depend on batch splitting.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "attention/attention.h"
 #include "core/fastmath.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "layers/dropout.h"
@@ -59,7 +59,7 @@ static int64_t key_extent(const float *mask_row, int64_t n, int *any) {
 // (backward recomputation).
 static void block_probs(const float *q, const float *k, const float *mask_row, int any_valid, int64_t kv, int64_t p,
                         int64_t rb, float scale, float *s, float *lse_out, const float *lse_in) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)kv, (int)p, scale, q, (int)p, k, (int)p, 0.0f,
+    lra_gemm(false, true, (int)rb, (int)kv, (int)p, scale, q, (int)p, k, (int)p, 0.0f,
                 s, (int)kv);
     for (int64_t r = 0; r < rb; r++) {
         float *row = s + r * kv;
@@ -133,10 +133,10 @@ static void softmax_backward(lra_ctx *ctx, lra_node *node) {
             }
             const float *dOb = dO + base + r0 * p;
             // dV += Pd^T dO (keys beyond kv have zero probability)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kv, (int)p, (int)rb, 1.0f, Pused, (int)kv, dOb,
+            lra_gemm(true, false, (int)kv, (int)p, (int)rb, 1.0f, Pused, (int)kv, dOb,
                         (int)p, 1.0f, dv + base, (int)p);
             // dPd = dO V^T, then through the dropout mask
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)kv, (int)p, 1.0f, dOb, (int)p,
+            lra_gemm(false, true, (int)rb, (int)kv, (int)p, 1.0f, dOb, (int)p,
                         lra_f32(v) + base, (int)p, 0.0f, dP, (int)kv);
             if (sv->p_drop > 0.0f) apply_dropout(sv, global_bh, r0, rb, n, kv, dP, mscr);
             // D_i = dO_i . O_i  (= sum_j dPd_ij P_ij)
@@ -150,9 +150,9 @@ static void softmax_backward(lra_ctx *ctx, lra_node *node) {
             for (int64_t r = 0; r < rb; r++)
                 for (int64_t j = 0; j < kv; j++) dP[r * kv + j] = P[r * kv + j] * (dP[r * kv + j] - Drow[r]);
             // dQ = scale dS K ; dK += scale dS^T Q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)kv, sv->scale, dP, (int)kv,
+            lra_gemm(false, false, (int)rb, (int)p, (int)kv, sv->scale, dP, (int)kv,
                         lra_f32(k) + base, (int)p, 1.0f, dq + base + r0 * p, (int)p);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kv, (int)p, (int)rb, sv->scale, dP, (int)kv, qb,
+            lra_gemm(true, false, (int)kv, (int)p, (int)rb, sv->scale, dP, (int)kv, qb,
                         (int)p, 1.0f, dk + base, (int)p);
         }
     }
@@ -195,7 +195,7 @@ static lra_tensor *softmax_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra
         block_probs(lra_f32(q) + base + r0 * p, lra_f32(k) + base, mrow, any, kv, p, rb, sv->scale, S,
                     lra_f32(lse) + bh * n + r0, NULL);
         if (sv->p_drop > 0.0f) apply_dropout(sv, (sv->example_offset + b) * H + h, r0, rb, n, kv, S, mscr);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)kv, 1.0f, S, (int)kv,
+        lra_gemm(false, false, (int)rb, (int)p, (int)kv, 1.0f, S, (int)kv,
                     lra_f32(v) + base, (int)p, 0.0f, lra_f32(out) + base + r0 * p, (int)p);
     }
     lra_node *nd = lra_tape_record(ctx, "attention.softmax", softmax_backward, out, 3, (lra_tensor *[]){q, k, v});

@@ -17,9 +17,9 @@
 // Head dims below 32 are zero-padded to 32 for hashing (the reference pads Q, K, V and crops the output;
 // padding V and cropping change nothing, so only the hash sees the padding).  The hash width is the next
 // power of two >= max(p, 32).
+#include "core/gemm.h"
 #include "attention/yoso.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -284,10 +284,10 @@ static void expect_forward_slice(const yoso_saved *sv, const float *q, const flo
     const int64_t n = sv->n, p = sv->p, rbmax = sv->block_rows < n ? sv->block_rows : n;
     for (int64_t r0 = 0; r0 < n; r0 += rbmax) {
         const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, 1.0f, q + r0 * p, (int)p, k,
+        lra_gemm(false, true, (int)rb, (int)n, (int)p, 1.0f, q + r0 * p, (int)p, k,
                     (int)p, 0.0f, S, (int)n);
         expect_block(sv, mrow, r0, rb, S, NULL);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)n, 1.0f, S, (int)n, v, (int)p, 0.0f,
+        lra_gemm(false, false, (int)rb, (int)p, (int)n, 1.0f, S, (int)n, v, (int)p, 0.0f,
                     out + r0 * p, (int)p);
     }
 }
@@ -300,22 +300,22 @@ static void expect_backward_slice(const yoso_saved *sv, const float *q, const fl
     float *G = W + rbmax * n;
     for (int64_t r0 = 0; r0 < n; r0 += rbmax) {
         const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, 1.0f, q + r0 * p, (int)p, k,
+        lra_gemm(false, true, (int)rb, (int)n, (int)p, 1.0f, q + r0 * p, (int)p, k,
                     (int)p, 0.0f, S, (int)n);
         expect_block(sv, mrow, r0, rb, S, G);
         if (dv)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)rb, 1.0f, S, (int)n, dY + r0 * p,
+            lra_gemm(true, false, (int)n, (int)p, (int)rb, 1.0f, S, (int)n, dY + r0 * p,
                         (int)p, 1.0f, dv, (int)p);
         if (!dq && !dk) continue;
         // W = (dY V^T) .* G
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rb, (int)n, (int)p, 1.0f, dY + r0 * p, (int)p, v,
+        lra_gemm(false, true, (int)rb, (int)n, (int)p, 1.0f, dY + r0 * p, (int)p, v,
                     (int)p, 0.0f, W, (int)n);
         for (int64_t t = 0; t < rb * n; t++) W[t] *= G[t];
         if (dq)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rb, (int)p, (int)n, 1.0f, W, (int)n, k, (int)p,
+            lra_gemm(false, false, (int)rb, (int)p, (int)n, 1.0f, W, (int)n, k, (int)p,
                         1.0f, dq + r0 * p, (int)p);
         if (dk)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)p, (int)rb, 1.0f, W, (int)n, q + r0 * p,
+            lra_gemm(true, false, (int)n, (int)p, (int)rb, 1.0f, W, (int)n, q + r0 * p,
                         (int)p, 1.0f, dk, (int)p);
     }
 }

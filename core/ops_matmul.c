@@ -1,4 +1,4 @@
-// Matrix products through cblas_sgemm: lra_op_matmul (batched, broadcasting, transpose flags) and
+// Matrix products through lra_gemm (core/gemm.h): lra_op_matmul (batched, broadcasting, transpose flags) and
 // lra_op_linear (PyTorch layout weight, one sgemm over all rows).  See core/ops.h.
 //
 // Every product, forward or backward, is phrased as D[j] (+)= X[i] . Y[i] summed over the output
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/gemm.h"
 #include "core/ops.h"
 #include "core/optable.h"
 #include "core/status.h"
@@ -78,8 +79,7 @@ static void gemm(mat c, mat x, mat y, float beta) {
     int64_t lx, ly, lc;
     LRA_ASSERT(blas_layout(x, &tx, &lx) && blas_layout(y, &ty, &ly));
     LRA_ASSERT(blas_layout(c, &tc, &lc) && tc == CblasNoTrans);
-    cblas_sgemm(CblasRowMajor, tx, ty, (blasint)c.rows, (blasint)c.cols, (blasint)x.cols, 1.0f, x.p, (blasint)lx, y.p,
-                (blasint)ly, beta, c.p, (blasint)lc);
+    lra_gemm(tx == CblasTrans, ty == CblasTrans, c.rows, c.cols, x.cols, 1.0f, x.p, lx, y.p, ly, beta, c.p, lc);
 }
 
 static float *bmat_at(const bmat *b, int64_t i0, int64_t i1) {
@@ -140,9 +140,8 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
     }
     int64_t nd = d.bsz[0] * d.bsz[1];
     // Parallel over destinations when there are enough of them to fill the threads (or the products are
-    // small); inside a parallel region OpenBLAS runs single-threaded.  Otherwise the loop is serial and
-    // each sgemm is threaded by OpenBLAS.  Either way every element has the same sum order (OpenBLAS
-    // splits the output, not the inner dimension, across threads), so results do not depend on threads.
+    // small); otherwise the loop is serial and each product spreads its tiles over the threads.  lra_gemm
+    // gives the same bits either way, so results do not depend on the thread count.
     double flops = 2.0 * (double)d.m.rows * (double)d.m.cols * (double)x.m.cols;
     int par = nd > 1 && (nd >= omp_get_max_threads() || flops < 4e6);
 #pragma omp parallel for schedule(static) if (par)

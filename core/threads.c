@@ -9,10 +9,12 @@ int lra_threads_cores(void) { return omp_get_num_procs(); }
 int lra_threads_set(int n) {
     if (n <= 0) n = omp_get_num_procs();
     if (n < 1) n = 1;
+    // Every BLAS call is issued by core/gemm.c, one single-threaded call per tile inside our own
+    // OpenMP loop, so results do not depend on n.  The OpenMP build of OpenBLAS is single-threaded there
+    // by itself (and its openblas_set_num_threads would also reset OpenMP's count, so it is left alone);
+    // any other build (pthreads) is pinned to one thread here.
+    if (openblas_get_parallel() != 2) openblas_set_num_threads(1);
     omp_set_num_threads(n);
-    // With the OpenMP build of OpenBLAS this bounds the threads BLAS calls use from a serial region;
-    // inside our own parallel regions OpenBLAS runs single-threaded anyway.
-    openblas_set_num_threads(n);
     return n;
 }
 

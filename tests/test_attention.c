@@ -251,13 +251,15 @@ static void test_threads(void) {
         int64_t l1, l2;
         lra_threads_set(1);
         float *r1 = run_fb(&ki, q, k, v, mask, &l1);
-        lra_threads_set(2);
-        float *r2 = run_fb(&ki, q, k, v, mask, &l2);
-        CHECK_EQ_INT(l1, l2);
-        CHECK_MSG(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)), "%s: results differ at 1 and 2 threads",
-                  def->name);
+        for (int t = 2; t <= 4; t++) {
+            lra_threads_set(t);
+            float *r2 = run_fb(&ki, q, k, v, mask, &l2);
+            CHECK_EQ_INT(l1, l2);
+            CHECK_MSG(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)), "%s: results differ at 1 and %d threads",
+                      def->name, t);
+            free(r2);
+        }
         free(r1);
-        free(r2);
         kinst_free(&ki);
     }
     lra_threads_set(prev);

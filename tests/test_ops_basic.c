@@ -458,13 +458,13 @@ static void test_view_backward_chain(void) {
 // ---------------------------------------------------------------- determinism
 
 typedef struct {
-    float *buf[16];
-    int64_t len[16];
+    float *buf[64];
+    int64_t len[64];
     int n;
 } snapshot;
 
 static void snap_add(snapshot *s, const float *p, int64_t n) {
-    LRA_ASSERT(s->n < 16);
+    LRA_ASSERT(s->n < 64);
     s->buf[s->n] = malloc((size_t)n * sizeof(float));
     memcpy(s->buf[s->n], p, (size_t)n * sizeof(float));
     s->len[s->n++] = n;
@@ -515,17 +515,87 @@ static void run_all_ops(snapshot *s) {
     lra_ctx_free(ctx);
 }
 
+// The ops run_all_ops leaves out, on inputs large enough for their parallel paths.
+static lra_tensor *ints(lra_ctx *ctx, const int64_t *shape, int nd, int32_t mod, int32_t mul) {
+    lra_tensor *t = lra_tensor_new(ctx->arena, LRA_I32, shape, nd);
+    for (int64_t i = 0; i < lra_tensor_numel(t); i++) lra_i32(t)[i] = (int32_t)((i * mul + 7) % mod);
+    return t;
+}
+
+static void run_more_ops(snapshot *s) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    ctx->training = 1;
+    ctx->seed = 11;
+    lra_tensor *x = randn(ctx, LRA_DIMS(16, 128, 64), 21), *gam = randn(ctx, LRA_DIMS(64), 22);
+    lra_tensor *bet = randn(ctx, LRA_DIMS(64), 23), *table = randn(ctx, LRA_DIMS(300, 64), 24);
+    lra_tensor *logits = randn(ctx, LRA_DIMS(512, 10), 25);
+    lra_tensor *ins[] = {x, gam, bet, table, logits};
+    for (int i = 0; i < 5; i++) ins[i]->requires_grad = 1;
+    lra_tensor *ln = lra_op_layer_norm(ctx, x, gam, bet, 1e-5f);
+    lra_tensor *dr = lra_op_dropout(ctx, ln, 0.1f, 5);
+    lra_tensor *emb = lra_op_embedding(ctx, ints(ctx, LRA_DIMS(16, 128), 300, 37), table);  // [16, 128, 64]
+    lra_tensor *h = lra_op_add(ctx, dr, emb);
+    lra_tensor *sm = lra_op_softmax(ctx, h, NULL), *lsm = lra_op_log_softmax(ctx, h, NULL);
+    lra_tensor *nrm = lra_op_l2_normalize(ctx, lra_op_sub(ctx, sm, lsm), 1e-6f);
+    const int perm[3] = {2, 0, 1};
+    lra_tensor *pm = lra_op_contiguous(ctx, lra_op_permute(ctx, nrm, perm));  // [64, 16, 128]
+    lra_tensor *parts[2];
+    lra_op_split(ctx, pm, 2, 0, parts);
+    lra_tensor *sel = lra_op_index_select(ctx, parts[0], 2, ints(ctx, LRA_DIMS(40), 128, 3));  // [32, 16, 40]
+    lra_tensor *gat = lra_op_gather_rows(ctx, pm, ints(ctx, LRA_DIMS(64, 24), 16, 5));         // [64, 24, 128]
+    lra_tensor *spec = lra_op_rfft(ctx, gat, 2);                                                 // [64, 24, 65, 2]
+    lra_tensor *mixed = lra_op_cmul(ctx, spec, lra_op_rfft(ctx, lra_op_slice(ctx, pm, 1, 0, 1), 2));
+    lra_tensor *back = lra_op_irfft(ctx, mixed, 2, 128);                                          // [64, 24, 128]
+    lra_tensor *pos = lra_op_add_scalar(ctx, lra_op_abs(ctx, back), 0.5f);
+    lra_tensor *f1 = lra_op_add(ctx, lra_op_log(ctx, pos), lra_op_rsqrt(ctx, pos));
+    lra_tensor *f2 = lra_op_acos(ctx, lra_op_tanh(ctx, sel), 1e-6f);
+    lra_tensor *ce = lra_op_cross_entropy(ctx, logits, ints(ctx, LRA_DIMS(512), 10, 3), 0.0);
+    lra_tensor *top = lra_op_topk_indices(ctx, lra_op_reshape(ctx, f1, LRA_DIMS(64 * 24, 128)), 8);
+    lra_tensor *one = lra_op_full(ctx, (int64_t[]){1}, 1, 0.25f);
+    lra_tensor *loss = lra_op_add(ctx, lra_op_add(ctx, lra_op_scale(ctx, lra_op_sum_all(ctx, f1), 1e-4f), lra_op_scale(ctx, lra_op_sum_all(ctx, f2), 1e-4f)),
+                                  lra_op_mul(ctx, ce, one));
+    lra_backward(ctx, loss);
+    snap_add(s, lra_f32(loss), 1);
+    snap_add(s, lra_f32(ln), lra_tensor_numel(ln));
+    snap_add(s, lra_f32(dr), lra_tensor_numel(dr));
+    snap_add(s, lra_f32(nrm), lra_tensor_numel(nrm));
+    snap_add(s, lra_f32(back), lra_tensor_numel(back));
+    snap_add(s, lra_f32(f2), lra_tensor_numel(f2));
+    float topf[64 * 24 * 8];
+    for (int64_t i = 0; i < 64 * 24 * 8; i++) topf[i] = (float)lra_i32(top)[i];
+    snap_add(s, topf, 64 * 24 * 8);
+    for (int i = 0; i < 5; i++) snap_add(s, ins[i]->grad, lra_tensor_numel(ins[i]));
+    lra_ctx_free(ctx);
+}
+
+// Every op of the table is exercised by run_all_ops or run_more_ops.
+static void test_determinism_covers_every_op(void) {
+    static const char *const covered[] = {
+        "add", "sub", "mul", "div", "scale", "add_scalar", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "acos",
+        "abs", "gelu", "relu", "elu", "rfft", "irfft", "cmul", "index_select", "gather_rows", "topk_indices",
+        "matmul", "linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "embedding",
+        "l2_normalize", "sum", "mean", "max", "sum_all", "reshape", "transpose", "permute", "slice", "contiguous",
+        "concat", "split", "full"};
+    for (const lra_op_info *op = lra_optable(); op->name; op++) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof covered / sizeof covered[0]; i++) found |= !strcmp(covered[i], op->name);
+        CHECK_MSG(found, "op %s is not in the thread-determinism test", op->name);
+    }
+}
+
 static void test_determinism_threads(void) {
     int prev = omp_get_max_threads();
     snapshot ref = {0};
     omp_set_num_threads(1);
     run_all_ops(&ref);
+    run_more_ops(&ref);
     CHECK(isfinite(ref.buf[0][0]));
-    const int counts[] = {2, 3};
-    for (int c = 0; c < 2; c++) {
+    const int counts[] = {2, 3, 4};
+    for (int c = 0; c < 3; c++) {
         snapshot s = {0};
         omp_set_num_threads(counts[c]);
         run_all_ops(&s);
+        run_more_ops(&s);
         REQUIRE(s.n == ref.n);
         for (int i = 0; i < s.n; i++)
             CHECK_MSG(memcmp(ref.buf[i], s.buf[i], (size_t)s.len[i] * sizeof(float)) == 0,
@@ -549,6 +619,7 @@ static const lra_test_case TESTS[] = {
     {"view_semantics", test_view_semantics},
     {"view_backward_chain", test_view_backward_chain},
     {"determinism_threads", test_determinism_threads},
+    {"determinism_covers_every_op", test_determinism_covers_every_op},
     {"gradcheck_matmul", test_gradcheck_matmul},
     {"gradcheck_elementwise", test_gradcheck_elementwise},
     {"gradcheck_reduce", test_gradcheck_reduce},

@@ -370,9 +370,9 @@ static void test_thread_count_independent(void) {
     char *yaml = NULL;
     const char *sets[] = {"train.steps=6", "train.eval_every=3"};
     REQUIRE(settings_from(NULL, sets, 2, &s, &yaml) == LRA_OK);
-    float *state[2] = {NULL, NULL};
-    size_t n[2] = {0, 0};
-    for (int k = 0; k < 2; k++) {
+    float *state[4] = {NULL, NULL, NULL, NULL};
+    size_t n[4] = {0, 0, 0, 0};
+    for (int k = 0; k < 4; k++) {
         char d[400], ck[500];
         snprintf(d, sizeof d, "%s/threads-%d", g_root, k + 1);
         lra_threads_set(k + 1);
@@ -382,10 +382,12 @@ static void test_thread_count_independent(void) {
         state[k] = checkpoint_state(ck, &s, &n[k]);
     }
     lra_threads_set(0);
-    REQUIRE(state[0] && state[1] && n[0] == n[1]);
-    CHECK_MSG(memcmp(state[0], state[1], n[0] * 4) == 0, "training with 1 and 2 threads gave different parameters");
-    free(state[0]);
-    free(state[1]);
+    for (int k = 1; k < 4; k++) {
+        REQUIRE(state[0] && state[k] && n[0] == n[k]);
+        CHECK_MSG(memcmp(state[0], state[k], n[0] * 4) == 0, "training with 1 and %d threads gave different parameters",
+                  k + 1);
+    }
+    for (int k = 0; k < 4; k++) free(state[k]);
     free(yaml);
 }
 

@@ -511,8 +511,8 @@ static void test_threads(void) {
         const char *opts[] = {"hash_code_len", "6", c ? "backward" : NULL, backs[c], NULL};
         kinst ki;
         kinst_make(&ki, names[c], (int)H, (int)p, n, opts);
-        float *res[2];
-        for (int t = 0; t < 2; t++) {
+        float *res[4];
+        for (int t = 0; t < 4; t++) {
             lra_threads_set(t + 1);
             lra_ctx *ctx = lra_ctx_new(0);
             ctx->training = 1;
@@ -527,9 +527,10 @@ static void test_threads(void) {
             q->grad = k->grad = v->grad = NULL;
             lra_ctx_free(ctx);
         }
-        CHECK_MSG(!memcmp(res[0], res[1], (size_t)(4 * N) * sizeof(float)), "%s %s: 1 and 2 threads differ", names[c],
-                  backs[c] ? backs[c] : "");
-        free(res[0]), free(res[1]);
+        for (int t = 1; t < 4; t++)
+            CHECK_MSG(!memcmp(res[0], res[t], (size_t)(4 * N) * sizeof(float)), "%s %s: 1 and %d threads differ",
+                      names[c], backs[c] ? backs[c] : "", t + 1);
+        for (int t = 0; t < 4; t++) free(res[t]);
         kinst_free(&ki);
     }
     lra_threads_set(prev);
