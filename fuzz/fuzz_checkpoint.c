@@ -27,10 +27,11 @@ static void wr64(uint8_t *p, uint64_t v) {
 }
 
 // CRC32 of the raw bytes of a zlib stream, or 0 when it does not inflate within the limit.
-static uint32_t inflated_crc(const uint8_t *p, uint64_t n) {
-    uint8_t *out = malloc(INFLATE_LIMIT);
+static uint32_t inflated_crc(const uint8_t *p, uint64_t n, uint64_t raw) {
+    if (raw > INFLATE_LIMIT) return 0;
+    uint8_t *out = malloc(raw ? (size_t)raw : 1);
     if (!out) return 0;
-    uLongf len = INFLATE_LIMIT;
+    uLongf len = (uLongf)raw;
     uint32_t crc = 0;
     if (uncompress(out, &len, p, (uLong)n) == Z_OK) crc = (uint32_t)crc32(0, out, (uInt)len);
     free(out);
@@ -59,12 +60,12 @@ static void fix_checksums(uint8_t *b, size_t n) {
             at += 4;
             if (len > m - at || m - at - len < 80) break;
             uint8_t *e = ix + at + len;  // dtype, ndim, dims[4], offset, stored, raw, crc, comp, scrc, reserved
-            uint64_t off = rd64(e + 40), stored = rd64(e + 48);
+            uint64_t off = rd64(e + 40), stored = rd64(e + 48), raw = rd64(e + 56);
             if (off <= n && stored <= n - off) {
                 uint32_t scrc = (uint32_t)crc32(0, b + off, (uInt)stored);
                 uint32_t comp = rd32(e + 68);
                 wr32(e + 72, scrc);
-                wr32(e + 64, comp == 1 ? inflated_crc(b + off, stored) : scrc);
+                wr32(e + 64, comp == 1 ? inflated_crc(b + off, stored, raw) : scrc);
             }
             at += len + 80;
         }

@@ -155,6 +155,25 @@ static void checkpoint_bad_format_message(void) {
     // The seed itself loads.
     CHECK_OK(lra_checkpoint_read_config(ckpt_copy(dir, "seed-tiny-listops", path, sizeof path), &yaml));
     CHECK(yaml && strstr(yaml, "task: listops"));
+    // ... into the model its config describes (what the checkpoint fuzz target does).
+    lra_config_schema *sc = lra_settings_schema();
+    lra_config *c = NULL;
+    CHECK_OK(lra_config_parse(&c, path, yaml));
+    CHECK_OK(lra_config_validate(c, sc));
+    lra_run_settings rs;
+    CHECK_OK(lra_settings_resolve(c, &rs));
+    lra_model m;
+    lra_model_build(&m, &rs.model, rs.seed);
+    lra_train_state st;
+    lra_train_state_init(&st, 0);
+    char *metrics = NULL;
+    CHECK_OK(lra_checkpoint_load(path, &m, &st, &metrics));
+    CHECK_EQ_INT(st.step, 3);
+    CHECK(metrics && strstr(metrics, "\"loss\""));
+    free(metrics);
+    lra_model_free(&m);
+    lra_config_free(c);
+    lra_config_schema_free(sc);
     free(yaml);
     lra_test_rmtree(dir);
 }
