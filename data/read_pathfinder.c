@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/checked.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "data/nprandom.h"
@@ -86,6 +87,7 @@ typedef struct {
     char **meta;     // metadata file paths, in numeric order
     int n_meta;
     int64_t listed, skipped_empty;
+    uint64_t image_bytes;   // total size of the listed image files
 } pf_list;
 
 static void list_free(pf_list *l) {
@@ -256,6 +258,7 @@ static lra_status parse_metadata(const char *dir, int mi, pf_list *l) {
             l->pool_len = off;
             continue;
         }
+        if (!lra_add_u64(l->image_bytes, (uint64_t)sb.st_size, &l->image_bytes)) l->image_bytes = UINT64_MAX;
         if (l->n == l->cap) {
             l->cap = l->cap ? l->cap * 2 : 1024;
             l->rec = lra_xrealloc(l->rec, (size_t)l->cap * sizeof *l->rec);
@@ -330,7 +333,12 @@ lra_status lra_pathfinder_read(const char *dir, lra_split split, const lra_pathf
             info->width = w;
             info->height = h;
             tok = lra_xmalloc((size_t)w * (size_t)h * sizeof *tok);
-            lra_dataset_reserve(out, cnt, cnt * (int64_t)w * h);
+            // Pre-size for the whole split only as far as the listed files could decode to (a metadata
+            // file may name one huge image many times); beyond that the dataset grows as images arrive.
+            uint64_t want, bound;
+            if (!lra_mul_u64((uint64_t)cnt, (uint64_t)w * (uint64_t)h, &want)) want = UINT64_MAX;
+            if (!lra_mul_u64(l.image_bytes, LRA_ZLIB_MAX_RATIO, &bound)) bound = UINT64_MAX;
+            lra_dataset_reserve(out, cnt, (int64_t)(want < bound ? want : bound));
         } else if (w != info->width || h != info->height) {
             free(px);
             s = lra_error(LRA_ERR_FORMAT, "%s: image is %dx%d, but the first image of the split is %dx%d", ipath, w, h,
