@@ -118,6 +118,13 @@ int64_t lra_params_count_values(const lra_params *p, int trainable_only) {
 
 void lra_params_zero_grad(lra_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
 
+float *lra_params_swap_grad(lra_params *p, float *buf) {
+    float *old = p->grad;
+    p->grad = buf;
+    for (int i = 0; i < p->count; i++) p->tensors[i].grad = buf + p->entries[i].offset;
+    return old;
+}
+
 double lra_params_grad_norm(const lra_params *p) {
     double s = 0.0;
     for (int i = 0; i < p->count; i++) {

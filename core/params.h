@@ -63,6 +63,9 @@ lra_tensor *lra_params_tensor(lra_params *p, int index);
 int lra_params_find(const lra_params *p, const char *name);  // -1 if absent
 int64_t lra_params_count_values(const lra_params *p, int trainable_only);
 void lra_params_zero_grad(lra_params *p);
+// Points every parameter's gradient at buf (p->total floats, same layout) and returns the buffer used
+// until now; backward passes then accumulate into buf.  Used for gradient shards (tasks/trainer.c).
+float *lra_params_swap_grad(lra_params *p, float *buf);
 // Global L2 norm of the gradients of trainable tensors (double accumulation, fixed order).
 double lra_params_grad_norm(const lra_params *p);
 // grad *= s over every trainable tensor.

@@ -11,6 +11,13 @@ int lra_dist_size(void) { return 1; }
 int lra_dist_local_size(void) { return 1; }
 void lra_dist_allreduce_sum_f32(float *buf, size_t n) {}
 void lra_dist_allreduce_sum_f64(double *buf, size_t n) {}
+void lra_dist_sum_shards_f32(const float *local, int local_shards, size_t n, float *out) {
+    for (size_t i = 0; i < n; i++) {
+        double acc = 0;
+        for (int j = 0; j < local_shards; j++) acc += (double)local[(size_t)j * n + i];
+        out[i] = (float)acc;
+    }
+}
 void lra_dist_bcast_f32(float *buf, size_t n, int root) {}
 void lra_dist_bcast_bytes(void *buf, size_t n, int root) {}
 void lra_dist_barrier(void) {}

@@ -18,6 +18,12 @@ int lra_dist_local_size(void);
 // buf[i] = sum over ranks of buf[i] (every rank gets the same result).
 void lra_dist_allreduce_sum_f32(float *buf, size_t n);
 void lra_dist_allreduce_sum_f64(double *buf, size_t n);
+// Gradient shards: `local` holds this rank's `local_shards` buffers of n floats ([local_shards, n]); the
+// global shard order is rank 0's shards, then rank 1's, ...  Every rank gets
+//   out[i] = (float) sum over global shards g, in order, of (double) shard_g[i],
+// so the result depends only on the total number of shards, not on how they are spread over ranks
+// (1 process with S shards gives the bits of S/W shards on each of W ranks).
+void lra_dist_sum_shards_f32(const float *local, int local_shards, size_t n, float *out);
 void lra_dist_bcast_f32(float *buf, size_t n, int root);
 void lra_dist_bcast_bytes(void *buf, size_t n, int root);
 void lra_dist_barrier(void);

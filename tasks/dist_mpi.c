@@ -142,6 +142,56 @@ static void allreduce_sum(void *buf, size_t n, MPI_Datatype type) {
 void lra_dist_allreduce_sum_f32(float *buf, size_t n) { allreduce_sum(buf, n, MPI_FLOAT); }
 void lra_dist_allreduce_sum_f64(double *buf, size_t n) { allreduce_sum(buf, n, MPI_DOUBLE); }
 
+// One round of lra_dist_sum_shards_f32 over elements [at, at + n) of each shard, as reduce_piece with L
+// copies per rank: rank j receives [rank][local shard][its chunk] and adds them in that (global) order.
+static void sum_shards_piece(const float *local, int L, size_t stride, size_t at, size_t n, float *out) {
+    const int K = g_size, me = g_rank;
+    int *scount = g_counts, *sdispl = g_counts + K, *rcount = g_counts + 2 * K, *rdispl = g_counts + 3 * K;
+    const int my_lo = chunk_lo(n, me), my_n = chunk_lo(n, me + 1) - my_lo;
+    // The send buffer groups chunk j of every local shard together: [j][l][chunk j].
+    const size_t need = 2 * (size_t)L * n * sizeof(float) + (size_t)K * (size_t)L * (size_t)my_n * sizeof(float);
+    if (need > g_scratch_cap) {
+        g_scratch = lra_xrealloc(g_scratch, need);
+        g_scratch_cap = need;
+    }
+    float *send = (float *)(void *)g_scratch, *recv = send + 2 * (size_t)L * n;
+    size_t pos = 0;
+    for (int j = 0; j < K; j++) {
+        const int lo = chunk_lo(n, j), cnt = chunk_lo(n, j + 1) - lo;
+        sdispl[j] = (int)pos;
+        scount[j] = L * cnt;
+        for (int l = 0; l < L; l++, pos += (size_t)cnt)
+            memcpy(send + pos, local + (size_t)l * stride + at + (size_t)lo, (size_t)cnt * sizeof(float));
+        rcount[j] = L * my_n;
+        rdispl[j] = j * L * my_n;
+    }
+    MPI_Alltoallv(send, scount, sdispl, MPI_FLOAT, recv, rcount, rdispl, MPI_FLOAT, MPI_COMM_WORLD);
+    for (int i = 0; i < my_n; i++) {
+        double acc = 0;
+        for (int g = 0; g < K * L; g++) acc += (double)recv[(size_t)g * my_n + i];
+        out[at + (size_t)my_lo + i] = (float)acc;
+    }
+    for (int j = 0; j < K; j++) {
+        rdispl[j] = chunk_lo(n, j);
+        rcount[j] = chunk_lo(n, j + 1) - rdispl[j];
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, out + at, rcount, rdispl, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+void lra_dist_sum_shards_f32(const float *local, int local_shards, size_t n, float *out) {
+    if (!g_active || g_size == 1) {
+        for (size_t i = 0; i < n; i++) {
+            double acc = 0;
+            for (int j = 0; j < local_shards; j++) acc += (double)local[(size_t)j * n + i];
+            out[i] = (float)acc;
+        }
+        return;
+    }
+    const size_t piece = PIECE / (size_t)local_shards > 0 ? PIECE / (size_t)local_shards : 1;
+    for (size_t at = 0; at < n; at += piece)
+        sum_shards_piece(local, local_shards, n, at, n - at < piece ? n - at : piece, out);
+}
+
 void lra_dist_bcast_bytes(void *buf, size_t n, int root) {
     if (!g_active || g_size == 1) return;
     const size_t step = (size_t)1 << 30;  // MPI counts are int

@@ -36,6 +36,7 @@ static const lra_config_key k_keys[] = {
     {"train.steps", LRA_CONFIG_INT, "1000", "[1,)", "optimizer steps", 0},
     {"train.batch_size", LRA_CONFIG_INT, "32", "[1,2147483647]", "examples per optimizer step", 0},
     {"train.accumulation", LRA_CONFIG_INT, "1", "[1,2147483647]", "micro-batches per step (divides batch_size)", 0},
+    {"train.grad_shards", LRA_CONFIG_INT, "0", "[0,1024]", "gradient shards per micro-batch, summed in a fixed order (0: one per MPI rank); results depend on this, not on the rank count", 0},
     {"train.eval_batch_size", LRA_CONFIG_INT, "0", "[0,2147483647]", "batch size for evaluation (0: batch_size / accumulation)", 0},
     {"train.optimizer", LRA_CONFIG_ENUM, "adamw", "adamw|sgd", "optimizer", 0},
     {"train.lr", LRA_CONFIG_FLOAT, "1e-4", "(0,inf)", "peak learning rate", 0},
@@ -198,6 +199,10 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
     if (s->batch_size % s->accumulation)
         return lra_config_error(c, "train.accumulation", "must divide train.batch_size (%d), got %d", s->batch_size,
                                 s->accumulation);
+    s->grad_shards = (int)lra_config_int(c, "train.grad_shards");
+    if (s->grad_shards > 0 && (s->batch_size / s->accumulation) % s->grad_shards)
+        return lra_config_error(c, "train.grad_shards", "must divide the micro-batch (train.batch_size / train.accumulation = %d), got %d",
+                                s->batch_size / s->accumulation, s->grad_shards);
     s->eval_batch_size = (int)lra_config_int(c, "train.eval_batch_size");
     if (s->eval_batch_size == 0) s->eval_batch_size = s->batch_size / s->accumulation;
     s->optimizer = lra_config_enum(c, "train.optimizer") == 1 ? LRA_OPTIM_SGD : LRA_OPTIM_ADAMW;

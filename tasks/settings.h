@@ -34,6 +34,7 @@ typedef struct {
     // training
     int64_t steps;
     int batch_size, accumulation, eval_batch_size;
+    int grad_shards;  // > 0: gradient shards per micro-batch (see train_step); 0: one per rank
     double lr;
     int64_t warmup, schedule_steps;
     lra_schedule_kind schedule;

@@ -171,6 +171,8 @@ typedef struct {
     FILE *metrics_file;
     char *metrics_path;
     int is_root;
+    int local_shards;     // gradient shards this rank computes per micro-batch (see train_step)
+    float *shard_grads;   // [local_shards, params.total] when local_shards > 1
 } trainer;
 
 static void metrics_line(trainer *t, const char *line) {
@@ -280,45 +282,69 @@ static void sync_running_stats(trainer *t) {
     }
 }
 
+// One optimizer step.  Gradient shards make the arithmetic independent of the rank count: the rows of
+// each micro-batch are cut into S shards (train.grad_shards; default one per rank), rank r computes
+// shards r*S/W .. (r+1)*S/W - 1, each shard's gradient accumulates over the micro-batches in a buffer of
+// its own, and lra_dist_sum_shards_f32 adds the S buffers in shard order in double.  So 1 process with
+// S = 2 and 2 ranks with S = 2 compute the same bits; with one shard per process no buffer is needed.
 static lra_status train_step(trainer *t, lra_batcher *b, double *loss_sum, int64_t *correct, int64_t *examples,
                              double *grad_norm, double *lr_used) {
     const lra_run_settings *s = t->s;
-    lra_params_zero_grad(&t->model.params);
-    const int mb_global = s->batch_size / s->accumulation;
+    lra_params *p = &t->model.params;
+    const int L = t->local_shards;
+    if (L > 1)
+        memset(t->shard_grads, 0, (size_t)L * p->total * sizeof(float));
+    else
+        lra_params_zero_grad(p);
+    const int mb_global = s->batch_size / s->accumulation, rows = mb_global / t->o->world, shard_rows = rows / L;
     lra_status local = LRA_OK;
     for (int micro = 0; micro < s->accumulation; micro++) {
         const lra_batch *batch = NULL;
         // No early return: a rank that failed alone would skip the all-reduce below and hang the others.
         if ((local = lra_batcher_next(b, &batch)) != LRA_OK) break;
-        lra_ctx_reset(t->ctx);
-        t->ctx->training = 1;
-        t->ctx->seed = s->seed;
-        t->ctx->step = (uint64_t)t->st.step;
-        // Row r of the global batch keys its own draws, whatever the split into micro-batches or ranks.
-        t->ctx->example_offset = (int64_t)micro * mb_global + (int64_t)t->o->rank * mb_global / t->o->world;
-        lra_batch_tensors bt;
-        lra_batch_tensors_make(t->ctx, batch, &bt);
-        if (bt.count == 0) continue;
-        lra_tensor *logits = lra_batch_logits(&t->model, t->ctx, &bt);
-        lra_tensor *loss = lra_model_loss(t->ctx, logits, bt.labels, (double)s->batch_size);
-        lra_backward(t->ctx, loss);
-        *loss_sum += (double)lra_f32(loss)[0] * s->batch_size;
-        *correct += lra_model_correct(logits, bt.labels);
-        *examples += bt.count;
+        for (int j = 0; j < L; j++) {
+            lra_batch part = *batch;  // rows [j * shard_rows, (j + 1) * shard_rows) of this rank's rows
+            const int r0 = j * shard_rows;
+            part.count = batch->count - r0 < shard_rows ? batch->count - r0 : shard_rows;
+            if (part.count <= 0) continue;
+            part.tokens += (size_t)r0 * batch->n_seq * batch->length;
+            part.mask += (size_t)r0 * batch->n_seq * batch->length;
+            part.labels += r0;
+            lra_ctx_reset(t->ctx);
+            t->ctx->training = 1;
+            t->ctx->seed = s->seed;
+            t->ctx->step = (uint64_t)t->st.step;
+            // Row r of the global batch keys its own draws, whatever the split into micro-batches, ranks
+            // or shards.
+            t->ctx->example_offset = (int64_t)micro * mb_global + (int64_t)t->o->rank * rows + r0;
+            float *keep = L > 1 ? lra_params_swap_grad(p, t->shard_grads + (size_t)j * p->total) : NULL;
+            lra_batch_tensors bt;
+            lra_batch_tensors_make(t->ctx, &part, &bt);
+            lra_tensor *logits = lra_batch_logits(&t->model, t->ctx, &bt);
+            lra_tensor *loss = lra_model_loss(t->ctx, logits, bt.labels, (double)s->batch_size);
+            lra_backward(t->ctx, loss);
+            if (keep) lra_params_swap_grad(p, keep);
+            *loss_sum += (double)lra_f32(loss)[0] * s->batch_size;
+            *correct += lra_model_correct(logits, bt.labels);
+            *examples += bt.count;
+        }
     }
     lra_ctx_reset(t->ctx);
     LRA_TRY(lra_dist_agree(local));
-    // Fixed-order sum (tasks/dist_mpi.c): every rank applies the same update, reproducibly for a given K.
-    if (t->o->world > 1) lra_dist_allreduce_sum_f32(t->model.params.grad, t->model.params.total);
-    *grad_norm = lra_clip_grad_norm(&t->model.params, s->clip);
+    // Fixed-order sum over all shards of all ranks (tasks/dist_mpi.c): every rank applies the same update.
+    if (L > 1)
+        lra_dist_sum_shards_f32(t->shard_grads, L, p->total, p->grad);
+    else if (t->o->world > 1)
+        lra_dist_sum_shards_f32(p->grad, 1, p->total, p->grad);
+    *grad_norm = lra_clip_grad_norm(p, s->clip);
     double lr, beta1;
     lra_schedule_at(&t->sched, t->st.step, &lr, &beta1);
     if (s->schedule != LRA_SCHED_ONECYCLE) beta1 = s->beta1;
     if (s->optimizer == LRA_OPTIM_ADAMW) {
-        lra_adamw_step(&t->adamw, &t->model.params, lr, beta1);
+        lra_adamw_step(&t->adamw, p, lr, beta1);
         t->st.optim_step = t->adamw.step;
     } else {
-        lra_sgd_step(&t->sgd, &t->model.params, lr);
+        lra_sgd_step(&t->sgd, p, lr);
         t->st.optim_step = t->sgd.step;
     }
     sync_running_stats(t);
@@ -458,6 +484,13 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
                          "train.accumulation so that batch_size / accumulation is a multiple of %d",
                          s->batch_size, s->accumulation, s->batch_size / s->accumulation, o->world,
                          s->batch_size / s->accumulation, o->world);
+    const int shards = s->grad_shards > 0 ? s->grad_shards : o->world;
+    if (shards % o->world)
+        return lra_error(LRA_ERR_CONFIG,
+                         "train.grad_shards %d is not a multiple of the %d ranks: each rank computes the same number "
+                         "of gradient shards (choose train.grad_shards = %d, %d, ...)",
+                         s->grad_shards, o->world, o->world, 2 * o->world);
+    t->local_shards = shards / o->world;
     if (o->world > 1 && s->eval_batch_size < o->world)
         return lra_error(LRA_ERR_CONFIG, "train.eval_batch_size %d is smaller than the %d ranks (each needs a row)",
                          s->eval_batch_size, o->world);
@@ -472,6 +505,8 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     if (st) goto done_data;
 
     lra_model_build(&t->model, &s->model, s->seed);
+    if (t->local_shards > 1)
+        t->shard_grads = lra_xcalloc((size_t)t->local_shards * t->model.params.total, sizeof(float));
     if (o->world > 1) lra_dist_bcast_f32(t->model.params.data, t->model.params.total, 0);
     lra_adamw_init(&t->adamw);
     t->adamw.beta1 = s->beta1;
@@ -629,6 +664,7 @@ done_model:
     free(t->metrics.s);
     free(t->metrics_path);
     lra_model_free(&t->model);
+    free(t->shard_grads);
 done_data:
     lra_dataset_free(&t->train);
     lra_dataset_free(&t->val);

@@ -7,6 +7,8 @@
 //   - a rank killed with SIGKILL stops the whole run with a message naming the rank, instead of a hang,
 //     and the last checkpoint stays loadable; a rank whose data cannot be read stops every rank with a
 //     message naming the rank and the file;
+//   - with train.grad_shards = 4, 1 process, 2 ranks and 4 ranks give byte-identical parameters (the
+//     gradient is 4 shard gradients added in shard order, however the shards are spread over ranks);
 //   - a batch that does not split evenly over the ranks is refused at start.
 // In the default build (no MPI) every case is skipped.
 #include <signal.h>
@@ -403,6 +405,36 @@ static void test_uneven_batch_refused(void) {
     CHECK(!lra_file_exists(p));  // refused before touching the run directory
 }
 
+// Gradient shards: the arithmetic depends on train.grad_shards only, so the rank count changes nothing.
+static void test_grad_shards_make_rank_count_irrelevant(void) {
+    if (!setup()) SKIP("%s", g_skip);
+    static const int ranks[3] = {1, 2, 4};
+    float *state[3] = {NULL, NULL, NULL};
+    size_t n[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        char dir[32], log[32], launch[128] = "";
+        snprintf(dir, sizeof dir, "shards-%d", ranks[i]);
+        snprintf(log, sizeof log, "shards-%d.log", ranks[i]);
+        if (ranks[i] > 1) snprintf(launch, sizeof launch, MPIRUN " %d ", ranks[i]);
+        CHECK_EQ_INT(sh_timeout(120, log, "%s%s train '%s' --run-dir '%s/%s' --quiet --threads 1 --set train.grad_shards=4",
+                                launch, g_lra, g_cfg, g_root, dir),
+                     0);
+        state[i] = ckpt_state(dir, 20, &n[i], NULL);
+    }
+    for (int i = 1; i < 3; i++) {
+        REQUIRE(state[0] && state[i] && n[0] == n[i]);
+        CHECK_MSG(memcmp(state[0], state[i], n[0] * sizeof(float)) == 0,
+                  "train.grad_shards=4: %d ranks differ from 1 process", ranks[i]);
+    }
+    for (int i = 0; i < 3; i++) free(state[i]);
+    // 3 shards cannot be spread over 2 ranks: refused with the key named.
+    CHECK(sh_timeout(60, "shards-bad.log", MPIRUN " 2 %s train '%s' --run-dir '%s/shards-bad' --quiet --threads 1 --set train.grad_shards=3",
+                     g_lra, g_cfg, g_root) != 0);
+    char *log = root_file("shards-bad.log");
+    CHECK_MSG(strstr(log, "train.grad_shards"), "no clear error for 3 shards on 2 ranks:\n%s", log);
+    free(log);
+}
+
 static void test_cleanup(void) {
     if (g_root[0] && !getenv("LRA_KEEP_TEST_FILES")) {
         char cmd[400];
@@ -419,6 +451,7 @@ static const lra_test_case TESTS[] = {
     {"killed_rank_stops_the_run", test_killed_rank_stops_the_run},
     {"unreadable_data_on_one_rank", test_unreadable_data_on_one_rank},
     {"uneven_batch_refused", test_uneven_batch_refused},
+    {"grad_shards_make_rank_count_irrelevant", test_grad_shards_make_rank_count_irrelevant},
     {"cleanup", test_cleanup},
 };
 LRA_TEST_MAIN(TESTS)
