@@ -179,7 +179,12 @@ static lra_status convert(yaml_document_t *doc, int id, const char *origin, bool
             else if (prev)
                 s = lra_error(LRA_ERR_CONFIG, "%s:%d:%d: duplicate key '%s' (first given at line %d)", origin, kl,
                               kc, kt, prev->kline);
+            else if (b->bytes < klen)  // keys are copied with every expansion too
+                s = lra_error(LRA_ERR_CONFIG,
+                              "%s:%d:%d: the YAML expands to more than %d bytes of text (aliases repeated too often?)",
+                              origin, kl, kc, LRA_CONFIG_MAX_TEXT);
             else {
+                b->bytes -= klen;
                 cnode *v;
                 s = convert(doc, pr->value, origin, loc, depth + 1, b, &v);
                 if (s == LRA_OK) {

@@ -67,6 +67,15 @@ static void schema_ranges_fit_c_types(void) {
         long long hi = strtoll(comma + 1, &end, 10);
         CHECK_MSG(end != comma + 1 && hi <= INT_MAX, "%s: range %s exceeds int", narrowed[i], k->spec);
     }
+    // Kernel options reach the kernels as int too.
+    for (int i = 0; i < lra_config_schema_count(sc); i++) {
+        const lra_config_key *o = lra_config_schema_at(sc, i);
+        if (o->type != LRA_CONFIG_INT || strncmp(o->key, "model.attention.", 16)) continue;
+        const char *comma = o->spec ? strchr(o->spec, ',') : NULL;
+        REQUIRE(comma);
+        long long hi = strtoll(comma + 1, NULL, 10);
+        CHECK_MSG(hi <= INT_MAX, "%s: range %s exceeds int", o->key, o->spec);
+    }
     // data.max_length is rounded up to a power of two that must still fit int (the position table).
     const lra_config_key *k = lra_config_schema_find(sc, "data.max_length");
     CHECK(strtoll(strchr(k->spec, ',') + 1, NULL, 10) <= (1LL << 30));
@@ -128,6 +137,10 @@ static void alias_bomb_bounded(void) {
     CHECK(c == NULL);
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CHECK_MSG(secs < 5, "took %.1f s", secs);
+    // Mapping keys are copied with each expansion: a long key repeated by aliases counts as text.
+    CHECK_EQ_INT(lra_config_load(&c, "tests/fuzz/config/alias-long-key-repeated.yaml"), LRA_ERR_CONFIG);
+    HAS("alias-long-key-repeated.yaml:2:5: ");
+    HAS("more than 16777216 bytes of text");
 }
 
 // Writes tests/fuzz/checkpoint/<name> without its mode byte to dir/<name>.ckpt.
