@@ -86,3 +86,20 @@ int lra_test_main_(int argc, char **argv, const lra_test_case *cases, int n) {
         printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
+
+int lra_test_coretypes(const char **out, int cap) {
+    __builtin_cpu_init();
+    const int sse3 = __builtin_cpu_supports("sse3"), sse42 = __builtin_cpu_supports("sse4.2");
+    const int avx = __builtin_cpu_supports("avx"), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    const struct {
+        const char *name;
+        int ok;
+    } types[] = {{"Prescott", sse3}, {"Nehalem", sse42}, {"Sandybridge", avx}, {"Haswell", avx2},
+                 {"Zen", avx2},      {"SkylakeX", avx512}, {"Cooperlake", avx512}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0] && n < cap; i++)
+        if (types[i].ok) out[n++] = types[i].name;
+    return n;
+}

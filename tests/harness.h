@@ -29,6 +29,11 @@ const char *lra_test_mkdtemp(char *buf, size_t cap, const char *tag);
 // Removes a directory tree (like rm -rf, links not followed); a missing path is fine.
 void lra_test_rmtree(const char *path);
 
+// The OPENBLAS_CORETYPE values of Debian's DYNAMIC_ARCH OpenBLAS whose instructions this CPU has
+// (Prescott, Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake); returns how many were written.
+// Whether OpenBLAS really takes one is up to the caller to check (openblas_get_corename in the child).
+int lra_test_coretypes(const char **out, int cap);
+
 #define LRA_TEST_MAIN(cases)                                                                   \
     int main(int argc, char **argv) {                                                          \
         return lra_test_main_(argc, argv, cases, (int)(sizeof(cases) / sizeof((cases)[0])));   \

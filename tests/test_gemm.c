@@ -183,25 +183,6 @@ static void test_blas_single_threaded_in_region(void) {
     free(a), free(b), free(c1), free(c2), free(c3);
 }
 
-// The OPENBLAS_CORETYPE values (Debian's DYNAMIC_ARCH OpenBLAS) whose instructions this CPU has.
-typedef struct {
-    const char *name;
-    int ok;
-} coretype;
-
-static int cpu_has(const char *feature) {
-    __builtin_cpu_init();
-    if (!strcmp(feature, "sse3")) return __builtin_cpu_supports("sse3");
-    if (!strcmp(feature, "sse4.2")) return __builtin_cpu_supports("sse4.2");
-    if (!strcmp(feature, "avx")) return __builtin_cpu_supports("avx");
-    if (!strcmp(feature, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (!strcmp(feature, "avx512")) {
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    }
-    return 0;
-}
-
 // Runs the determinism tests (gemm, every op, every kernel, s3, yoso) in a child process with
 // OPENBLAS_CORETYPE=type; returns 1 if they pass, 0 if they fail, -1 if OpenBLAS did not take the type.
 static int run_under_coretype(const char *build, const char *type) {
@@ -239,19 +220,13 @@ static void test_every_coretype(void) {
     FILE *f = fopen(probe, "rb");
     if (!f) SKIP("%s not built (run through make test)", probe);
     fclose(f);
-    static const struct {
-        const char *type, *needs;
-    } TYPES[] = {{"Prescott", "sse3"}, {"Nehalem", "sse4.2"}, {"Sandybridge", "avx"}, {"Haswell", "avx2"},
-                 {"Zen", "avx2"},      {"SkylakeX", "avx512"}, {"Cooperlake", "avx512"}};
+    const char *types[8];
+    const int nt = lra_test_coretypes(types, 8);
     int tested = 0;
-    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
-        if (!cpu_has(TYPES[i].needs)) {
-            printf("  %-12s needs %s, which this CPU lacks: not tested\n", TYPES[i].type, TYPES[i].needs);
-            continue;
-        }
-        int r = run_under_coretype(build, TYPES[i].type);
+    for (int i = 0; i < nt; i++) {
+        int r = run_under_coretype(build, types[i]);
         if (r >= 0) {
-            CHECK_MSG(r == 1, "OPENBLAS_CORETYPE=%s: results depend on the thread count", TYPES[i].type);
+            CHECK_MSG(r == 1, "OPENBLAS_CORETYPE=%s: results depend on the thread count", types[i]);
             tested++;
         }
     }

@@ -393,6 +393,55 @@ static void test_thread_count_independent(void) {
 
 // export -> safetensors with PyTorch names -> import -> the same weights; and the PyTorch-written
 // reference dump (tools/ref/make_dumps.py) imports into a checkpoint whose parameters equal the dump.
+// Across OpenBLAS core types (what differs between CPUs: the BLAS kernels the library picks), training
+// agrees within a tolerance, not bit for bit.  6 AdamW steps of the small model under each core type the
+// CPU can run, compared with the first: parameters within 1e-5 relative (2-norm over all parameters).
+static void test_coretypes_agree_within_tolerance(void) {
+    const char *build = getenv("LRA_BUILD");
+    if (!build || !*build) build = "build";
+    lra_run_settings s;
+    char *yaml = NULL;
+    const char *sets[] = {"train.steps=6", "train.eval_every=6"};
+    REQUIRE(settings_from(NULL, sets, 2, &s, &yaml) == LRA_OK);
+    char cfg[400];
+    snprintf(cfg, sizeof cfg, "%s/coretypes.yaml", g_root);
+    REQUIRE(lra_atomic_write_file(cfg, yaml, strlen(yaml)) == LRA_OK);
+    const char *types[8];
+    const int nt = lra_test_coretypes(types, 8);
+    float *ref = NULL;
+    size_t nref = 0;
+    double worst = 0.0;
+    for (int i = 0; i < nt; i++) {
+        char d[400], ck[500], cmd[1400];
+        snprintf(d, sizeof d, "%s/coretype-%s", g_root, types[i]);
+        snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s %s/lra train '%s' --run-dir '%s' --quiet --threads 2 > /dev/null 2>&1",
+                 types[i], build, cfg, d);
+        CHECK_MSG(system(cmd) == 0, "training under OPENBLAS_CORETYPE=%s failed", types[i]);
+        snprintf(ck, sizeof ck, "%s/ckpt-00000006.lra", d);
+        size_t n = 0;
+        float *st = checkpoint_state(ck, &s, &n);
+        REQUIRE(st);
+        if (!ref) {
+            ref = st, nref = n;
+            continue;
+        }
+        REQUIRE(n == nref);
+        const size_t np = n / 3;  // parameters (then the two moments)
+        double dd = 0, aa = 0;
+        for (size_t j = 0; j < np; j++) {
+            dd += ((double)st[j] - ref[j]) * ((double)st[j] - ref[j]);
+            aa += (double)ref[j] * ref[j];
+        }
+        const double r = sqrt(dd / aa);
+        printf("  %-12s vs %s: parameters differ by %.3g (relative 2-norm)\n", types[i], types[0], r);
+        if (r > worst) worst = r;
+        free(st);
+    }
+    CHECK_MSG(worst <= 1e-5, "OpenBLAS core types disagree by %.3g after 6 steps", worst);
+    free(ref);
+    free(yaml);
+}
+
 static void test_export_import_round_trip(void) {
     const char *build = getenv("LRA_BUILD") ? getenv("LRA_BUILD") : "build";
     char cmd[2000], d[400];
@@ -563,6 +612,7 @@ static const lra_test_case TESTS[] = {
     {"sigterm_checkpoints_and_resumes", test_sigterm_checkpoints_and_resumes},
     {"cli_eval_and_table", test_cli_eval_and_table},
     {"thread_count_independent", test_thread_count_independent},
+    {"coretypes_agree_within_tolerance", test_coretypes_agree_within_tolerance},
     {"export_import_round_trip", test_export_import_round_trip},
     {"sampling_kernel_partial_eval_batch", test_sampling_kernel_partial_eval_batch},
     {"too_short_sequences_refused", test_too_short_sequences_refused},
