@@ -212,6 +212,31 @@ static void checkpoint_raw_sizes_checked(void) {
     lra_test_rmtree(dir);
 }
 
+// Training-state metadata is range-checked before it is narrowed (finished is 0 or 1).
+static void checkpoint_state_ranges(void) {
+    char dir[512], path[1024];
+    lra_test_mkdtemp(dir, sizeof dir, "hostile_ckpt");
+    char *yaml = NULL;
+    CHECK_OK(lra_checkpoint_read_config(ckpt_copy(dir, "meta-finished-out-of-range", path, sizeof path), &yaml));
+    lra_config_schema *sc = lra_settings_schema();
+    lra_config *c = NULL;
+    CHECK_OK(lra_config_parse(&c, path, yaml));
+    CHECK_OK(lra_config_validate(c, sc));
+    lra_run_settings rs;
+    CHECK_OK(lra_settings_resolve(c, &rs));
+    lra_model m;
+    lra_model_build(&m, &rs.model, rs.seed);
+    lra_train_state st;
+    lra_train_state_init(&st, 0);
+    CHECK_EQ_INT(lra_checkpoint_load(path, &m, &st, NULL), LRA_ERR_FORMAT);
+    HAS("meta-finished-out-of-range.ckpt: metadata 'finished' is 9, expected 0..1");
+    lra_model_free(&m);
+    lra_config_free(c);
+    lra_config_schema_free(sc);
+    free(yaml);
+    lra_test_rmtree(dir);
+}
+
 static const lra_test_case TESTS[] = {
     {"integers_beyond_their_c_type", integers_beyond_their_c_type},
     {"schema_ranges_fit_c_types", schema_ranges_fit_c_types},
@@ -220,5 +245,6 @@ static const lra_test_case TESTS[] = {
     {"alias_bomb_bounded", alias_bomb_bounded},
     {"checkpoint_bad_format_message", checkpoint_bad_format_message},
     {"checkpoint_raw_sizes_checked", checkpoint_raw_sizes_checked},
+    {"checkpoint_state_ranges", checkpoint_state_ranges},
 };
 LRA_TEST_MAIN(TESTS)
