@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "tasks/model.h"
 #include "tasks/task.h"
 
-typedef enum { LRA_OPTIM_ADAMW = 0, LRA_OPTIM_SGD = 1 } lra_optimizer_kind;
 typedef enum { LRA_METRIC_LOSS = 0, LRA_METRIC_ACCURACY = 1 } lra_metric_kind;
 
 typedef struct {

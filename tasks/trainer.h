@@ -3,10 +3,7 @@
 // crash-safe checkpoints (the last K and the best); exact resume; SIGINT/SIGTERM handling; and at the
 // end the test set scored with the BEST checkpoint (and the last weights), written to eval.json.
 //
-// Run directory:
-//   config.yaml    the resolved config       metrics.jsonl  one JSON object per line
-//   ckpt-<step>.lra the last K checkpoints   best.lra       the best-dev checkpoint
-//   eval.json      the final evaluation
+// The run directory's layout: tasks/run_dir.h.  One step: tasks/step.h.
 #ifndef LRA_TASKS_TRAINER_H
 #define LRA_TASKS_TRAINER_H
 
@@ -14,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "data/split.h"
+#include "tasks/run_dir.h"
 #include "tasks/settings.h"
 
 typedef struct {
@@ -38,9 +36,5 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
 
 // Loads a split of the run's task with the run's data options (also truncation by data.max_*).
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
-// The newest loadable checkpoint of a run directory (new string) or NULL with a message.
-char *lra_run_latest_checkpoint(const char *run_dir);
-// Global step stored in a checkpoint file name ckpt-<step>.lra, or -1.
-int64_t lra_run_checkpoint_step(const char *name);
 
 #endif

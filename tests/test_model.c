@@ -9,8 +9,10 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "optim/adamw.h"
+#include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "tasks/model.h"
+#include "tasks/step.h"
 #include "tests/harness.h"
 
 static lra_model_config small_config(int vocab, int pos_len, int64_t n, int dim, int heads, int head_dim, int hidden,
@@ -72,6 +74,49 @@ typedef struct {
     double fwd, grad, traj;
 } ref_diffs;
 
+typedef struct {
+    lra_model *m;
+    lra_safetensors *f;
+    int B, C;
+    const float *want_logits, *want_loss;
+    ref_diffs *out;
+    int *zero_grad;  // per parameter: its reference gradient is zero in exact arithmetic
+    int done;
+} first_step;
+
+static lra_status one_batch(void *user, const lra_batch **out) {
+    *out = user;
+    return LRA_OK;
+}
+
+// After the first backward pass: logits, loss and every gradient against the PyTorch dump.
+static void inspect_first(void *user, lra_tensor *logits, lra_tensor *loss) {
+    first_step *fs = user;
+    lra_model *m = fs->m;
+    double gmax = 0;
+    for (size_t i = 0; i < m->params.total; i++) gmax = fmax(gmax, fabs(m->params.grad[i]));
+    fs->out->fwd = compare("logits", lra_f32(logits), fs->want_logits, fs->B * fs->C, 1e-5);
+    double l = compare("loss", lra_f32(loss), fs->want_loss, 1, 1e-5);
+    if (l > fs->out->fwd) fs->out->fwd = l;
+    for (int i = 0; i < m->params.count; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", m->params.entries[i].name);
+        lra_tensor *t = lra_params_tensor(&m->params, i);
+        float *want = malloc((size_t)lra_tensor_numel(t) * 4);
+        CHECK_OK(lra_safetensors_read(fs->f, key, LRA_CONTAINER_F32, t->ndim, t->shape, want,
+                                      (size_t)lra_tensor_numel(t) * 4));
+        // A tensor whose exact gradient is zero (the key bias: softmax ignores a shift shared by all keys)
+        // holds only round-off in both programs; it is measured against the model's largest gradient.
+        double wmax = 0;
+        for (int64_t j = 0; j < lra_tensor_numel(t); j++) wmax = fmax(wmax, fabs(want[j]));
+        fs->zero_grad[i] = wmax < 1e-6 * gmax;
+        double d = compare_floor(key, t->grad, want, lra_tensor_numel(t), 1e-4, fs->zero_grad[i] ? gmax : 1e-6);
+        if (d > fs->out->grad) fs->out->grad = d;
+        free(want);
+    }
+    fs->done = 1;
+}
+
 static void run_reference(const char *file, ref_diffs *out) {
     char path[512];
     snprintf(path, sizeof path, "%s/ref/%s", lra_test_fixtures(), file);
@@ -116,50 +161,32 @@ static void run_reference(const char *file, ref_diffs *out) {
     lra_schedule sched;
     lra_schedule_init(&sched, LRA_SCHED_ONECYCLE, atof(lra_safetensors_meta(f, "lr")), meta_int(f, "warmup"),
                       meta_int(f, "total"));
-    lra_adamw opt;
-    lra_adamw_init(&opt);
-    opt.weight_decay = atof(lra_safetensors_meta(f, "weight_decay"));
+    lra_optimizer opt;
+    lra_optimizer_init(&opt, &(lra_optimizer_config){.kind = LRA_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6,
+                                                       .weight_decay = atof(lra_safetensors_meta(f, "weight_decay"))});
     const int steps = meta_int(f, "steps");
-    int *zero_grad = calloc((size_t)m.params.count, sizeof *zero_grad), n_zero = 0;
-    for (int step = 0; step <= steps; step++) {
-        lra_ctx_reset(ctx);
-        lra_params_zero_grad(&m.params);
-        lra_tensor *t_ids0 = lra_tensor_wrap(ctx->arena, LRA_I32, ids[0], LRA_DIMS(B, n));
-        lra_tensor *t_mask0 = lra_tensor_wrap(ctx->arena, LRA_F32, mask[0], LRA_DIMS(B, n));
-        lra_tensor *t_ids1 = dual ? lra_tensor_wrap(ctx->arena, LRA_I32, ids[1], LRA_DIMS(B, n)) : NULL;
-        lra_tensor *t_mask1 = dual ? lra_tensor_wrap(ctx->arena, LRA_F32, mask[1], LRA_DIMS(B, n)) : NULL;
-        lra_tensor *t_lab = lra_tensor_wrap(ctx->arena, LRA_I32, labels, LRA_DIMS(B));
-        lra_tensor *logits = lra_model_logits(&m, ctx, t_ids0, t_mask0, t_ids1, t_mask1);
-        lra_tensor *loss = lra_model_loss(ctx, logits, t_lab, 0);
-        lra_backward(ctx, loss);
-        if (step == 0) {
-            double gmax = 0;
-            for (size_t i = 0; i < m.params.total; i++) gmax = fmax(gmax, fabs(m.params.grad[i]));
-            out->fwd = compare("logits", lra_f32(logits), want_logits, B * C, 1e-5);
-            double l = compare("loss", lra_f32(loss), &want_loss, 1, 1e-5);
-            if (l > out->fwd) out->fwd = l;
-            for (int i = 0; i < m.params.count; i++) {
-                char key[160];
-                snprintf(key, sizeof key, "grad.%s", m.params.entries[i].name);
-                lra_tensor *t = lra_params_tensor(&m.params, i);
-                float *want = malloc((size_t)lra_tensor_numel(t) * 4);
-                CHECK_OK(lra_safetensors_read(f, key, LRA_CONTAINER_F32, t->ndim, t->shape, want, (size_t)lra_tensor_numel(t) * 4));
-                // A tensor whose exact gradient is zero (the key bias: softmax ignores a shift shared by all
-                // keys) holds only round-off in both programs; it is measured against the model's largest
-                // gradient instead of its own.
-                double wmax = 0;
-                for (int64_t j = 0; j < lra_tensor_numel(t); j++) wmax = fmax(wmax, fabs(want[j]));
-                zero_grad[i] = wmax < 1e-6 * gmax;
-                double d = compare_floor(key, t->grad, want, lra_tensor_numel(t), 1e-4, zero_grad[i] ? gmax : 1e-6);
-                if (d > out->grad) out->grad = d;
-                free(want);
-            }
+    // The batch in the batcher's layout [B, n_seq, n].
+    const int nseq = 1 + dual;
+    lra_batch batch = {.tokens = malloc((size_t)B * nseq * n * 4), .mask = malloc((size_t)B * nseq * n * 4),
+                       .labels = labels, .rows = B, .count = B, .global_count = B, .n_seq = nseq, .length = n};
+    for (int b = 0; b < B; b++)
+        for (int d = 0; d < nseq; d++) {
+            memcpy(batch.tokens + ((size_t)b * nseq + d) * n, ids[d] + (size_t)b * n, (size_t)n * 4);
+            memcpy(batch.mask + ((size_t)b * nseq + d) * n, mask[d] + (size_t)b * n, (size_t)n * 4);
         }
-        if (step == steps) break;
-        double lr, b1;
-        lra_schedule_at(&sched, step, &lr, &b1);
-        lra_adamw_step(&opt, &m.params, lr, b1);
+    // The training step of the trainer (tasks/step.h); the first one's forward and gradients are compared.
+    first_step fs = {&m, f, B, C, want_logits, &want_loss, out, calloc((size_t)m.params.count, sizeof(int)), 0};
+    lra_stepper st = {.model = &m, .opt = &opt, .sched = &sched, .ctx = ctx, .seed = 0, .batch_size = B,
+                      .accumulation = 1, .rank = 0, .world = 1, .inspect = inspect_first, .inspect_user = &fs};
+    CHECK_OK(lra_stepper_init(&st));
+    for (int step = 0; step < steps; step++) {
+        lra_step_result r;
+        CHECK_OK(lra_step(&st, step, one_batch, &batch, &r));
+        st.inspect = NULL;
     }
+    lra_stepper_free(&st);
+    CHECK(fs.done);
+    int *zero_grad = fs.zero_grad, n_zero = 0;
     for (int i = 0; i < m.params.count; i++) {
         char key[160];
         snprintf(key, sizeof key, "after5.%s", m.params.entries[i].name);
@@ -190,6 +217,8 @@ static void run_reference(const char *file, ref_diffs *out) {
         free(mask[d]);
     }
     free(labels);
+    free(batch.tokens);
+    free(batch.mask);
     free(want_logits);
     lra_ctx_free(ctx);
     lra_model_free(&m);
@@ -310,21 +339,23 @@ static void train_tiny(int steps, double *final_acc, size_t *hw_after_first, siz
     lra_model_config c = small_config(8, 16, n, 16, 2, 8, 32, 2, 2, 16, 0, "softmax");
     lra_model m;
     lra_model_build(&m, &c, 21);
-    lra_adamw opt;
-    lra_adamw_init(&opt);
+    lra_optimizer opt;
+    lra_optimizer_init(&opt, &(lra_optimizer_config){.kind = LRA_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6});
+    lra_schedule sched;
+    lra_schedule_init(&sched, LRA_SCHED_CONSTANT, 3e-3, 1, steps + 1);
+    lra_batch batch = {.tokens = ids, .mask = mask, .labels = labels, .rows = N, .count = N, .global_count = N,
+                       .n_seq = 1, .length = n};
     lra_ctx *ctx = lra_ctx_new(1 << 16);
+    lra_stepper st = {.model = &m, .opt = &opt, .sched = &sched, .ctx = ctx, .seed = 0, .batch_size = N,
+                      .accumulation = 1, .rank = 0, .world = 1};
+    CHECK_OK(lra_stepper_init(&st));
     for (int s = 0; s < steps; s++) {
-        lra_ctx_reset(ctx);
-        ctx->step = (uint64_t)s;
-        lra_params_zero_grad(&m.params);
-        lra_tensor *logits = lra_model_logits(&m, ctx, lra_tensor_wrap(ctx->arena, LRA_I32, ids, LRA_DIMS(N, n)),
-                                              lra_tensor_wrap(ctx->arena, LRA_F32, mask, LRA_DIMS(N, n)), NULL, NULL);
-        lra_tensor *loss = lra_model_loss(ctx, logits, lra_tensor_wrap(ctx->arena, LRA_I32, labels, LRA_DIMS(N)), 0);
-        lra_backward(ctx, loss);
-        lra_adamw_step(&opt, &m.params, 3e-3, 0.9);
-        *final_acc = (double)lra_model_correct(logits, lra_tensor_wrap(ctx->arena, LRA_I32, labels, LRA_DIMS(N))) / N;
+        lra_step_result r;
+        CHECK_OK(lra_step(&st, s, one_batch, &batch, &r));
+        *final_acc = (double)r.correct / N;
         if (s == 0) *hw_after_first = lra_arena_high_water(ctx->arena);
     }
+    lra_stepper_free(&st);
     *hw_end = lra_arena_high_water(ctx->arena);
     lra_ctx_free(ctx);
     lra_model_free(&m);

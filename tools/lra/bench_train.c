@@ -13,8 +13,9 @@
 #include "attention/attention.h"
 #include "core/rng.h"
 #include "core/threads.h"
-#include "optim/adamw.h"
+#include "optim/optimizer.h"
 #include "tasks/model.h"
+#include "tasks/step.h"
 #include "tools/lra/args.h"
 #include "tools/lra/bench.h"
 
@@ -22,6 +23,11 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static lra_status same_batch(void *user, const lra_batch **out) {
+    *out = user;
+    return LRA_OK;
 }
 
 int lra_bench_train(int argc, char **argv) {
@@ -89,8 +95,12 @@ int lra_bench_train(int argc, char **argv) {
     }
     lra_model m;
     lra_model_build(&m, &c, 0);
-    lra_adamw opt;
-    lra_adamw_init(&opt);
+    lra_optimizer opt;
+    lra_optimizer_init(&opt, &(lra_optimizer_config){.kind = LRA_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999,
+                                                       .eps = 1e-6});
+    lra_schedule sched;
+    lra_schedule_init(&sched, LRA_SCHED_CONSTANT, 1e-4, 1, steps + 1);
+    // One fixed batch of random tokens, handed out for every step.
     int32_t *tok = malloc((size_t)(batch * n) * 4), *y = malloc((size_t)batch * 4);
     float *mask = malloc((size_t)(batch * n) * 4);
     lra_rng r = lra_rng_make(0, 1);
@@ -99,18 +109,17 @@ int lra_bench_train(int argc, char **argv) {
         mask[i] = 1.0f;
     }
     for (int64_t b = 0; b < batch; b++) y[b] = (int32_t)lra_rng_int(&r, 0, 10);
+    lra_batch fixed = {.tokens = tok, .mask = mask, .labels = y, .rows = (int)batch, .count = (int)batch,
+                       .global_count = (int)batch, .n_seq = 1, .length = n};
     lra_ctx *ctx = lra_ctx_new(0);
+    lra_stepper st = {.model = &m, .opt = &opt, .sched = &sched, .ctx = ctx, .seed = 0, .batch_size = (int)batch,
+                      .accumulation = 1, .rank = 0, .world = 1};
+    if (lra_stepper_init(&st) != LRA_OK) return lra_arg_fail("bench train");
     double t0 = 0;
     for (int64_t s = 0; s <= steps; s++) {
         if (s == 1) t0 = now_s();  // the first step warms up (arena growth, plans)
-        lra_ctx_reset(ctx);
-        ctx->step = (uint64_t)s;
-        lra_params_zero_grad(&m.params);
-        lra_tensor *logits = lra_model_logits(&m, ctx, lra_tensor_wrap(ctx->arena, LRA_I32, tok, LRA_DIMS(batch, n)),
-                                              lra_tensor_wrap(ctx->arena, LRA_F32, mask, LRA_DIMS(batch, n)), NULL, NULL);
-        lra_tensor *loss = lra_model_loss(ctx, logits, lra_tensor_wrap(ctx->arena, LRA_I32, y, LRA_DIMS(batch)), 0);
-        lra_backward(ctx, loss);
-        lra_adamw_step(&opt, &m.params, 1e-4, 0.9);
+        lra_step_result res;
+        if (lra_step(&st, s, same_batch, &fixed, &res) != LRA_OK) return lra_arg_fail("bench train");
     }
     const double ms = (now_s() - t0) / (double)steps * 1e3;
     struct rusage ru;
@@ -125,6 +134,7 @@ int lra_bench_train(int argc, char **argv) {
         printf("lra %s attn=%s n=%lld batch=%lld threads=%d: %.1f ms/step, peak RSS %.0f MiB (step arena %.1f MiB)\n",
                LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
                lra_arena_high_water(ctx->arena) / 1048576.0);
+    lra_stepper_free(&st);
     lra_ctx_free(ctx);
     lra_model_free(&m);
     free(tok);

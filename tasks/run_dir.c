@@ -1,0 +1,129 @@
+// The run directory (see run_dir.h).
+#include "tasks/run_dir.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+#include "core/log.h"
+#include "tasks/checkpoint.h"
+
+int64_t lra_run_checkpoint_step(const char *name) {
+    long long step;
+    char tail[8];
+    if (sscanf(name, "ckpt-%lld.%7s", &step, tail) == 2 && !strcmp(tail, "lra")) return step;
+    return -1;
+}
+
+// Checkpoint steps of a run directory, newest first.  *out: malloc'd.
+static int list_checkpoints(const char *dir, int64_t **out) {
+    DIR *d = opendir(dir);
+    int n = 0, cap = 16;
+    int64_t *steps = lra_xmalloc(sizeof *steps * (size_t)cap);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            int64_t s = lra_run_checkpoint_step(e->d_name);
+            if (s < 0) continue;
+            if (n == cap) steps = lra_xrealloc(steps, sizeof *steps * (size_t)(cap *= 2));
+            steps[n++] = s;
+        }
+        closedir(d);
+    }
+    for (int i = 1; i < n; i++)  // insertion sort, descending
+        for (int j = i; j > 0 && steps[j] > steps[j - 1]; j--) {
+            int64_t t = steps[j];
+            steps[j] = steps[j - 1];
+            steps[j - 1] = t;
+        }
+    *out = steps;
+    return n;
+}
+
+char *lra_run_checkpoint_path(const char *dir, int64_t step) {
+    char name[64];
+    snprintf(name, sizeof name, "ckpt-%08lld.lra", (long long)step);
+    return lra_path_join(dir, name);
+}
+
+char *lra_run_latest_checkpoint(const char *run_dir) {
+    int64_t *steps;
+    int n = list_checkpoints(run_dir, &steps);
+    char *found = NULL;
+    for (int i = 0; i < n && !found; i++) {
+        char *p = lra_run_checkpoint_path(run_dir, steps[i]);
+        char *cfg = NULL;
+        if (lra_checkpoint_read_config(p, &cfg) == LRA_OK) {
+            found = p;
+            free(cfg);
+        } else {
+            LRA_LOG_W("skipping unreadable checkpoint: %s", lra_error_message());
+            free(p);
+        }
+    }
+    free(steps);
+    if (!found) lra_error(LRA_ERR_STATE, "%s: no loadable checkpoint (ckpt-*.lra) to resume from", run_dir);
+    return found;
+}
+
+void lra_run_prune_checkpoints(const char *dir, int keep) {
+    int64_t *steps;
+    int n = list_checkpoints(dir, &steps);
+    for (int i = keep; i < n; i++) {
+        char *p = lra_run_checkpoint_path(dir, steps[i]);
+        lra_file_remove(p);
+        free(p);
+    }
+    free(steps);
+}
+
+// The resolved config without its leading comment lines (they name where the values came from, which
+// may legitimately differ between the original run and its resumption).
+static const char *skip_header(const char *y) {
+    while (*y == '#') {
+        const char *nl = strchr(y, '\n');
+        if (!nl) return y + strlen(y);
+        y = nl + 1;
+    }
+    return y;
+}
+
+lra_status lra_run_dir_prepare(const char *run_dir, const char *config_yaml, int resume) {
+    LRA_TRY(lra_path_mkdirs(run_dir));
+    char *cfg_path = lra_path_join(run_dir, "config.yaml");
+    lra_status s = LRA_OK;
+    if (resume) {
+        char *old = NULL;
+        size_t n;
+        s = lra_file_read_all(cfg_path, &old, &n);
+        if (s == LRA_OK && strcmp(skip_header(old), skip_header(config_yaml))) {
+            // Find the first differing line for the message.
+            const char *a = skip_header(old), *b = skip_header(config_yaml);
+            int line = 1;
+            for (const char *h = old; h < a; h++) line += *h == '\n';
+            while (*a && *a == *b) {
+                if (*a == '\n') line++;
+                a++;
+                b++;
+            }
+            s = lra_error(LRA_ERR_CONFIG,
+                          "%s: the resolved config differs from the run's (first at line %d); resume with the same "
+                          "config and --set flags, or start a new --run-dir",
+                          cfg_path, line);
+        }
+        free(old);
+    } else {
+        int64_t *steps;
+        int n = list_checkpoints(run_dir, &steps);
+        free(steps);
+        if (n > 0)
+            s = lra_error(LRA_ERR_STATE, "%s already holds checkpoints; pass --resume to continue it or choose another "
+                                         "--run-dir", run_dir);
+        else
+            s = lra_atomic_write_file(cfg_path, config_yaml, strlen(config_yaml));
+    }
+    free(cfg_path);
+    return s;
+}

@@ -1,0 +1,37 @@
+// Private to the trainer's files (tasks/trainer.c: setup and loop; tasks/trainer_eval.c: evaluation).
+#ifndef LRA_TASKS_TRAINER_RUN_H
+#define LRA_TASKS_TRAINER_RUN_H
+
+#include "core/progress.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+#include "tasks/checkpoint.h"
+#include "tasks/metrics.h"
+#include "tasks/step.h"
+#include "tasks/trainer.h"
+
+// One training run in progress.
+typedef struct {
+    const lra_run_settings *s;
+    const lra_train_options *o;
+    lra_model model;
+    lra_dataset train, val, test;
+    lra_ctx *ctx;
+    lra_optimizer opt;
+    lra_schedule sched;
+    lra_stepper stepper;
+    lra_train_state st;
+    lra_metrics metrics;
+    int is_root;
+} lra_trainer;
+
+// Writes a checkpoint of the current state to path (rank 0 only; others return LRA_OK).
+lra_status lra_trainer_save(lra_trainer *t, const char *path);
+// Dev evaluation at the current step: metrics line, early stopping (*stop), best checkpoint.
+lra_status lra_trainer_dev_eval(lra_trainer *t, lra_progress *prog, int *stop);
+// Test evaluation with the best checkpoint (and the last weights), metrics line and eval.json.
+lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_summary *out);
+// Peak resident memory of this process in MiB.
+double lra_trainer_peak_rss_mb(void);
+
+#endif
