@@ -322,6 +322,8 @@ static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
     s->ibn_b = add_param(params, pre, "smoother.bn.bias", LRA_DIMS(s->n), LRA_INIT_ZEROS, 0, 1);
     s->ibn_mean = add_param(params, pre, "smoother.bn.running_mean", LRA_DIMS(s->n), LRA_INIT_ZEROS, 0, 0);
     s->ibn_var = add_param(params, pre, "smoother.bn.running_var", LRA_DIMS(s->n), LRA_INIT_ONES, 0, 0);
+    lra_params_set_batch_stat(params, s->ibn_mean);
+    lra_params_set_batch_stat(params, s->ibn_var);
     s->ilna_w = add_param(params, pre, "ln_a.weight", LRA_DIMS(D), LRA_INIT_ONES, 0, 1);
     s->ilna_b = add_param(params, pre, "ln_a.bias", LRA_DIMS(D), LRA_INIT_ZEROS, 0, 1);
     s->ilnb_w = add_param(params, pre, "ln_b.weight", LRA_DIMS(D), LRA_INIT_ONES, 0, 1);

@@ -49,6 +49,12 @@ void lra_params_set_trainable(lra_params *p, int index, int trainable) {
     if (p->finalized) p->tensors[index].requires_grad = trainable;
 }
 
+void lra_params_set_batch_stat(lra_params *p, int index) {
+    LRA_ASSERT(index >= 0 && index < p->count);
+    lra_params_set_trainable(p, index, 0);
+    p->entries[index].batch_stat = 1;
+}
+
 static float *alloc_flat(size_t n) {
     size_t bytes = (n ? n : 16) * sizeof(float);
     float *b = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -85,9 +91,6 @@ void lra_params_initialize(lra_params *p, uint64_t seed) {
         case LRA_INIT_ZEROS: memset(d, 0, n * sizeof(float)); break;
         case LRA_INIT_ONES:
             for (size_t j = 0; j < n; j++) d[j] = 1.0f;
-            break;
-        case LRA_INIT_CONSTANT:
-            for (size_t j = 0; j < n; j++) d[j] = e->init_a;
             break;
         case LRA_INIT_NORMAL: lra_rng_fill_normal(seed, stream, 0, d, n, 0.0f, e->init_a); break;
         case LRA_INIT_UNIFORM:

@@ -20,8 +20,7 @@ typedef enum {
     LRA_INIT_ZEROS = 0,
     LRA_INIT_ONES,
     LRA_INIT_NORMAL,    // N(0, a^2)
-    LRA_INIT_UNIFORM,   // U(-a, a)
-    LRA_INIT_CONSTANT   // every value = a
+    LRA_INIT_UNIFORM    // U(-a, a)
 } lra_init_kind;
 
 typedef struct {
@@ -33,6 +32,8 @@ typedef struct {
     lra_init_kind init;
     float init_a;
     int trainable;      // 0: a fixed buffer (e.g. a random projection): saved, never updated
+    int batch_stat;     // 1: a fixed buffer the forward pass updates from batch statistics (BatchNorm running
+                        // mean/var); data-parallel runs average it over the ranks after each step
 } lra_param_entry;
 
 typedef struct {
@@ -53,10 +54,13 @@ int lra_params_add(lra_params *p, const char *name, const int64_t *shape, int nd
                    float init_a);
 // Marks a declared tensor as a fixed buffer (no gradient, not updated by the optimizer).
 void lra_params_set_trainable(lra_params *p, int index, int trainable);
+// Marks a declared tensor as a batch-statistics buffer (implies not trainable).
+void lra_params_set_batch_stat(lra_params *p, int index);
 // Allocates the flat buffers (zeroed) and the tensor views.
 void lra_params_finalize(lra_params *p);
-// Draws every tensor from its init distribution with Philox keyed by (seed, index of the tensor), so
-// a tensor's values do not depend on the other tensors.
+// Draws every tensor from its init distribution with Philox keyed by (seed, index of the tensor): a
+// tensor's values do not depend on the other tensors' shapes or values, but they do depend on its
+// declaration index, so declaring a tensor earlier or later changes the draws of those after it.
 void lra_params_initialize(lra_params *p, uint64_t seed);
 
 lra_tensor *lra_params_tensor(lra_params *p, int index);

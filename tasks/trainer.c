@@ -74,7 +74,7 @@ static void sync_running_stats(lra_trainer *t) {
     lra_params *p = &t->model.params;
     for (int i = 0; i < p->count; i++) {
         const lra_param_entry *e = &p->entries[i];
-        if (e->trainable || !strstr(e->name, "running_")) continue;
+        if (!e->batch_stat) continue;
         float *x = p->data + e->offset;
         lra_dist_allreduce_sum_f32(x, (size_t)e->numel);
         for (int64_t j = 0; j < e->numel; j++) x[j] /= (float)t->o->world;
