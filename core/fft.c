@@ -84,8 +84,8 @@ static cplan *cplan_new(int64_t n) {
         p->inner = cplan_new(bm);
         p->chirp = lra_xmalloc((size_t)n * sizeof(cpx));
         for (int64_t k = 0; k < n; k++) {
-            // k^2 mod 2n keeps the angle argument small and exact.
-            int64_t k2 = (int64_t)(((unsigned __int128)k * (unsigned __int128)k) % (unsigned __int128)(2 * n));
+            // k^2 mod 2n keeps the angle argument small and exact (128-bit product: a GCC extension).
+            int64_t k2 = __extension__(int64_t)(((unsigned __int128)k * (unsigned __int128)k) % (unsigned __int128)(2 * n));
             p->chirp[k] = unit_root(k2, 2 * n);
         }
         double *br = lra_xcalloc((size_t)bm, sizeof(double)), *bi = lra_xcalloc((size_t)bm, sizeof(double));

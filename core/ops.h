@@ -8,7 +8,7 @@
 //
 // Implementation files: ops_matmul.c, ops_elementwise.c, ops_reduce.c, ops_view.c (basic), and
 // ops_nn.c, ops_index.c, ops_fft.c (neural-network and indexing ops).  optable.c lists every op with
-// its forward, backward and gradient-check case.
+// its forward and backward; tests/gradcheck_cases.c holds each op's gradient-check case.
 #ifndef LRA_CORE_OPS_H
 #define LRA_CORE_OPS_H
 

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "core/ops.h"
+#include "core/ops_internal.h"
 #include "core/optable.h"
 #include "core/status.h"
 
@@ -30,11 +32,6 @@ static void pad4(const lra_tensor *t, int64_t sh[4], int64_t st[4]) {
         sh[4 - t->ndim + i] = t->shape[i];
         st[4 - t->ndim + i] = t->shape[i] == 1 ? 0 : t->stride[i];
     }
-}
-
-static void contig4(const int64_t sh[4], int64_t st[4]) {
-    st[3] = 1;
-    for (int i = 2; i >= 0; i--) st[i] = st[i + 1] * sh[i + 1];
 }
 
 // ---------------------------------------------------------------- binary kernels
@@ -71,7 +68,7 @@ static void binary_apply(int kind, float *out, const int64_t os[4], const float 
     bin_kernel k = BIN_KERNELS[kind];
     int64_t n = os[0] * os[1] * os[2] * os[3];
     int64_t cs[4];
-    contig4(os, cs);
+    lra_ops_contiguous_strides(os, 4, cs);
     int flat_x = 1, flat_y = 1;
     for (int i = 0; i < 4; i++) {
         if (os[i] > 1 && xs[i] != cs[i]) flat_x = 0;
@@ -105,7 +102,7 @@ static void reduce_into(float *g, const int64_t gs[4], const float *src, const i
         return;
     }
     int64_t ss[4];
-    contig4(os, ss);
+    lra_ops_contiguous_strides(os, 4, ss);
     int red3 = gs[3] != os[3];
     int64_t ch = red3 ? 1 : EW_RED_CHUNK, nch = (gs[3] + ch - 1) / ch, outer = gs[0] * gs[1] * gs[2];
     int64_t ntask = outer * nch;
@@ -145,7 +142,7 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
     pad4(a, as, ast);
     pad4(b, bs, bst);
     int64_t cs[4];
-    contig4(os, cs);
+    lra_ops_contiguous_strides(os, 4, cs);
     const float *gy = y->grad;
     int64_t n = lra_tensor_numel(y);
     float *tmp = NULL;
@@ -242,15 +239,7 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
     float *gx = lra_grad(ctx, x);
     int64_t n = lra_tensor_numel(x);
     const float *xc = lra_f32(y);  // a stand-in when the derivative needs only y
-    if (needs_x) {
-        if (lra_tensor_is_contiguous(x)) {
-            xc = lra_f32(x);
-        } else {
-            float *c = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
-            lra_tensor_gather_contiguous(x, c);
-            xc = c;
-        }
-    }
+    if (needs_x) xc = lra_ops_contig_data(ctx, x);
     float p = (float)node->fattr[0];
     int64_t nch = (n + EW_CHUNK - 1) / EW_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
@@ -301,38 +290,10 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
 
 // GELU runs on every MLP activation, and glibc's erff/expf are scalar calls (~5-10x slower than a
 // vectorised polynomial), so GELU uses these branch-free approximations, which the compiler vectorises.
-// Accuracy: erf_fast within 1.6e-7 absolute of erf (about 2.5 float ulps), exp_fast within 1.1e-7
-// relative; GELU's largest absolute error over [-12, 12] equals that of the erff form (4.5e-7, the
+// Accuracy: erf_fast within 1.6e-7 absolute of erf (about 2.5 float ulps), lra_expf_autovec (core/fastmath.h)
+// within 1.1e-7 relative; GELU's largest absolute error over [-12, 12] equals that of the erff form (4.5e-7, the
 // rounding of 0.5 x (1 + erf)).  Coefficients: mpmath.chebyfit (dps 30) of erf(sqrt(u))/sqrt(u) on
 // u in [0, 1] (8 terms) and of erfc(x) exp(x^2) at x = 2.465 + 1.465 s, s in [-1, 1] (12 terms).
-
-// 2^k for integral k in [-126, 127], by building the exponent bits.
-static inline __attribute__((always_inline)) float pow2_int(float k) {
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-// e^z: z = n ln2 + r (Cody-Waite with a short ln2_hi so n * ln2_hi is exact), e^r by its Taylor
-// polynomial of degree 7 on |r| <= ln2/2, scaled by 2^n in two halves so results down to 2^-150 are right.
-static inline __attribute__((always_inline)) float exp_fast(float z) {
-    z = z < -150.0f ? -150.0f : z;
-    z = z > 88.0f ? 88.0f : z;
-    float n = rintf(z * 1.44269504f);
-    float r = z - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.98412698e-4f;
-    p = p * r + 1.38888889e-3f;
-    p = p * r + 8.33333333e-3f;
-    p = p * r + 4.16666667e-2f;
-    p = p * r + 1.66666667e-1f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    float h = rintf(n * 0.5f);
-    return p * pow2_int(h) * pow2_int(n - h);
-}
 
 // erf(x): x P(x^2) for |x| < 1; else sign(x) (1 - e^{-x^2} Q(s)) with s = (|x| - 2.465) / 1.465, |x|
 // clamped to [1, 3.93] (beyond 3.93 erf rounds to +-1 in float).  Both branches are computed and one is
@@ -362,7 +323,7 @@ static inline __attribute__((always_inline)) float erf_fast(float x) {
     q = q * s + 5.536571421e-02f;
     q = q * s + -1.115199603e-01f;
     q = q * s + 2.134394118e-01f;
-    float big = 1.0f - exp_fast(-(ac * ac)) * q;
+    float big = 1.0f - lra_expf_autovec(-(ac * ac)) * q;
     return a < 1.0f ? x * pa : copysignf(big, x);
 }
 
@@ -386,7 +347,7 @@ UNARY_OP(acos, 1, acosf(acos_in(xv, p)), acos_grad(g, xv, p))
 UNARY_OP(abs, 1, fabsf(xv), g * sign_of(xv))
 // GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)); derivative Phi(x) + x phi(x) with the Gaussian pdf phi.
 UNARY_OP(gelu, 1, 0.5f * xv * (1.0f + erf_fast(xv * SQRT1_2)),
-         g * (0.5f * (1.0f + erf_fast(xv * SQRT1_2)) + xv * INV_SQRT_2PI * exp_fast(-0.5f * xv * xv)))
+         g * (0.5f * (1.0f + erf_fast(xv * SQRT1_2)) + xv * INV_SQRT_2PI * lra_expf_autovec(-0.5f * xv * xv)))
 UNARY_OP(relu, 1, xv > 0.0f ? xv : 0.0f, xv > 0.0f ? g : 0.0f)
 UNARY_OP(elu, 1, xv > 0.0f ? xv : p * expm1f(xv), xv > 0.0f ? g : g * p * expf(xv))
 // clang-format on
@@ -406,183 +367,23 @@ lra_tensor *lra_op_gelu(lra_ctx *ctx, lra_tensor *x) { return gelu_apply(ctx, x,
 lra_tensor *lra_op_relu(lra_ctx *ctx, lra_tensor *x) { return relu_apply(ctx, x, 0.0f); }
 lra_tensor *lra_op_elu(lra_ctx *ctx, lra_tensor *x, float alpha) { return elu_apply(ctx, x, alpha); }
 
-// ---------------------------------------------------------------- gradient checks
-
-// Check inputs pass through a view first: 0 as is, 1 transposed (last two dims), 2 sliced (last dim
-// from 1), so every op also sees strided operands.
-static lra_tensor *view_prep(lra_ctx *ctx, lra_tensor *x, int how) {
-    if (how == 1) return lra_op_transpose(ctx, x, -1, -2);
-    if (how == 2) return lra_op_slice(ctx, x, -1, 1, x->shape[x->ndim - 1]);
-    return x;
-}
-
-typedef struct {
-    int kind;
-    int prep_a, prep_b;
-} bin_case;
-
-static lra_tensor *binary_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const bin_case *c = user;
-    lra_tensor *a = view_prep(ctx, in[0], c->prep_a), *b = view_prep(ctx, in[1], c->prep_b);
-    static lra_tensor *(*const f[])(lra_ctx *, lra_tensor *, lra_tensor *) = {lra_op_add, lra_op_sub, lra_op_mul,
-                                                                              lra_op_div};
-    return f[c->kind](ctx, a, b);
-}
-
-// The broadcasting shapes every binary op is checked on (input shapes before the view prep).
-static int check_binary(int kind, lra_gradcheck_report *rep) {
-    static const struct {
-        int64_t sa[4], sb[4];
-        int na, nb, prep_a, prep_b;
-    } shapes[] = {
-        {{3, 4}, {3, 4}, 2, 2, 0, 0},          {{2, 3, 4}, {4}, 3, 1, 0, 0},  // bias-like
-        {{2, 1, 4}, {3, 1}, 3, 2, 0, 0},                                      // both broadcast
-        {{2, 3, 1, 5}, {3, 4, 1}, 4, 3, 0, 0},                                // 4-d, inner dim reduced
-        {{4, 3}, {3, 4}, 2, 2, 1, 0},                                         // transposed a
-        {{2, 3, 5}, {4, 1}, 3, 2, 2, 1},  // sliced a, transposed b -> [1, 4] broadcast
-        {{3, 2}, {2, 3, 2}, 2, 3, 1, 1},  // transposed both, a broadcast over batch
-    };
-    int ok = 1;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && ok; i++) {
-        // Division by values near zero makes finite differences meaningless: shift b away from 0.
-        float shift_b = kind == BIN_DIV ? 2.0f : 0.0f;
-        lra_tensor *ins[2] = {lra_gradcheck_input(shapes[i].sa, shapes[i].na, 800 + i, 1.0f, 0.0f, 1),
-                              lra_gradcheck_input(shapes[i].sb, shapes[i].nb, 900 + i, 0.5f, shift_b, 1)};
-        bin_case c = {kind, shapes[i].prep_a, shapes[i].prep_b};
-        ok &= lra_gradcheck_case_run(binary_fn, ins, 2, &c, NULL, NULL, rep);
-        lra_gradcheck_free_input(ins[0]);
-        lra_gradcheck_free_input(ins[1]);
-    }
-    return ok;
-}
-
-static int check_add(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_binary(BIN_ADD, rep);
-}
-static int check_sub(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_binary(BIN_SUB, rep);
-}
-static int check_mul(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_binary(BIN_MUL, rep);
-}
-static int check_div(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_binary(BIN_DIV, rep);
-}
-
-typedef struct {
-    lra_tensor *(*fn)(lra_ctx *, lra_tensor *, float);
-    float p;
-    int prep;
-} un_case;
-
-static lra_tensor *unary_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const un_case *c = user;
-    return c->fn(ctx, view_prep(ctx, in[0], c->prep), c->p);
-}
-
-// Runs fn on a contiguous [3, 5], a transposed [2, 4, 3] and a sliced [2, 6] input drawn from
-// N(shift, scale^2) (domain-restricted ops shift the inputs into their domain).
-static int check_unary(lra_tensor *(*fn)(lra_ctx *, lra_tensor *, float), float p, float scale, float shift,
-                       lra_gradcheck_report *rep) {
-    static const struct {
-        int64_t s[3];
-        int nd, prep;
-    } shapes[] = {{{3, 5}, 2, 0}, {{2, 4, 3}, 3, 1}, {{2, 6}, 2, 2}};
-    int ok = 1;
-    for (size_t i = 0; i < 3 && ok; i++) {
-        lra_tensor *x = lra_gradcheck_input(shapes[i].s, shapes[i].nd, 1000 + i, scale, shift, 1);
-        un_case c = {fn, p, shapes[i].prep};
-        ok &= lra_gradcheck_case_run(unary_fn, &x, 1, &c, NULL, NULL, rep);
-        lra_gradcheck_free_input(x);
-    }
-    return ok;
-}
-
-static lra_tensor *exp_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_exp(c, x); }
-static lra_tensor *log_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_log(c, x); }
-static lra_tensor *sqrt_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_sqrt(c, x); }
-static lra_tensor *rsqrt_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_rsqrt(c, x); }
-static lra_tensor *tanh_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_tanh(c, x); }
-static lra_tensor *abs_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_abs(c, x); }
-static lra_tensor *gelu_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_gelu(c, x); }
-static lra_tensor *relu_p(lra_ctx *c, lra_tensor *x, float p) { return lra_op_relu(c, x); }
-
-static int check_scale(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(lra_op_scale, -1.7f, 1.0f, 0.0f, r);
-}
-static int check_add_scalar(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(lra_op_add_scalar, 0.3f, 1.0f, 0.0f, r);
-}
-static int check_exp(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(exp_p, 0, 1.0f, 0.0f, r);
-}
-static int check_log(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(log_p, 0, 0.3f, 2.0f, r);
-}
-static int check_sqrt(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(sqrt_p, 0, 0.3f, 2.0f, r);
-}
-static int check_rsqrt(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(rsqrt_p, 0, 0.3f, 2.0f, r);
-}
-static int check_pow(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(lra_op_pow, 1.5f, 0.3f, 2.0f, r) && check_unary(lra_op_pow, 3.0f, 1.0f, 0.0f, r);
-}
-static int check_tanh(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(tanh_p, 0, 1.0f, 0.0f, r);
-}
-// Inside (-0.8, 0.8) the finite differences stay inside the clamp; values past 1 - eps test the zero gradient.
-static int check_acos(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(lra_op_acos, 1e-3f, 0.25f, 0.0f, r) && check_unary(lra_op_acos, 1e-3f, 0.1f, 1.5f, r);
-}
-// Inputs away from the kinks (|x| >= 0.2 with N(0,1) draws can still land near 0, so shift them).
-static int check_abs(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(abs_p, 0, 0.5f, 1.5f, r) && check_unary(abs_p, 0, 0.5f, -1.5f, r);
-}
-static int check_gelu(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(gelu_p, 0, 1.5f, 0.0f, r);
-}
-static int check_relu(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(relu_p, 0, 0.5f, 1.5f, r) && check_unary(relu_p, 0, 0.5f, -1.5f, r);
-}
-static int check_elu(lra_gradcheck_report *r) {
-    memset(r, 0, sizeof *r);
-    return check_unary(lra_op_elu, 1.0f, 0.5f, -1.5f, r) && check_unary(lra_op_elu, 0.7f, 0.5f, 1.5f, r);
-}
-
 const lra_op_info lra_optable_elementwise[] = {
-    {"add", (const void *)lra_op_add, binary_backward, check_add, 0},
-    {"sub", (const void *)lra_op_sub, binary_backward, check_sub, 0},
-    {"mul", (const void *)lra_op_mul, binary_backward, check_mul, 0},
-    {"div", (const void *)lra_op_div, binary_backward, check_div, 0},
-    {"scale", (const void *)lra_op_scale, scale_backward, check_scale, 0},
-    {"add_scalar", (const void *)lra_op_add_scalar, add_scalar_backward, check_add_scalar, 0},
-    {"exp", (const void *)lra_op_exp, exp_backward, check_exp, 0},
-    {"log", (const void *)lra_op_log, log_backward, check_log, 0},
-    {"sqrt", (const void *)lra_op_sqrt, sqrt_backward, check_sqrt, 0},
-    {"rsqrt", (const void *)lra_op_rsqrt, rsqrt_backward, check_rsqrt, 0},
-    {"pow", (const void *)lra_op_pow, pow_backward, check_pow, 0},
-    {"tanh", (const void *)lra_op_tanh, tanh_backward, check_tanh, 0},
-    {"acos", (const void *)lra_op_acos, acos_backward, check_acos, 0},
-    {"abs", (const void *)lra_op_abs, abs_backward, check_abs, 0},
-    {"gelu", (const void *)lra_op_gelu, gelu_backward, check_gelu, 0},
-    {"relu", (const void *)lra_op_relu, relu_backward, check_relu, 0},
-    {"elu", (const void *)lra_op_elu, elu_backward, check_elu, 0},
-    {NULL, NULL, NULL, NULL, 0},
+    {"add", (lra_op_fn)lra_op_add, binary_backward, 0},
+    {"sub", (lra_op_fn)lra_op_sub, binary_backward, 0},
+    {"mul", (lra_op_fn)lra_op_mul, binary_backward, 0},
+    {"div", (lra_op_fn)lra_op_div, binary_backward, 0},
+    {"scale", (lra_op_fn)lra_op_scale, scale_backward, 0},
+    {"add_scalar", (lra_op_fn)lra_op_add_scalar, add_scalar_backward, 0},
+    {"exp", (lra_op_fn)lra_op_exp, exp_backward, 0},
+    {"log", (lra_op_fn)lra_op_log, log_backward, 0},
+    {"sqrt", (lra_op_fn)lra_op_sqrt, sqrt_backward, 0},
+    {"rsqrt", (lra_op_fn)lra_op_rsqrt, rsqrt_backward, 0},
+    {"pow", (lra_op_fn)lra_op_pow, pow_backward, 0},
+    {"tanh", (lra_op_fn)lra_op_tanh, tanh_backward, 0},
+    {"acos", (lra_op_fn)lra_op_acos, acos_backward, 0},
+    {"abs", (lra_op_fn)lra_op_abs, abs_backward, 0},
+    {"gelu", (lra_op_fn)lra_op_gelu, gelu_backward, 0},
+    {"relu", (lra_op_fn)lra_op_relu, relu_backward, 0},
+    {"elu", (lra_op_fn)lra_op_elu, elu_backward, 0},
+    {NULL, NULL, NULL, 0},
 };

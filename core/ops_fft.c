@@ -9,22 +9,12 @@
 #include <string.h>
 
 #include "core/fft.h"
-#include "core/gradcheck.h"
+#include "core/ops_internal.h"
 #include "core/optable.h"
-#include "core/rng.h"
 #include "core/status.h"
 
 // Below this many complex elements cmul stays on one thread.
 #define FFT_PAR_MIN 8192
-
-// Row-major contiguous contents of t: t's own memory when it is contiguous, else an arena copy.
-static const float *contig_f32(lra_ctx *ctx, const lra_tensor *t) {
-    if (lra_tensor_is_contiguous(t)) return lra_f32(t);
-    int64_t n = lra_tensor_numel(t);
-    float *d = lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1) * sizeof(float));
-    lra_tensor_gather_contiguous(t, d);
-    return d;
-}
 
 // Products of the dims before and after `ax` among the first `nd` dims of shape.
 static void outer_inner(const int64_t *shape, int nd, int ax, int64_t *outer, int64_t *inner) {
@@ -76,7 +66,7 @@ lra_tensor *lra_op_rfft(lra_ctx *ctx, lra_tensor *x, int axis) {
     shape[x->ndim] = 2;
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, x->ndim + 1);
     lra_fft_layout l = fft_layout(outer, inner, n, nb, 1);
-    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_RFFT, &l, contig_f32(ctx, x), lra_f32(y));
+    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_RFFT, &l, lra_ops_contig_data(ctx, x), lra_f32(y));
     lra_node *nd = lra_tape_record(ctx, "rfft", rfft_backward, y, 1, (lra_tensor *[]){x});
     if (nd) {
         nd->iattr[0] = outer;
@@ -112,7 +102,7 @@ lra_tensor *lra_op_irfft(lra_ctx *ctx, lra_tensor *X, int axis, int64_t n) {
     shape[ax] = n;
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, nd_c);
     lra_fft_layout l = fft_layout(outer, inner, n, n / 2 + 1, 0);
-    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_IRFFT, &l, contig_f32(ctx, X), lra_f32(y));
+    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_IRFFT, &l, lra_ops_contig_data(ctx, X), lra_f32(y));
     lra_node *nd = lra_tape_record(ctx, "irfft", irfft_backward, y, 1, (lra_tensor *[]){X});
     if (nd) {
         nd->iattr[0] = outer;
@@ -234,117 +224,9 @@ lra_tensor *lra_op_cmul(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) {
     return y;
 }
 
-// ---------------------------------------------------------------------------------------------- gradient checks
-
-typedef struct {
-    int axis;
-    int transpose;  // apply to transpose(x, 0, 1)
-    int64_t n;      // irfft output length
-} gc_fft_user;
-
-static lra_tensor *gc_rfft_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const gc_fft_user *u = user;
-    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
-    return lra_op_rfft(ctx, x, u->axis);
-}
-
-static int gc_rfft(lra_gradcheck_report *rep) {
-    lra_gradcheck_options o;
-    lra_gradcheck_defaults(&o);
-    int ok = 1;
-    lra_gradcheck_case_begin(rep);
-    // Even, odd and prime lengths along the last, first and middle axes, and a transposed input.
-    struct {
-        int64_t s[3];
-        int nd, axis, transpose;
-        const char *label;
-    } cases[] = {
-        {{8, 0, 0}, 1, 0, 0, "1-d n=8"},
-        {{3, 7, 0}, 2, -1, 0, "2-d n=7 last axis"},
-        {{6, 2, 3}, 3, 0, 0, "3-d n=6 axis 0"},
-        {{2, 11, 3}, 3, 1, 0, "3-d n=11 axis 1"},
-        {{5, 3, 2}, 3, 0, 1, "transposed n=3 axis 0"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        gc_fft_user u = {cases[c].axis, cases[c].transpose, 0};
-        lra_tensor *x = lra_gradcheck_input(cases[c].s, cases[c].nd, 1000 + c, 1.0f, 0.0f, 1);
-        if (!lra_gradcheck_case_run(gc_rfft_fn, &x, 1, &u, &o, cases[c].label, rep)) ok = 0;
-        lra_gradcheck_free_input(x);
-    }
-    return ok;
-}
-
-static lra_tensor *gc_irfft_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const gc_fft_user *u = user;
-    lra_tensor *X = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
-    return lra_op_irfft(ctx, X, u->axis, u->n);
-}
-
-static int gc_irfft(lra_gradcheck_report *rep) {
-    lra_gradcheck_options o;
-    lra_gradcheck_defaults(&o);
-    int ok = 1;
-    lra_gradcheck_case_begin(rep);
-    struct {
-        int64_t s[4];
-        int nd, axis, transpose;
-        int64_t n;
-        const char *label;
-    } cases[] = {
-        {{5, 2}, 2, 0, 0, 8, "1-d n=8"},
-        {{3, 4, 2}, 3, -1, 0, 7, "2-d n=7 last axis"},
-        {{4, 2, 3, 2}, 4, 0, 0, 6, "3-d n=6 axis 0"},
-        {{2, 6, 3, 2}, 4, 1, 0, 11, "3-d n=11 axis 1"},
-        {{3, 2, 2, 2}, 4, 0, 1, 3, "transposed n=3 axis 0"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        gc_fft_user u = {cases[c].axis, cases[c].transpose, cases[c].n};
-        lra_tensor *X = lra_gradcheck_input(cases[c].s, cases[c].nd, 1100 + c, 1.0f, 0.0f, 1);
-        if (!lra_gradcheck_case_run(gc_irfft_fn, &X, 1, &u, &o, cases[c].label, rep)) ok = 0;
-        lra_gradcheck_free_input(X);
-    }
-    return ok;
-}
-
-typedef struct {
-    int transpose_a;  // a = transpose(input 0, 0, 1)
-} gc_cmul_user;
-
-static lra_tensor *gc_cmul_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const gc_cmul_user *u = user;
-    lra_tensor *a = u->transpose_a ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
-    return lra_op_cmul(ctx, a, in[1]);
-}
-
-static int gc_cmul(lra_gradcheck_report *rep) {
-    lra_gradcheck_options o;
-    lra_gradcheck_defaults(&o);
-    int ok = 1;
-    lra_gradcheck_case_begin(rep);
-    struct {
-        int64_t sa[4], sb[4];
-        int nda, ndb, transpose;
-        const char *label;
-    } cases[] = {
-        {{3, 4, 2}, {3, 4, 2}, 3, 3, 0, "same shape"},
-        {{2, 3, 5, 2}, {3, 5, 2}, 4, 3, 0, "b broadcast over batch"},
-        {{2, 1, 4, 2}, {1, 3, 1, 2}, 4, 4, 0, "both broadcast"},
-        {{3, 2, 4, 2}, {1, 4, 2}, 4, 3, 1, "transposed a"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        gc_cmul_user u = {cases[c].transpose};
-        lra_tensor *in[2] = {lra_gradcheck_input(cases[c].sa, cases[c].nda, 1200 + c, 1.0f, 0.0f, 1),
-                             lra_gradcheck_input(cases[c].sb, cases[c].ndb, 1210 + c, 1.0f, 0.0f, 1)};
-        if (!lra_gradcheck_case_run(gc_cmul_fn, in, 2, &u, &o, cases[c].label, rep)) ok = 0;
-        lra_gradcheck_free_input(in[0]);
-        lra_gradcheck_free_input(in[1]);
-    }
-    return ok;
-}
-
 const lra_op_info lra_optable_fft[] = {
-    {"rfft", (const void *)lra_op_rfft, rfft_backward, gc_rfft, 0},
-    {"irfft", (const void *)lra_op_irfft, irfft_backward, gc_irfft, 0},
-    {"cmul", (const void *)lra_op_cmul, cmul_backward, gc_cmul, 0},
-    {NULL, NULL, NULL, NULL, 0},
+    {"rfft", (lra_op_fn)lra_op_rfft, rfft_backward, 0},
+    {"irfft", (lra_op_fn)lra_op_irfft, irfft_backward, 0},
+    {"cmul", (lra_op_fn)lra_op_cmul, cmul_backward, 0},
+    {NULL, NULL, NULL, 0},
 };

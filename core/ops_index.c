@@ -7,9 +7,8 @@
 #include <omp.h>
 #include <string.h>
 
-#include "core/gradcheck.h"
+#include "core/ops_internal.h"
 #include "core/optable.h"
-#include "core/rng.h"
 #include "core/status.h"
 
 // Below this many elements a loop stays on one thread.
@@ -17,17 +16,8 @@
 // Columns per task of the scatter-add backwards.
 #define IDX_COL_CHUNK 256
 
-// Row-major contiguous contents of t: t's own memory when it is contiguous, else an arena copy.
-static const void *contig_data(lra_ctx *ctx, const lra_tensor *t) {
-    if (lra_tensor_is_contiguous(t)) return t->data;
-    int64_t n = lra_tensor_numel(t);
-    void *d = lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1) * 4);
-    lra_tensor_gather_contiguous(t, d);
-    return d;
-}
-
 // A copy in the arena of the indices a tape node keeps, so that the caller may reuse its buffer before
-// backward (contig_data returns the caller's memory when it is contiguous).
+// backward (lra_ops_contig_data returns the caller's memory when it is contiguous).
 static const int32_t *node_indices(lra_ctx *ctx, const int32_t *ix, const lra_tensor *idx, int64_t n) {
     if ((const void *)ix != idx->data) return ix;
     int32_t *d = lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1) * sizeof(int32_t));
@@ -90,11 +80,11 @@ lra_tensor *lra_op_index_select(lra_ctx *ctx, lra_tensor *x, int axis, lra_tenso
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < ax; d++) outer *= x->shape[d];
     for (int d = ax + 1; d < x->ndim; d++) inner *= x->shape[d];
-    const int32_t *ix = contig_data(ctx, idx);
+    const int32_t *ix = lra_ops_contig_data(ctx, idx);
     for (int64_t j = 0; j < k; j++)
         LRA_ASSERT_MSG(ix[j] >= 0 && ix[j] < n, "index_select: index %d at position %lld not in [0, %lld)", ix[j],
                        (long long)j, (long long)n);
-    const float *xd = contig_data(ctx, x);
+    const float *xd = lra_ops_contig_data(ctx, x);
     int64_t shape[LRA_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[ax] = k;
@@ -130,11 +120,11 @@ lra_tensor *lra_op_gather_rows(lra_ctx *ctx, lra_tensor *x, lra_tensor *idx) {
         outer *= x->shape[d];
     }
     int64_t n = x->shape[x->ndim - 2], p = x->shape[x->ndim - 1], k = idx->shape[idx->ndim - 1];
-    const int32_t *ix = contig_data(ctx, idx);
+    const int32_t *ix = lra_ops_contig_data(ctx, idx);
     for (int64_t j = 0; j < outer * k; j++)
         LRA_ASSERT_MSG(ix[j] >= 0 && ix[j] < n, "gather_rows: index %d at flat position %lld not in [0, %lld)", ix[j],
                        (long long)j, (long long)n);
-    const float *xd = contig_data(ctx, x);
+    const float *xd = lra_ops_contig_data(ctx, x);
     int64_t shape[LRA_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 2] = k;
@@ -213,7 +203,7 @@ lra_tensor *lra_op_topk_indices(lra_ctx *ctx, lra_tensor *x, int64_t k) {
     LRA_ASSERT_MSG(k >= 0 && k <= n, "topk_indices: k=%lld with only %lld entries", (long long)k, (long long)n);
     LRA_ASSERT_MSG(n <= INT32_MAX, "topk_indices: axis too long");
     int64_t rows = n ? lra_tensor_numel(x) / n : 0;
-    const float *xd = contig_data(ctx, x);
+    const float *xd = lra_ops_contig_data(ctx, x);
     int64_t shape[LRA_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = k;
@@ -226,85 +216,9 @@ lra_tensor *lra_op_topk_indices(lra_ctx *ctx, lra_tensor *x, int64_t k) {
     return y;
 }
 
-// ---------------------------------------------------------------------------------------------- gradient checks
-
-typedef struct {
-    lra_tensor *idx;
-    int axis;
-    int transpose;  // select from transpose(x, 0, 1), a non-contiguous view
-} gc_isel_user;
-
-static lra_tensor *gc_isel_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const gc_isel_user *u = user;
-    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
-    return lra_op_index_select(ctx, x, u->axis, u->idx);
-}
-
-static int gc_index_select(lra_gradcheck_report *rep) {
-    lra_gradcheck_options o;
-    lra_gradcheck_defaults(&o);
-    lra_rng r = lra_rng_make(21, 0);
-    int ok = 1;
-    lra_gradcheck_case_begin(rep);
-    static const char *labels[] = {"axis 0", "axis 1", "axis -1", "transposed, axis 1"};
-    for (int variant = 0; variant < 4; variant++) {
-        int64_t s[3] = {lra_rng_int(&r, 2, 5), lra_rng_int(&r, 2, 5), lra_rng_int(&r, 2, 6)};
-        int axis = variant == 0 ? 0 : variant == 2 ? -1 : 1;
-        int ax = axis < 0 ? 2 : axis;
-        int64_t k = lra_rng_int(&r, 1, 7);  // often more than the axis: repeated indices
-        gc_isel_user u = {lra_gradcheck_int_input(LRA_DIMS(k), &r, s[ax]), axis, variant == 3};
-        lra_tensor *x = variant == 3 ? lra_gradcheck_input(LRA_DIMS(s[1], s[0], s[2]), 800 + variant, 1.0f, 0.0f, 1)
-                                     : lra_gradcheck_input(s, 3, 800 + variant, 1.0f, 0.0f, 1);
-        if (!lra_gradcheck_case_run(gc_isel_fn, &x, 1, &u, &o, labels[variant], rep)) ok = 0;
-        lra_gradcheck_free_input(x);
-        lra_gradcheck_free_input(u.idx);
-    }
-    return ok;
-}
-
-typedef struct {
-    lra_tensor *idx;
-    int transpose;
-} gc_gather_user;
-
-static lra_tensor *gc_gather_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const gc_gather_user *u = user;
-    lra_tensor *x = u->transpose ? lra_op_transpose(ctx, in[0], 0, 1) : in[0];
-    return lra_op_gather_rows(ctx, x, u->idx);
-}
-
-static int gc_gather_rows(lra_gradcheck_report *rep) {
-    lra_gradcheck_options o;
-    lra_gradcheck_defaults(&o);
-    lra_rng r = lra_rng_make(22, 0);
-    int ok = 1;
-    lra_gradcheck_case_begin(rep);
-    // [n, p] with idx [k]
-    int64_t n = lra_rng_int(&r, 2, 6), p = lra_rng_int(&r, 1, 4), k = lra_rng_int(&r, 2, 8);
-    gc_gather_user u = {lra_gradcheck_int_input(LRA_DIMS(k), &r, n), 0};
-    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(n, p), 900, 1.0f, 0.0f, 1);
-    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "2-d", rep)) ok = 0;
-    lra_gradcheck_free_input(x);
-    lra_gradcheck_free_input(u.idx);
-    // [B, H, n, p] with idx [B, H, k]
-    int64_t B = 2, H = lra_rng_int(&r, 1, 4);
-    n = lra_rng_int(&r, 2, 6), p = lra_rng_int(&r, 1, 4), k = lra_rng_int(&r, 2, 8);
-    u = (gc_gather_user){lra_gradcheck_int_input(LRA_DIMS(B, H, k), &r, n), 0};
-    x = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 901, 1.0f, 0.0f, 1);
-    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "4-d", rep)) ok = 0;
-    lra_gradcheck_free_input(x);
-    // transpose(x [H, B, n, p], 0, 1): a non-contiguous [B, H, n, p]
-    x = lra_gradcheck_input(LRA_DIMS(H, B, n, p), 902, 1.0f, 0.0f, 1);
-    u.transpose = 1;
-    if (!lra_gradcheck_case_run(gc_gather_fn, &x, 1, &u, &o, "4-d transposed", rep)) ok = 0;
-    lra_gradcheck_free_input(x);
-    lra_gradcheck_free_input(u.idx);
-    return ok;
-}
-
 const lra_op_info lra_optable_index[] = {
-    {"index_select", (const void *)lra_op_index_select, index_select_backward, gc_index_select, 0},
-    {"gather_rows", (const void *)lra_op_gather_rows, gather_rows_backward, gc_gather_rows, 0},
-    {"topk_indices", (const void *)lra_op_topk_indices, NULL, NULL, 1},
-    {NULL, NULL, NULL, NULL, 0},
+    {"index_select", (lra_op_fn)lra_op_index_select, index_select_backward, 0},
+    {"gather_rows", (lra_op_fn)lra_op_gather_rows, gather_rows_backward, 0},
+    {"topk_indices", (lra_op_fn)lra_op_topk_indices, NULL, 1},
+    {NULL, NULL, NULL, 0},
 };

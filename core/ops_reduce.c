@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "core/ops_internal.h"
 #include "core/optable.h"
 #include "core/status.h"
 
@@ -38,14 +39,6 @@ static red_layout layout_of(const int64_t *shape, const int64_t *stride, int nd,
     L.len = shape[ax];
     L.sl = stride[ax];
     return L;
-}
-
-static void contiguous_strides(const int64_t *shape, int nd, int64_t *st) {
-    int64_t s = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        st[i] = s;
-        s *= shape[i];
-    }
 }
 
 // out[o] = reduction over the axis of x at output position o (row-major over the kept dims);
@@ -118,7 +111,7 @@ static void reduce_backward(lra_ctx *ctx, lra_node *node) {
     if (!x->requires_grad) return;
     int kind = (int)node->iattr[0], ax = (int)node->iattr[1];
     int64_t cs[LRA_MAX_DIMS];
-    contiguous_strides(x->shape, x->ndim, cs);
+    lra_ops_contiguous_strides(x->shape, x->ndim, cs);
     red_layout L = layout_of(x->shape, cs, x->ndim, ax);
     float *gx = lra_grad(ctx, x);
     const float *gy = node->out->grad;
@@ -190,12 +183,7 @@ static void sum_all_backward(lra_ctx *ctx, lra_node *node) {
 lra_tensor *lra_op_sum_all(lra_ctx *ctx, lra_tensor *x) {
     LRA_ASSERT_MSG(x->dtype == LRA_F32, "sum_all needs an f32 tensor");
     int64_t n = lra_tensor_numel(x);
-    const float *p = lra_f32(x);
-    if (!lra_tensor_is_contiguous(x)) {
-        float *c = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
-        lra_tensor_gather_contiguous(x, c);
-        p = c;
-    }
+    const float *p = lra_ops_contig_data(ctx, x);
     int64_t nblk = (n + SUM_ALL_BLOCK - 1) / SUM_ALL_BLOCK;
     double *part = lra_arena_alloc(ctx->arena, (size_t)(nblk ? nblk : 1) * sizeof(double));
 #pragma omp parallel for schedule(static) if (nblk > 1)
@@ -213,66 +201,10 @@ lra_tensor *lra_op_sum_all(lra_ctx *ctx, lra_tensor *x) {
     return y;
 }
 
-// ---------------------------------------------------------------- gradient checks
-
-typedef struct {
-    int kind, axis, keepdim, prep;
-} red_case;
-
-static lra_tensor *reduce_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    const red_case *c = user;
-    lra_tensor *x = in[0];
-    if (c->prep == 1) x = lra_op_transpose(ctx, x, 0, -1);
-    if (c->prep == 2) x = lra_op_slice(ctx, x, -1, 1, x->shape[x->ndim - 1]);
-    if (c->kind == RED_SUM) return lra_op_sum(ctx, x, c->axis, c->keepdim);
-    if (c->kind == RED_MEAN) return lra_op_mean(ctx, x, c->axis, c->keepdim);
-    if (c->kind == RED_MAX) return lra_op_max(ctx, x, c->axis, c->keepdim);
-    return lra_op_sum_all(ctx, x);
-}
-
-// Every axis of a 3-d input, keepdim both ways, through contiguous, transposed and sliced views.
-static int check_reduce(int kind, lra_gradcheck_report *rep) {
-    static const red_case cases[] = {{0, 0, 0, 0},  {0, 1, 1, 0}, {0, -1, 0, 0}, {0, 1, 0, 1},
-                                     {0, -1, 1, 1}, {0, 0, 1, 2}, {0, 2, 0, 2}};
-    int ok = 1;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && ok; i++) {
-        red_case c = cases[i];
-        c.kind = kind;
-        lra_tensor *x = lra_gradcheck_input(LRA_DIMS(3, 4, 5), 1100 + i, 1.0f, 0.0f, 1);
-        ok &= lra_gradcheck_case_run(reduce_fn, &x, 1, &c, NULL, NULL, rep);
-        lra_gradcheck_free_input(x);
-    }
-    return ok;
-}
-
-static int check_sum(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_reduce(RED_SUM, rep);
-}
-static int check_mean(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_reduce(RED_MEAN, rep);
-}
-static int check_max(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_reduce(RED_MAX, rep);
-}
-static int check_sum_all(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    int ok = 1;
-    for (int prep = 0; prep < 3 && ok; prep++) {
-        red_case c = {3, 0, 0, prep};
-        lra_tensor *x = lra_gradcheck_input(LRA_DIMS(2, 3, 4), 1200 + (uint64_t)prep, 1.0f, 0.0f, 1);
-        ok &= lra_gradcheck_case_run(reduce_fn, &x, 1, &c, NULL, NULL, rep);
-        lra_gradcheck_free_input(x);
-    }
-    return ok;
-}
-
 const lra_op_info lra_optable_reduce[] = {
-    {"sum", (const void *)lra_op_sum, reduce_backward, check_sum, 0},
-    {"mean", (const void *)lra_op_mean, reduce_backward, check_mean, 0},
-    {"max", (const void *)lra_op_max, reduce_backward, check_max, 0},
-    {"sum_all", (const void *)lra_op_sum_all, sum_all_backward, check_sum_all, 0},
-    {NULL, NULL, NULL, NULL, 0},
+    {"sum", (lra_op_fn)lra_op_sum, reduce_backward, 0},
+    {"mean", (lra_op_fn)lra_op_mean, reduce_backward, 0},
+    {"max", (lra_op_fn)lra_op_max, reduce_backward, 0},
+    {"sum_all", (lra_op_fn)lra_op_sum_all, sum_all_backward, 0},
+    {NULL, NULL, NULL, 0},
 };

@@ -9,19 +9,11 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "core/ops_internal.h"
 #include "core/optable.h"
 #include "core/status.h"
 
 #define VIEW_PAR_MIN 32768  // elements below which copies stay single-threaded
-
-// Contiguous strides of shape[nd] into st.
-static void contiguous_strides(const int64_t *shape, int nd, int64_t *st) {
-    int64_t s = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        st[i] = s;
-        s *= shape[i];
-    }
-}
 
 // dst (strides dst_st) = or += src (strides src_st) over shape[nd] (nd <= 4).  Each destination
 // element is written by one thread.
@@ -130,7 +122,7 @@ static void permute_backward(lra_ctx *ctx, lra_node *node) {
     lra_tensor *x = node->in[0], *y = node->out;
     if (!x->requires_grad) return;
     int64_t cs[LRA_MAX_DIMS];
-    contiguous_strides(x->shape, x->ndim, cs);
+    lra_ops_contiguous_strides(x->shape, x->ndim, cs);
     lra_tensor g = *y;  // the output's view over x's contiguous gradient
     for (int i = 0; i < y->ndim; i++) g.stride[i] = cs[node->iattr[i]];
     lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x), y->grad);
@@ -175,7 +167,7 @@ static void slice_backward(lra_ctx *ctx, lra_node *node) {
     int axis = (int)node->iattr[0];
     int64_t start = node->iattr[1];
     lra_tensor g = *y;
-    contiguous_strides(x->shape, x->ndim, g.stride);
+    lra_ops_contiguous_strides(x->shape, x->ndim, g.stride);
     lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x) + start * g.stride[axis], y->grad);
 }
 
@@ -217,7 +209,7 @@ static void concat_backward(lra_ctx *ctx, lra_node *node) {
         lra_tensor *x = node->in[k];
         if (x->requires_grad) {
             int64_t cs[LRA_MAX_DIMS];
-            contiguous_strides(x->shape, x->ndim, cs);
+            lra_ops_contiguous_strides(x->shape, x->ndim, cs);
             strided_copy(lra_grad(ctx, x), cs, y->grad + off * y->stride[ax], y->stride, x->shape, x->ndim, 1);
         }
         off += x->shape[ax];
@@ -262,112 +254,14 @@ lra_tensor *lra_op_full(lra_ctx *ctx, const int64_t *shape, int ndim, float v) {
     return y;
 }
 
-// ---------------------------------------------------------------- gradient checks
-// Outputs are returned as views, so the checker reads them through their strides; chains of views
-// (a slice of a permuted tensor, a reshape of a transposed one) test the mapping of non-contiguous inputs.
-
-static int check_one(lra_gradcheck_fn fn, const int64_t *shape, int nd, int id, lra_gradcheck_report *rep) {
-    lra_tensor *x = lra_gradcheck_input(shape, nd, 600 + (uint64_t)id, 1.0f, 0.0f, 1);
-    int ok = lra_gradcheck_case_run(fn, &x, 1, &id, NULL, NULL, rep);
-    lra_gradcheck_free_input(x);
-    return ok;
-}
-
-static lra_tensor *reshape_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    if (*(int *)user == 0) return lra_op_reshape(ctx, in[0], LRA_DIMS(4, -1));  // view
-    lra_tensor *t = lra_op_transpose(ctx, in[0], 0, 2);                         // [4, 3, 2]
-    return lra_op_reshape(ctx, t, LRA_DIMS(-1, 2, 3));                          // copy
-}
-
-static int check_reshape(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(reshape_fn, LRA_DIMS(2, 3, 4), 0, rep) && check_one(reshape_fn, LRA_DIMS(2, 3, 4), 1, rep);
-}
-
-static lra_tensor *transpose_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    if (*(int *)user == 0) return lra_op_transpose(ctx, in[0], 0, 2);
-    return lra_op_transpose(ctx, lra_op_slice(ctx, in[0], 1, 1, 3), -1, 1);
-}
-
-static int check_transpose(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(transpose_fn, LRA_DIMS(2, 3, 4), 0, rep) && check_one(transpose_fn, LRA_DIMS(2, 4, 3), 1, rep);
-}
-
-static lra_tensor *permute_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    if (*(int *)user == 0) return lra_op_permute(ctx, in[0], (const int[]){3, 1, 0, 2});
-    lra_tensor *t = lra_op_transpose(ctx, in[0], 0, 3);
-    return lra_op_permute(ctx, t, (const int[]){1, 3, 2, 0});
-}
-
-static int check_permute(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(permute_fn, LRA_DIMS(2, 3, 2, 4), 0, rep) && check_one(permute_fn, LRA_DIMS(2, 3, 2, 4), 1, rep);
-}
-
-static lra_tensor *slice_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    if (*(int *)user == 0) return lra_op_slice(ctx, in[0], 1, 1, 4);
-    lra_tensor *t = lra_op_permute(ctx, in[0], (const int[]){2, 0, 1});
-    return lra_op_slice(ctx, lra_op_slice(ctx, t, -1, 1, -1), 0, 2, 5);
-}
-
-static int check_slice(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(slice_fn, LRA_DIMS(4, 5, 3), 0, rep) && check_one(slice_fn, LRA_DIMS(3, 5, 6), 1, rep);
-}
-
-static lra_tensor *contiguous_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    if (*(int *)user == 0) return lra_op_contiguous(ctx, lra_op_slice(ctx, in[0], 0, 1, 3));  // contiguous slice
-    return lra_op_contiguous(ctx, lra_op_slice(ctx, lra_op_transpose(ctx, in[0], 0, 1), -1, 0, 2));
-}
-
-static int check_contiguous(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(contiguous_fn, LRA_DIMS(3, 4), 0, rep) && check_one(contiguous_fn, LRA_DIMS(3, 4, 3), 1, rep);
-}
-
-static lra_tensor *concat_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    int id = *(int *)user;
-    if (id == 0) return lra_op_concat(ctx, in, 3, 1);
-    lra_tensor *xs[3] = {in[0], lra_op_transpose(ctx, in[1], 0, 2), lra_op_slice(ctx, in[2], 0, 1, 3)};
-    return lra_op_concat(ctx, xs, 3, -1);
-}
-
-static int check_concat(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    static const int64_t shapes[2][3][3] = {{{2, 3, 4}, {2, 1, 4}, {2, 2, 4}}, {{2, 3, 2}, {3, 3, 2}, {3, 3, 3}}};
-    int ok = 1;
-    for (int id = 0; id < 2 && ok; id++) {
-        lra_tensor *xs[3];
-        for (int k = 0; k < 3; k++)
-            xs[k] = lra_gradcheck_input(shapes[id][k], 3, 700 + (uint64_t)(id * 3 + k), 1.0f, 0.0f, 1);
-        ok &= lra_gradcheck_case_run(concat_fn, xs, 3, &id, NULL, NULL, rep);
-        for (int k = 0; k < 3; k++) lra_gradcheck_free_input(xs[k]);
-    }
-    return ok;
-}
-
-static lra_tensor *split_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
-    lra_tensor *p[3];
-    lra_tensor *x = *(int *)user == 0 ? in[0] : lra_op_transpose(ctx, in[0], 0, 1);
-    lra_op_split(ctx, x, 3, 1, p);
-    lra_tensor *order[2] = {p[2], p[0]};  // p[1] unused: its gradient must stay zero
-    return lra_op_concat(ctx, order, 2, 0);
-}
-
-static int check_split(lra_gradcheck_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    return check_one(split_fn, LRA_DIMS(2, 6, 3), 0, rep) && check_one(split_fn, LRA_DIMS(6, 2, 3), 1, rep);
-}
-
 const lra_op_info lra_optable_view[] = {
-    {"reshape", (const void *)lra_op_reshape, flat_backward, check_reshape, 0},
-    {"transpose", (const void *)lra_op_transpose, permute_backward, check_transpose, 0},
-    {"permute", (const void *)lra_op_permute, permute_backward, check_permute, 0},
-    {"slice", (const void *)lra_op_slice, slice_backward, check_slice, 0},
-    {"contiguous", (const void *)lra_op_contiguous, flat_backward, check_contiguous, 0},
-    {"concat", (const void *)lra_op_concat, concat_backward, check_concat, 0},
-    {"split", (const void *)lra_op_split, slice_backward, check_split, 0},
-    {"full", (const void *)lra_op_full, NULL, NULL, 1},
-    {NULL, NULL, NULL, NULL, 0},
+    {"reshape", (lra_op_fn)lra_op_reshape, flat_backward, 0},
+    {"transpose", (lra_op_fn)lra_op_transpose, permute_backward, 0},
+    {"permute", (lra_op_fn)lra_op_permute, permute_backward, 0},
+    {"slice", (lra_op_fn)lra_op_slice, slice_backward, 0},
+    {"contiguous", (lra_op_fn)lra_op_contiguous, flat_backward, 0},
+    {"concat", (lra_op_fn)lra_op_concat, concat_backward, 0},
+    {"split", (lra_op_fn)lra_op_split, slice_backward, 0},
+    {"full", (lra_op_fn)lra_op_full, NULL, 1},
+    {NULL, NULL, NULL, 0},
 };

@@ -1,11 +1,13 @@
 // Tests of the op table (core/optable.h): every op declared in core/ops.h is listed with a forward, a
-// backward and a gradient-check case (unless it defines no gradient), and every gradient check passes.
+// backward and a gradient-check case in tests/gradcheck_cases.c (unless it defines no gradient), and
+// every gradient check passes.
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/optable.h"
+#include "tests/gradcheck_cases.h"
 #include "tests/harness.h"
 
 // The ops declared in core/ops.h (lra_op_<name>), kept by hand so that a table entry cannot silently
@@ -43,11 +45,23 @@ static void test_table_complete(void) {
             CHECK_MSG(expect_no_grad(op->name), "op %s is marked no_grad", op->name);
         } else {
             CHECK_MSG(op->backward != NULL, "op %s has no backward", op->name);
-            CHECK_MSG(op->gradcheck != NULL, "op %s has no gradient-check case", op->name);
+            CHECK_MSG(lra_gradcheck_case_find(op->name) != NULL, "op %s has no gradient-check case", op->name);
         }
         for (int j = 0; j < i; j++) CHECK_MSG(strcmp(t[j].name, op->name) != 0, "op %s listed twice", op->name);
     }
     CHECK(t[n].name == NULL);
+}
+
+// Every case belongs to a table op that has a gradient, and no op has two cases.
+static void test_cases_match_table(void) {
+    for (const lra_gradcheck_case_entry *c = lra_gradcheck_cases; c->op; c++) {
+        const lra_op_info *op = find_op(c->op);
+        CHECK_MSG(op != NULL, "gradient-check case %s names no op of the table", c->op);
+        if (op) CHECK_MSG(!op->no_grad, "op %s defines no gradient but has a case", c->op);
+        CHECK_MSG(c->run != NULL, "gradient-check case %s has no function", c->op);
+        for (const lra_gradcheck_case_entry *d = lra_gradcheck_cases; d != c; d++)
+            CHECK_MSG(strcmp(d->op, c->op) != 0, "op %s has two gradient-check cases", c->op);
+    }
 }
 
 static void test_every_header_op_listed(void) {
@@ -91,9 +105,10 @@ static void test_header_matches_list(void) {
 static void test_gradchecks(void) {
     int failed = 0, run = 0;
     for (const lra_op_info *op = lra_optable(); op->name; op++) {
-        if (op->no_grad || !op->gradcheck) continue;
+        lra_gradcheck_case gc = op->no_grad ? NULL : lra_gradcheck_case_find(op->name);
+        if (!gc) continue;
         lra_gradcheck_report rep;
-        int ok = op->gradcheck(&rep);
+        int ok = gc(&rep);
         run++;
         printf("  %-14s %s\n", op->name, rep.message);
         if (!ok) failed++;
@@ -105,6 +120,7 @@ static void test_gradchecks(void) {
 
 static const lra_test_case TESTS[] = {
     {"table_complete", test_table_complete},
+    {"cases_match_table", test_cases_match_table},
     {"every_header_op_listed", test_every_header_op_listed},
     {"header_matches_list", test_header_matches_list},
     {"gradchecks", test_gradchecks},
