@@ -92,7 +92,8 @@ const lra_container_entry *lra_container_find(const lra_container_reader *r, con
 // ndim check).  Verifies the stored size and the CRC32.
 lra_status lra_container_read(lra_container_reader *r, const char *name, lra_container_dtype dtype, int ndim,
                               const int64_t *shape, void *dst, size_t dst_bytes);
-// Reads every tensor once to check its CRC (e.g. `lra export --verify`).  scratch is allocated here.
+// Reads every tensor once to check its CRC (a full integrity check; opening checks only the header
+// and index).  scratch is allocated here.
 lra_status lra_container_verify(lra_container_reader *r);
 const char *lra_container_path(const lra_container_reader *r);
 

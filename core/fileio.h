@@ -89,7 +89,9 @@ void lra_atomic_abort(lra_atomic_writer *w);
 // One-shot: writes `bytes` from data atomically to path.
 lra_status lra_atomic_write_file(const char *path, const void *data, size_t bytes);
 // Removes the temporary files that writers of `path` left behind when they were killed (those whose
-// process no longer exists); *removed (may be NULL) receives their number.  For start-up/resume.
+// process no longer exists); *removed (may be NULL) receives their number.  Nothing calls it yet, so
+// the temporary files of killed runs stay until a caller does (meant for when a run directory is
+// opened for writing).
 lra_status lra_atomic_cleanup(const char *path, int *removed);
 
 // ---- directories and paths ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
-// Leveled logging to stderr.  The level is set once at start-up (CLI --verbose/--quiet, or the
-// LRA_LOG environment variable: error, warn, info, debug).
+// Leveled logging to stderr.  The level comes from the LRA_LOG environment variable (error, warn,
+// info, debug; default info) unless a program calls lra_log_set_level.  No command-line flag sets it:
+// `lra train --quiet` only turns the progress display off.
 #ifndef LRA_CORE_LOG_H
 #define LRA_CORE_LOG_H
 

@@ -143,13 +143,3 @@ const char *lra_shape_str(const int64_t *shape, int ndim, char *buf, size_t len)
     if (k < len) snprintf(buf + k, len - k, "]");
     return buf;
 }
-
-void lra_tensor_print(FILE *f, const lra_tensor *t, const char *label) {
-    char sh[96];
-    lra_shape_str(t->shape, t->ndim, sh, sizeof sh);
-    fprintf(f, "%s %s %s:", label ? label : (t->name ? t->name : "tensor"), t->dtype == LRA_F32 ? "f32" : "i32", sh);
-    int64_t n = lra_tensor_numel(t);
-    for (int64_t i = 0; i < n && i < 64; i++) fprintf(f, " %.6g", lra_tensor_get_flat(t, i));
-    if (n > 64) fprintf(f, " ...");
-    fputc('\n', f);
-}

@@ -60,7 +60,6 @@ void lra_tensor_gather_contiguous(const lra_tensor *t, void *dst);
 // dst (logical shape of t, with t's strides) += src (contiguous row-major).  Used by view backward.
 void lra_tensor_scatter_add_contiguous(const lra_tensor *t, float *dst_base, const float *src);
 
-void lra_tensor_print(FILE *f, const lra_tensor *t, const char *label);
 // "[2, 3, 4]" into buf.
 const char *lra_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
 

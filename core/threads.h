@@ -13,7 +13,7 @@ int lra_threads_get(void);
 // Number of processors available to this process.
 int lra_threads_cores(void);
 // One line each: OpenMP threads, OpenBLAS build configuration, core name, BLAS threads and
-// parallel mode, e.g. for the head of a run log.
+// parallel mode, for the head of a run log (no command prints it yet).
 void lra_threads_describe(FILE *out);
 
 #endif
