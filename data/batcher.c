@@ -42,6 +42,7 @@ void lra_batcher_options_default(lra_batcher_options *opt) {
     opt->prefetch = 1;
     opt->num_shards = 1;
     opt->mask_mode = LRA_MASK_LENGTH;
+    opt->cls_token = -1;
 }
 
 void lra_batcher_options_eval(lra_batcher_options *opt, int batch_size, int64_t max_length) {
@@ -83,14 +84,15 @@ static void fill(lra_batcher *b, int s, lra_batch_cursor c) {
     bt->count = 0;
     const int ns = ds->n_seq;
     const int64_t L = b->L;
-    for (int i = 0; i < b->rows; i++) {
+    const int rows = b->rows, cls = b->opt.cls_token >= 0;
+    for (int i = 0; i < rows; i++) {
         int g = b->lo + i;  // row within the global batch
-        int32_t *tok = bt->tokens + (int64_t)i * ns * L;
-        float *msk = bt->mask + (int64_t)i * ns * L;
         if (g >= b->hi || g >= bt->global_count) {
-            memset(tok, 0, (size_t)(ns * L) * sizeof *tok);
-            memset(msk, 0, (size_t)(ns * L) * sizeof *msk);
-            for (int q = 0; q < ns; q++) bt->lengths[i * ns + q] = 0;
+            for (int q = 0; q < ns; q++) {
+                memset(lra_batch_tokens(bt, q) + (int64_t)i * L, 0, (size_t)L * sizeof(int32_t));
+                memset(lra_batch_mask(bt, q) + (int64_t)i * L, 0, (size_t)L * sizeof(float));
+                bt->lengths[i * ns + q] = 0;
+            }
             bt->labels[i] = -1;
             bt->index[i] = -1;
             continue;
@@ -100,16 +102,18 @@ static void fill(lra_batcher *b, int s, lra_batch_cursor c) {
         for (int q = 0; q < ns; q++) {
             const uint16_t *src = lra_dataset_seq(ds, ex, q);
             int64_t len = lra_dataset_len(ds, ex, q);
-            if (len > L) len = L;
-            int32_t *t = tok + q * L;
-            float *m = msk + q * L;
-            for (int64_t k = 0; k < len; k++) t[k] = src[k];
-            memset(t + len, 0, (size_t)(L - len) * sizeof *t);
+            if (len > L - cls) len = L - cls;
+            int32_t *t = lra_batch_tokens(bt, q) + (int64_t)i * L;
+            float *m = lra_batch_mask(bt, q) + (int64_t)i * L;
+            if (cls) t[0] = b->opt.cls_token;
+            for (int64_t k = 0; k < len; k++) t[cls + k] = src[k];
+            memset(t + cls + len, 0, (size_t)(L - cls - len) * sizeof *t);
             if (b->opt.mask_mode == LRA_MASK_NONZERO) {
                 for (int64_t k = 0; k < L; k++) m[k] = t[k] != 0 ? 1.0f : 0.0f;
+                if (cls) m[0] = 1.0f;
             } else {
-                for (int64_t k = 0; k < len; k++) m[k] = 1.0f;
-                memset(m + len, 0, (size_t)(L - len) * sizeof *m);
+                for (int64_t k = 0; k < cls + len; k++) m[k] = 1.0f;
+                memset(m + cls + len, 0, (size_t)(L - cls - len) * sizeof *m);
             }
             bt->lengths[i * ns + q] = (int32_t)len;
         }

@@ -11,6 +11,11 @@
 //  - sharding for data parallelism: the global batch of B rows is split into K contiguous parts,
 //    rank r taking rows [floor(r*B/K), floor((r+1)*B/K)) of the same permutation;
 //  - an optional thread builds the next batch while the caller uses the current one.
+//
+// Layout (the one the model reads, without a copy): one plane per document of a row, [n_seq][rows][L];
+// real rows come first, so the first `count` rows of a plane are the model's [count, L] input.  With
+// cls_token >= 0 (CLS pooling) position 0 of every sequence holds that token and the document follows
+// from position 1 (its last token is dropped when it fills L).
 #ifndef LRA_DATA_BATCHER_H
 #define LRA_DATA_BATCHER_H
 
@@ -36,16 +41,17 @@ typedef struct {
     lra_mask_mode mask_mode;
     int num_shards;          // K; 0 or 1 = no sharding
     int shard_rank;          // r in [0, K)
+    int cls_token;           // >= 0: written at position 0 of every sequence (CLS pooling); -1 (default): none
 } lra_batcher_options;
 
 // One batch as seen by one shard.  Rows >= count are zero padding (mask 0, label -1, index -1).
 typedef struct {
-    int32_t *tokens;       // [rows, n_seq, L]
-    float *mask;           // [rows, n_seq, L]
+    int32_t *tokens;       // [n_seq, rows, L]: use lra_batch_tokens(b, s)
+    float *mask;           // [n_seq, rows, L]: use lra_batch_mask(b, s)
     int32_t *lengths;      // [rows, n_seq]: real tokens after truncation
     int32_t *labels;       // [rows]
     int64_t *index;        // [rows]: dataset example of each row
-    int rows;              // rows allocated: ceil(B / K), the same on every shard
+    int rows;              // rows of a plane: ceil(B / K), the same on every shard
     int count;             // real examples in this shard's part
     int global_count;      // real examples in the whole batch (all shards)
     int n_seq;
@@ -58,6 +64,23 @@ typedef struct {
     int64_t epoch;
     int64_t position;      // row of the epoch's order where the next batch starts
 } lra_batch_cursor;
+
+// Document s of every row: [rows, L] (rows in order, real rows first).
+static inline int32_t *lra_batch_tokens(const lra_batch *b, int s) {
+    return b->tokens + (int64_t)s * b->rows * b->length;
+}
+static inline float *lra_batch_mask(const lra_batch *b, int s) { return b->mask + (int64_t)s * b->rows * b->length; }
+// The same batch restricted to rows [r0, r0 + count) (for gradient shards); planes keep their stride.
+static inline lra_batch lra_batch_rows(const lra_batch *b, int r0, int count) {
+    lra_batch part = *b;
+    part.count = count;
+    part.tokens += (int64_t)r0 * b->length;
+    part.mask += (int64_t)r0 * b->length;
+    part.labels += r0;
+    part.lengths += (int64_t)r0 * b->n_seq;
+    part.index += r0;
+    return part;
+}
 
 typedef struct lra_batcher lra_batcher;
 

@@ -6,13 +6,14 @@
 #include "tasks/model.h"
 
 typedef struct {
-    lra_tensor *ids[2];    // int32 [count, L] per document
+    lra_tensor *ids[2];    // int32 [count, L] per document (CLS already in place when the model pools CLS)
     lra_tensor *mask[2];   // float [count, L]
     lra_tensor *labels;    // int32 [count] (only the real rows)
     int count;             // real examples
 } lra_batch_tensors;
 
-// Copies sequence s of every real row (the first b->count) into contiguous arena tensors [count, L].
+// Tensors viewing document s of every real row (the first b->count) of the batch: [count, L], no copy
+// (valid while the batch is).
 void lra_batch_tensors_make(lra_ctx *ctx, const lra_batch *b, lra_batch_tensors *out);
 // Logits [count, C].
 lra_tensor *lra_batch_logits(lra_model *m, lra_ctx *ctx, const lra_batch_tensors *t);

@@ -12,6 +12,7 @@ lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const
     lra_batcher_options_eval(&bo, opt->batch_size, opt->length);
     bo.round_pow2 = 0;
     bo.mask_mode = opt->mask_mode;
+    bo.cls_token = lra_model_cls_token(&m->cfg);
     bo.prefetch = 1;
     if (opt->num_shards > 1) {
         bo.num_shards = (int)opt->num_shards;

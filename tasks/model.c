@@ -19,9 +19,11 @@ void lra_model_free(lra_model *m) {
     lra_params_free(&m->params);
 }
 
+int lra_model_cls_token(const lra_model_config *cfg) {
+    return cfg->pooling == LRA_POOL_CLS ? cfg->enc.vocab_size - 1 : -1;
+}
+
 static lra_tensor *encode(lra_model *m, lra_ctx *ctx, lra_tensor *ids, lra_tensor *mask, uint64_t tower) {
-    if (m->cfg.pooling == LRA_POOL_CLS)
-        lra_pooling_prepend_cls(ctx, ids, mask, m->cfg.enc.vocab_size - 1, &ids, &mask);
     lra_tensor *x = lra_encoder_forward(&m->enc, &m->params, ctx, ids, mask, tower);
     return lra_pooling_forward(ctx, x, m->cfg.pooling);
 }

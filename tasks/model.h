@@ -29,7 +29,11 @@ typedef struct {
 void lra_model_build(lra_model *m, const lra_model_config *cfg, uint64_t seed);
 void lra_model_free(lra_model *m);
 
-// ids0/mask0: int32/float [B, n] (and ids1/mask1 for the second document when dual) -> logits [B, C]
+// The token the batcher writes at position 0 of every sequence for CLS pooling (vocab_size - 1), or -1.
+int lra_model_cls_token(const lra_model_config *cfg);
+// ids0/mask0: int32/float [B, n] (and ids1/mask1 for the second document when dual) -> logits [B, C].
+// With CLS pooling the inputs already hold the CLS token at position 0 (lra_model_cls_token; the
+// batcher's cls_token option puts it there).
 lra_tensor *lra_model_logits(lra_model *m, lra_ctx *ctx, lra_tensor *ids0, lra_tensor *mask0, lra_tensor *ids1,
                              lra_tensor *mask1);
 // Mean cross-entropy of logits [B, C] against int32 labels [B] (divided by weight_sum when > 0).

@@ -38,11 +38,7 @@ void lra_stepper_free(lra_stepper *st) {
 // the parameter store's current gradient buffer.
 static void shard_pass(lra_stepper *st, int64_t step, const lra_batch *batch, int r0, int count,
                        int64_t example_offset, lra_step_result *out) {
-    lra_batch part = *batch;
-    part.count = count;
-    part.tokens += (size_t)r0 * batch->n_seq * batch->length;
-    part.mask += (size_t)r0 * batch->n_seq * batch->length;
-    part.labels += r0;
+    const lra_batch part = lra_batch_rows(batch, r0, count);
     lra_ctx_reset(st->ctx);
     st->ctx->training = 1;
     st->ctx->seed = st->seed;

@@ -165,6 +165,7 @@ static lra_status make_batcher(lra_trainer *t, lra_batcher **b) {
     bo.drop_last = 1;
     bo.prefetch = s->prefetch;
     bo.mask_mode = s->mask_nonzero ? LRA_MASK_NONZERO : LRA_MASK_LENGTH;
+    bo.cls_token = lra_model_cls_token(&s->model);
     if (t->o->world > 1) {
         bo.num_shards = t->o->world;
         bo.shard_rank = t->o->rank;

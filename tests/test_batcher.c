@@ -60,8 +60,8 @@ static int row_ok(const lra_dataset *ds, const lra_batch *bt, int r, lra_mask_mo
     int64_t ex = bt->index[r];
     if (ex < 0 || ex >= ds->count || bt->labels[r] != ds->labels[ex]) return 0;
     for (int s = 0; s < bt->n_seq; s++) {
-        const int32_t *t = bt->tokens + ((int64_t)r * bt->n_seq + s) * bt->length;
-        const float *m = bt->mask + ((int64_t)r * bt->n_seq + s) * bt->length;
+        const int32_t *t = lra_batch_tokens(bt, s) + (int64_t)r * bt->length;
+        const float *m = lra_batch_mask(bt, s) + (int64_t)r * bt->length;
         int64_t len = lra_dataset_len(ds, ex, s);
         if (len > bt->length) len = bt->length;
         if (bt->lengths[r * bt->n_seq + s] != len) return 0;
@@ -107,7 +107,8 @@ static void test_epoch_coverage_and_padding(void) {
             }
             for (int r = bt->count; r < bt->rows; r++) {  // padding rows are all zero
                 bad += bt->labels[r] != -1 || bt->index[r] != -1;
-                for (int64_t t = 0; t < bt->length; t++) bad += bt->tokens[r * bt->length + t] != 0 || bt->mask[r * bt->length + t] != 0;
+                for (int64_t t = 0; t < bt->length; t++)
+                    bad += lra_batch_tokens(bt, 0)[r * bt->length + t] != 0 || lra_batch_mask(bt, 0)[r * bt->length + t] != 0;
             }
         }
         CHECK_EQ_INT(bad, 0);
@@ -124,6 +125,37 @@ static void test_epoch_coverage_and_padding(void) {
         free(order);
         lra_batcher_free(b);
     }
+    lra_dataset_free(&ds);
+}
+
+// CLS pooling: the batcher writes the CLS token at position 0 of every document, shifts the document right
+// by one (dropping its last token when it fills L) and masks the CLS position in.  Two documents per row
+// check the plane layout [n_seq, rows, L].
+static void test_cls_token_and_planes(void) {
+    lra_dataset ds;
+    lra_dataset_init(&ds, 2, 256, 2);
+    uint16_t a[5] = {4, 5, 6, 7, 8}, b2[2] = {9, 10};
+    const uint16_t *docs[2] = {a, b2};
+    int64_t lens[2] = {5, 2};
+    lra_dataset_push(&ds, docs, lens, 1);
+    lra_batcher_options o;
+    lra_batcher_options_eval(&o, 2, 5);
+    o.cls_token = 31;
+    lra_batcher *b;
+    CHECK_OK(lra_batcher_create(&b, &ds, &o));
+    const lra_batch *bt;
+    CHECK_OK(lra_batcher_next(b, &bt));
+    REQUIRE(bt != NULL && bt->n_seq == 2 && bt->length == 5 && bt->rows == 2);
+    const int32_t want0[5] = {31, 4, 5, 6, 7}, want1[5] = {31, 9, 10, 0, 0};
+    const float mask1[5] = {1, 1, 1, 0, 0};
+    for (int k = 0; k < 5; k++) {
+        CHECK_EQ_INT(lra_batch_tokens(bt, 0)[k], want0[k]);
+        CHECK(lra_batch_mask(bt, 0)[k] == 1.0f);
+        CHECK_EQ_INT(lra_batch_tokens(bt, 1)[k], want1[k]);
+        CHECK(lra_batch_mask(bt, 1)[k] == mask1[k]);
+        CHECK_EQ_INT(lra_batch_tokens(bt, 0)[5 + k], 0);  // the padding row of plane 0
+    }
+    lra_batcher_free(b);
     lra_dataset_free(&ds);
 }
 
@@ -432,6 +464,7 @@ static const lra_test_case TESTS[] = {
     {"epoch_order", test_epoch_order},
     {"epoch_coverage_and_padding", test_epoch_coverage_and_padding},
     {"round_pow2_and_masks", test_round_pow2_and_masks},
+    {"cls_token_and_planes", test_cls_token_and_planes},
     {"two_sequences", test_two_sequences},
     {"drop_last", test_drop_last},
     {"cursor_restore", test_cursor_restore},

@@ -165,15 +165,14 @@ static void run_reference(const char *file, ref_diffs *out) {
     lra_optimizer_init(&opt, &(lra_optimizer_config){.kind = LRA_OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6,
                                                        .weight_decay = atof(lra_safetensors_meta(f, "weight_decay"))});
     const int steps = meta_int(f, "steps");
-    // The batch in the batcher's layout [B, n_seq, n].
+    // The batch in the batcher's layout [n_seq, B, n].
     const int nseq = 1 + dual;
     lra_batch batch = {.tokens = malloc((size_t)B * nseq * n * 4), .mask = malloc((size_t)B * nseq * n * 4),
                        .labels = labels, .rows = B, .count = B, .global_count = B, .n_seq = nseq, .length = n};
-    for (int b = 0; b < B; b++)
-        for (int d = 0; d < nseq; d++) {
-            memcpy(batch.tokens + ((size_t)b * nseq + d) * n, ids[d] + (size_t)b * n, (size_t)n * 4);
-            memcpy(batch.mask + ((size_t)b * nseq + d) * n, mask[d] + (size_t)b * n, (size_t)n * 4);
-        }
+    for (int d = 0; d < nseq; d++) {
+        memcpy(lra_batch_tokens(&batch, d), ids[d], (size_t)B * n * 4);
+        memcpy(lra_batch_mask(&batch, d), mask[d], (size_t)B * n * 4);
+    }
     // The training step of the trainer (tasks/step.h); the first one's forward and gradients are compared.
     first_step fs = {&m, f, B, C, want_logits, &want_loss, out, calloc((size_t)m.params.count, sizeof(int)), 0};
     lra_stepper st = {.model = &m, .opt = &opt, .sched = &sched, .ctx = ctx, .seed = 0, .batch_size = B,
