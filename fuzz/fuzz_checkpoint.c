@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "core/config.h"
+#include "core/threads.h"
 #include "core/container.h"
 #include "fuzz/fuzz.h"
 #include "tasks/checkpoint.h"
@@ -80,6 +81,13 @@ static lra_config_schema *schema(void) {
     return s;
 }
 
+// One thread: OpenMP workers spinning on a busy machine made tiny models take seconds.
+static void single_thread(void) {
+    static int done;
+    if (!done) lra_threads_set(1);
+    done = 1;
+}
+
 static void load(const char *path) {
     lra_container_reader *r = NULL;
     if (lra_container_open(&r, path) == LRA_OK) {
@@ -108,6 +116,7 @@ static void load(const char *path) {
 }
 
 LRA_FUZZ_TARGET(checkpoint) {
+    single_thread();
     if (size == 0) return 0;
     uint8_t *b = malloc(size);
     if (!b) return 0;

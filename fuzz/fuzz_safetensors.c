@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/threads.h"
 #include "core/safetensors.h"
 #include "fuzz/fuzz.h"
 #include "tasks/memory.h"
@@ -16,6 +17,13 @@ static lra_config_schema *schema(void) {
     static lra_config_schema *s;  // built once; kept for the process
     if (!s) s = lra_settings_schema();
     return s;
+}
+
+// One thread: OpenMP workers spinning on a busy machine made tiny models take seconds.
+static void single_thread(void) {
+    static int done;
+    if (!done) lra_threads_set(1);
+    done = 1;
 }
 
 static void import_model(lra_safetensors *f, const char *path, const char *yaml) {
@@ -40,6 +48,7 @@ static void import_model(lra_safetensors *f, const char *path, const char *yaml)
 }
 
 LRA_FUZZ_TARGET(safetensors) {
+    single_thread();
     char path[512];
     lra_fuzz_write_file("fuzz.safetensors", data, size, path, sizeof path);
     lra_safetensors *f = NULL;
