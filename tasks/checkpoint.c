@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,20 +36,51 @@ static lra_status put_text(lra_container_writer *w, const char *name, const char
     return lra_container_put_tensor(w, name, LRA_CONTAINER_U8, 1, &n, text ? text : "");
 }
 
+// The training state in checkpoint metadata: one row per field of lra_train_state drives both save and
+// load (a new field is one row here).  Integers are written in decimal and range-checked on load before
+// they are narrowed; doubles in hexadecimal (exact round trip); the seed as the int64 image of a uint64.
+typedef enum { FIELD_I64, FIELD_INT, FIELD_U64, FIELD_DOUBLE } field_kind;
+typedef struct {
+    const char *key;
+    size_t offset;
+    field_kind kind;
+    int64_t lo, hi;  // accepted range of integer fields
+} state_field;
+
+#define FIELD(key, member, kind, lo, hi) {key, offsetof(lra_train_state, member), kind, lo, hi}
+static const state_field STATE_FIELDS[] = {
+    FIELD("step", step, FIELD_I64, 0, INT64_MAX),
+    FIELD("optim_step", optim_step, FIELD_I64, 0, INT64_MAX),
+    FIELD("cursor_epoch", cursor.epoch, FIELD_I64, 0, INT64_MAX),
+    FIELD("cursor_position", cursor.position, FIELD_I64, 0, INT64_MAX),
+    FIELD("evals", evals, FIELD_I64, 0, INT64_MAX),
+    FIELD("stop_best", stop_best, FIELD_DOUBLE, 0, 0),
+    FIELD("bad_evals", bad_evals, FIELD_INT, 0, INT_MAX),
+    FIELD("best_value", best_value, FIELD_DOUBLE, 0, 0),
+    FIELD("best_step", best_step, FIELD_I64, -1, INT64_MAX),
+    FIELD("finished", finished, FIELD_INT, 0, 1),
+    FIELD("seed", seed, FIELD_U64, INT64_MIN, INT64_MAX),
+};
+#undef FIELD
+
+static lra_status save_state(lra_container_writer *w, const lra_train_state *st) {
+    for (size_t i = 0; i < sizeof STATE_FIELDS / sizeof STATE_FIELDS[0]; i++) {
+        const state_field *f = &STATE_FIELDS[i];
+        const char *at = (const char *)st + f->offset;
+        switch (f->kind) {
+        case FIELD_I64: LRA_TRY(put_int(w, f->key, *(const int64_t *)(const void *)at)); break;
+        case FIELD_INT: LRA_TRY(put_int(w, f->key, *(const int *)(const void *)at)); break;
+        case FIELD_U64: LRA_TRY(put_int(w, f->key, (int64_t) * (const uint64_t *)(const void *)at)); break;
+        case FIELD_DOUBLE: LRA_TRY(put_double(w, f->key, *(const double *)(const void *)at)); break;
+        }
+    }
+    return LRA_OK;
+}
+
 static lra_status save_all(lra_container_writer *w, const lra_model *m, const lra_train_state *st,
                            const char *config_yaml, const char *metrics_text) {
     LRA_TRY(lra_container_put_meta(w, "format", LRA_CHECKPOINT_FORMAT));
-    LRA_TRY(put_int(w, "step", st->step));
-    LRA_TRY(put_int(w, "optim_step", st->optim_step));
-    LRA_TRY(put_int(w, "cursor_epoch", st->cursor.epoch));
-    LRA_TRY(put_int(w, "cursor_position", st->cursor.position));
-    LRA_TRY(put_int(w, "evals", st->evals));
-    LRA_TRY(put_double(w, "stop_best", st->stop_best));
-    LRA_TRY(put_int(w, "bad_evals", st->bad_evals));
-    LRA_TRY(put_double(w, "best_value", st->best_value));
-    LRA_TRY(put_int(w, "best_step", st->best_step));
-    LRA_TRY(put_int(w, "finished", st->finished));
-    LRA_TRY(put_int(w, "seed", (int64_t)st->seed));
+    LRA_TRY(save_state(w, st));
     const lra_params *p = &m->params;
     for (int i = 0; i < p->count; i++) {
         char name[LRA_PARAM_NAME_MAX + 8];
@@ -153,24 +185,29 @@ static lra_status get_double(lra_container_reader *r, const char *path, const ch
     return LRA_OK;
 }
 
+static lra_status load_state(lra_container_reader *r, const char *path, lra_train_state *st) {
+    for (size_t i = 0; i < sizeof STATE_FIELDS / sizeof STATE_FIELDS[0]; i++) {
+        const state_field *f = &STATE_FIELDS[i];
+        char *at = (char *)st + f->offset;
+        int64_t v = 0;
+        if (f->kind == FIELD_DOUBLE) {
+            LRA_TRY(get_double(r, path, f->key, (double *)(void *)at));
+            continue;
+        }
+        LRA_TRY(get_int_in(r, path, f->key, f->lo, f->hi, &v));
+        if (f->kind == FIELD_I64)
+            *(int64_t *)(void *)at = v;
+        else if (f->kind == FIELD_INT)
+            *(int *)(void *)at = (int)v;
+        else
+            *(uint64_t *)(void *)at = (uint64_t)v;
+    }
+    return LRA_OK;
+}
+
 static lra_status load_all(lra_container_reader *r, const char *path, lra_model *m, lra_train_state *st,
                            char **metrics_text) {
-    int64_t v;
-    LRA_TRY(get_int_in(r, path, "step", 0, INT64_MAX, &st->step));
-    LRA_TRY(get_int_in(r, path, "optim_step", 0, INT64_MAX, &st->optim_step));
-    LRA_TRY(get_int_in(r, path, "cursor_epoch", 0, INT64_MAX, &st->cursor.epoch));
-    LRA_TRY(get_int_in(r, path, "cursor_position", 0, INT64_MAX, &st->cursor.position));
-    LRA_TRY(get_int_in(r, path, "evals", 0, INT64_MAX, &st->evals));
-    LRA_TRY(get_double(r, path, "stop_best", &st->stop_best));
-    LRA_TRY(get_int_in(r, path, "bad_evals", 0, INT_MAX, &v));
-    st->bad_evals = (int)v;
-    LRA_TRY(get_double(r, path, "best_value", &st->best_value));
-    LRA_TRY(get_int_in(r, path, "best_step", -1, INT64_MAX, &st->best_step));
-    LRA_TRY(get_int_in(r, path, "finished", 0, 1, &v));
-    st->finished = (int)v;
-    // Saved as the int64 image of a uint64.
-    LRA_TRY(get_int(r, path, "seed", &v));
-    st->seed = (uint64_t)v;
+    LRA_TRY(load_state(r, path, st));
     lra_params *p = &m->params;
     for (int i = 0; i < p->count; i++) {
         char name[LRA_PARAM_NAME_MAX + 8];
