@@ -39,8 +39,7 @@ lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const
         lra_batch_tensors t;
         lra_batch_tensors_make(ctx, batch, &t);
         lra_tensor *logits = lra_batch_logits(m, ctx, &t);
-        lra_tensor *loss = lra_model_loss(ctx, logits, t.labels, 0);
-        out->loss_sum += (double)lra_f32(loss)[0] * t.count;
+        out->loss_sum += lra_model_loss(ctx, logits, t.labels, 0).sum;
         out->correct += lra_model_correct(logits, t.labels);
         out->examples += t.count;
     }

@@ -39,8 +39,12 @@ lra_tensor *lra_model_logits(lra_model *m, lra_ctx *ctx, lra_tensor *ids0, lra_t
     return lra_head_forward(&m->head, &m->params, ctx, u, v);
 }
 
-lra_tensor *lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double weight_sum) {
-    return lra_op_cross_entropy(ctx, logits, labels, weight_sum);
+lra_loss lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double divide_by) {
+    lra_loss l;
+    l.objective = lra_op_cross_entropy(ctx, logits, labels, divide_by);
+    const double n = divide_by > 0 ? divide_by : (double)logits->shape[0];
+    l.sum = (double)lra_f32(l.objective)[0] * n;
+    return l;
 }
 
 int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels) {

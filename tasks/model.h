@@ -36,8 +36,15 @@ int lra_model_cls_token(const lra_model_config *cfg);
 // batcher's cls_token option puts it there).
 lra_tensor *lra_model_logits(lra_model *m, lra_ctx *ctx, lra_tensor *ids0, lra_tensor *mask0, lra_tensor *ids1,
                              lra_tensor *mask1);
-// Mean cross-entropy of logits [B, C] against int32 labels [B] (divided by weight_sum when > 0).
-lra_tensor *lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double weight_sum);
+// The loss, normalised in one place: `objective` = (sum over the rows of the cross-entropy of logits
+// [B, C] against int32 labels [B]) / `divide_by` (B when divide_by is 0), the tensor to differentiate;
+// `sum` = that sum (for metrics: add the sums of all batches, divide by the examples).  The training step
+// divides by the global batch size, so gradients of micro-batches, ranks and shards add up.
+typedef struct {
+    lra_tensor *objective;
+    double sum;
+} lra_loss;
+lra_loss lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double divide_by);
 // Number of rows whose first maximal logit is the label.
 int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels);
 

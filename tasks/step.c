@@ -48,10 +48,10 @@ static void shard_pass(lra_stepper *st, int64_t step, const lra_batch *batch, in
     lra_batch_tensors bt;
     lra_batch_tensors_make(st->ctx, &part, &bt);
     lra_tensor *logits = lra_batch_logits(st->model, st->ctx, &bt);
-    lra_tensor *loss = lra_model_loss(st->ctx, logits, bt.labels, (double)st->batch_size);
-    lra_backward(st->ctx, loss);
-    if (st->inspect) st->inspect(st->inspect_user, logits, loss);
-    out->loss_sum += (double)lra_f32(loss)[0] * st->batch_size;
+    const lra_loss loss = lra_model_loss(st->ctx, logits, bt.labels, (double)st->batch_size);
+    lra_backward(st->ctx, loss.objective);
+    if (st->inspect) st->inspect(st->inspect_user, logits, loss.objective);
+    out->loss_sum += loss.sum;
     out->correct += lra_model_correct(logits, bt.labels);
     out->examples += bt.count;
 }

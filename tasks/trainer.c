@@ -25,37 +25,6 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out) {
-    lra_load_options lo;
-    lra_load_options_default(&lo);
-    lo.cache_dir = s->cache_dir[0] ? s->cache_dir : NULL;
-    lo.image_pixel_offset = s->pixel_offset;
-    lo.max_len = s->max_length;
-    lo.pathfinder_resolution = s->pf_resolution;
-    lo.pathfinder_difficulty = s->pf_difficulty;
-    int64_t limit = split == LRA_SPLIT_TRAIN ? s->max_train : s->max_eval;
-    if (!strcmp(s->task->name, "pathfinder") || !strcmp(s->task->name, "pathx")) lo.max_examples = limit;
-    LRA_TRY(lra_data_load(s->task->name, s->data_path, split, &lo, out));
-    if (limit > 0 && out->count > limit) out->count = limit;  // offsets beyond stay valid and unused
-    if (out->count == 0)
-        return lra_error(LRA_ERR_FORMAT, "%s: the %s split of task %s is empty", s->data_path, lra_split_name(split),
-                         s->task->name);
-    const int need = s->model.enc.kernel ? s->model.enc.kernel->min_tokens : 0;
-    if (need > 0)
-        for (int64_t i = 0; i < out->count; i++)
-            for (int q = 0; q < out->n_seq; q++)
-                if (lra_dataset_len(out, i, q) < need)
-                    return lra_error(LRA_ERR_FORMAT,
-                                     "%s: example %lld of the %s split has %lld tokens; attention '%s' needs at least %d "
-                                     "real tokens per sequence",
-                                     s->data_path, (long long)i, lra_split_name(split),
-                                     (long long)lra_dataset_len(out, i, q), s->model.enc.kernel->name, need);
-    if (out->vocab_size > s->model.enc.vocab_size)
-        return lra_error(LRA_ERR_CONFIG, "model.vocab_size %d is smaller than the data's vocabulary (%d ids)",
-                         s->model.enc.vocab_size, out->vocab_size);
-    return LRA_OK;
-}
-
 static lra_status save_step_checkpoint(lra_trainer *t) {
     if (!t->is_root) return LRA_OK;
     char *p = lra_run_checkpoint_path(t->o->run_dir, t->st.step);
@@ -187,7 +156,7 @@ static void log_interval(lra_trainer *t, interval *iv, const lra_step_result *r,
     double red[3] = {iv->loss_sum, (double)iv->correct, (double)iv->examples};
     if (t->o->world > 1) lra_dist_allreduce_sum_f64(red, 3);
     const double dt = now_s() - iv->t0;
-    const double loss = red[0] / fmax(1.0, (double)iv->steps * s->batch_size);
+    const double loss = red[0] / fmax(1.0, red[2]);
     const double acc = red[1] / fmax(1.0, red[2]);
     const int64_t tokens_per_step = (int64_t)s->batch_size * s->model.enc.seq_len * (s->task->dual ? 2 : 1);
     lra_json j;

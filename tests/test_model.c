@@ -266,7 +266,7 @@ static lra_tensor *model_loss_fn(lra_ctx *ctx, lra_tensor *const *inputs, int n_
     lra_tensor *t_ids1 = u->m->cfg.dual ? lra_tensor_wrap(ctx->arena, LRA_I32, u->ids[1], LRA_DIMS(u->B, u->n)) : NULL;
     lra_tensor *t_mask1 = u->m->cfg.dual ? lra_tensor_wrap(ctx->arena, LRA_F32, u->mask[1], LRA_DIMS(u->B, u->n)) : NULL;
     lra_tensor *logits = lra_model_logits(u->m, ctx, t_ids0, t_mask0, t_ids1, t_mask1);
-    return lra_model_loss(ctx, logits, lra_tensor_wrap(ctx->arena, LRA_I32, u->labels, LRA_DIMS(u->B)), 0);
+    return lra_model_loss(ctx, logits, lra_tensor_wrap(ctx->arena, LRA_I32, u->labels, LRA_DIMS(u->B)), 0).objective;
 }
 
 static void gradcheck_model(int dual) {
