@@ -157,6 +157,16 @@ bool lra_file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+bool lra_path_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool lra_path_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 lra_status lra_file_remove(const char *path) {
     if (unlink(path) != 0 && errno != ENOENT) return io_error(path, "cannot remove", errno);
     return LRA_OK;

@@ -44,6 +44,8 @@ typedef struct {
 // stat(2) with a message.  For cache keys: (size, mtime_ns) of each input file.
 lra_status lra_file_stat(const char *path, lra_file_info *info);
 bool lra_file_exists(const char *path);   // true for files and directories
+bool lra_path_is_dir(const char *path);   // an existing directory (after following links)
+bool lra_path_is_file(const char *path);  // an existing regular file (after following links)
 lra_status lra_file_remove(const char *path);  // unlink; a missing file is not an error
 
 // ---- line reader -------------------------------------------------------------------------------

@@ -1,19 +1,19 @@
-// One entry point that gives the trainer a dataset split of any task: it finds the source files under
-// the path given, reads them with the task's reader and, when a cache directory is set, keeps a
-// binary cache of the result (data/cache.h) keyed on the source files' sizes and modification times
-// and on the options, so a later run skips the parsing.  A stale or corrupt cache is reported
-// (warning) and rebuilt.
+// One entry point that gives the trainer a dataset split of any task: it looks the task up in the
+// registry (tasks/task.h), lets the task find its source under the path given and read it and, when a
+// cache directory is set, keeps a binary cache of the result (data/cache.h) keyed on the source
+// files' sizes and modification times and on the options, so a later run skips the parsing.  A stale
+// or corrupt cache is reported (warning) and rebuilt.
 //
-// task        path                                                   reader
-// listops     a directory holding basic_<split>.tsv                     read_listops.h
+// task        path                                                   glue, reader
+// listops     a directory holding basic_<split>.tsv                     tasks/task_listops.c, read_listops.h
 //             (itself, listops-1000/, lra_release/listops-1000/, lra_release/lra_release/listops-1000/)
-// text        aclImdb/, a directory containing it, or aclImdb_v1.tar.gz read_imdb.h
-// retrieval   a new_aan_pairs.<train|eval|test>.tsv file, or a directory read_aan.h
+// text        aclImdb/, a directory containing it, or aclImdb_v1.tar.gz tasks/task_text.c, read_imdb.h
+// retrieval   a new_aan_pairs.<train|eval|test>.tsv file, or a directory tasks/task_retrieval.c, read_aan.h
 //             holding it (itself, tsv_data/, lra_release/[lra_release/]tsv_data/)
-// image       CIFAR-10 binary (directory or archive), or a directory of   read_cifar.h, read_idx.h
-//             IDX files (MNIST-like; detected by train-images-idx3-ubyte[.gz])
-// pathfinder  the release root or a difficulty folder (Pathfinder32)      read_pathfinder.h
-// pathx       the same for pathfinder128 (Path-X)
+// image       CIFAR-10 binary (directory or archive), or a directory of   tasks/task_image.c,
+//             IDX files (MNIST-like; detected by train-images-idx3-ubyte[.gz])  read_cifar.h, read_idx.h
+// pathfinder  the release root or a difficulty folder (Pathfinder32)      tasks/task_pathfinder.c,
+// pathx       the same for pathfinder128 (Path-X)                         read_pathfinder.h
 // When `path` is a file for retrieval it is read whatever the split; for listops a file is an error
 // (one file cannot be train, val and test).
 #ifndef LRA_DATA_LOAD_H
@@ -49,5 +49,28 @@ lra_status lra_data_load(const char *task, const char *path, lra_split split, co
 // The cache file that lra_data_load uses for these arguments (new string, free()), or NULL when
 // opt->cache_dir is NULL or the source cannot be found (message set).
 char *lra_data_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt);
+
+// ---- for the tasks' loading glue (tasks/task.h: plan, key, read) --------------------------------
+
+// What a task's plan found: the file or folder its reader gets, and the choices made on the way that
+// change what the reader produces (so that the key and the reader see the same ones).
+#define LRA_PLAN_PARAMS 4
+typedef struct {
+    char *source;                // new string; the loader frees it
+    int param[LRA_PLAN_PARAMS];  // task-defined (image: IDX or CIFAR-10; pathfinder: resolution, difficulty)
+} lra_data_plan;
+
+// The cache key being built.  The loader writes the common head (readers version, task, split, the
+// source's real path); the task's key function adds its lines.
+typedef struct lra_data_key lra_data_key;
+void lra_data_key_printf(lra_data_key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Adds the state of the plan's source (sub NULL) or of source/sub: a file's size and modification
+// time, or a digest of a folder's entries (name, size, mtime) `depth` levels down.  It goes only into
+// the key stored in the cache file, not into the file's name, so a changed source replaces its cache.
+void lra_data_key_source(lra_data_key *k, const char *sub, int depth);
+
+// Finds `name` in dir, dir/sub, dir/lra_release/sub or dir/lra_release/lra_release/sub (the layouts
+// of the LRA release, data.md §2).  New string, or NULL with the message set (LRA_ERR_IO).
+char *lra_data_find_in_release(const char *dir, const char *sub, const char *name);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/fileio.h"
 #include "data/tar.h"
 
 #define N_TRAIN_BATCHES 5
@@ -103,23 +104,13 @@ static lra_status check_size(const char *what, int64_t size, int64_t *n) {
     return LRA_OK;
 }
 
-static int is_dir(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int is_file(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static lra_status load_from_dir(const char *dir, const int *want, cifar_batch *b) {
     char path[4096];
     // Prefer the batches directly in `dir`, else dir/cifar-10-batches-bin.
     snprintf(path, sizeof path, "%s/%s", dir, "test_batch.bin");
-    int direct = is_file(path);
+    int direct = lra_path_is_file(path);
     snprintf(path, sizeof path, "%s/%s", dir, "data_batch_1.bin");
-    direct = direct || is_file(path);
+    direct = direct || lra_path_is_file(path);
     for (int slot = 0; slot <= N_TRAIN_BATCHES; slot++) {
         if (!want[slot]) continue;
         snprintf(path, sizeof path, direct ? "%s/%s" : "%s/cifar-10-batches-bin/%s", dir, slot_file(slot));
@@ -190,9 +181,9 @@ lra_status lra_cifar_read(const char *path, lra_split split, const lra_image_opt
     cifar_batch b[N_TRAIN_BATCHES + 1];
     memset(b, 0, sizeof b);
     lra_status s;
-    if (is_dir(path)) {
+    if (lra_path_is_dir(path)) {
         s = load_from_dir(path, want, b);
-    } else if (is_file(path)) {
+    } else if (lra_path_is_file(path)) {
         s = load_from_tar(path, want, b);
     } else {
         s = lra_error(LRA_ERR_IO, "%s: no such file or directory (expected cifar-10-batches-bin/ or "

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/fileio.h"
 #include "data/tar.h"
 
 typedef struct {
@@ -170,20 +171,15 @@ static lra_status read_label_dir(collection *c, const char *dir, int32_t label) 
     return st;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 char *lra_imdb_find_root(const char *path) {
     size_t n = strlen(path);
     char *p = lra_xmalloc(n + 32);
     const char *cand[2] = {"", "/aclImdb"};
     for (int k = 0; k < 2; k++) {
         sprintf(p, "%s%s/train", path, cand[k]);
-        int ok = is_dir(p);
+        int ok = lra_path_is_dir(p);
         sprintf(p, "%s%s/test", path, cand[k]);
-        if (ok || is_dir(p)) {
+        if (ok || lra_path_is_dir(p)) {
             sprintf(p, "%s%s", path, cand[k]);
             return p;
         }

@@ -10,7 +10,7 @@
 
 static const lra_config_key k_keys[] = {
     {"seed", LRA_CONFIG_INT, "42", "[0,)", "run seed: initialisation, dropout, sampling and data order", 0},
-    {"task", LRA_CONFIG_ENUM, NULL, "listops|text|retrieval|image|pathfinder|pathx", "LRA task", LRA_CONFIG_REQUIRED},
+    {"task", LRA_CONFIG_ENUM, NULL, NULL, "LRA task", LRA_CONFIG_REQUIRED},  // choices: the task registry
     {"data.path", LRA_CONFIG_STRING, NULL, NULL, "the task's data: a file, folder or archive (see README)",
      LRA_CONFIG_REQUIRED},
     {"data.cache_dir", LRA_CONFIG_STRING, "", NULL, "folder for the binary cache of preprocessed data (empty: off)", 0},
@@ -64,8 +64,15 @@ static void format_number(char *buf, size_t n, double v) { snprintf(buf, n, "%.1
 
 lra_config_schema *lra_settings_schema(void) {
     lra_config_schema *s = lra_config_schema_new();
-    lra_status st = lra_config_schema_add(s, k_keys, (int)(sizeof k_keys / sizeof k_keys[0]));
-    LRA_ASSERT_MSG(st == LRA_OK, "schema: %s", lra_error_message());
+    lra_status st = LRA_OK;
+    char tasks[512];
+    lra_task_names(tasks, sizeof tasks, "|", "|");
+    for (size_t i = 0; i < sizeof k_keys / sizeof k_keys[0]; i++) {
+        lra_config_key k = k_keys[i];
+        if (!strcmp(k.key, "task")) k.spec = tasks;  // the registered tasks (tasks/task.c)
+        st = lra_config_schema_add(s, &k, 1);
+        LRA_ASSERT_MSG(st == LRA_OK, "schema: %s", lra_error_message());
+    }
     // Every kernel's options under model.attention.<kernel>.
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *d = lra_attention_get(i);

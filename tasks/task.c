@@ -1,23 +1,51 @@
-// Task table (see task.h).
+// The task registry (see task.h).  To add a task: define `const lra_task_def lra_task_<name>` in
+// tasks/task_<name>.c and list it below; the order is that of the config enum and the table columns.
 #include "tasks/task.h"
 
 #include <string.h>
 
-static const lra_task_def k_tasks[] = {
-    {"listops", "ListOps", 10, 32, 0, 2000},
-    {"text", "Text", 2, 512, 0, 4000},
-    {"retrieval", "Retrieval", 2, 512, 1, 4000},
-    {"image", "Image", 10, 512, 0, 1024},
-    {"pathfinder", "Pathfinder", 2, 512, 0, 1024},
-    {"pathx", "Path-X", 2, 512, 0, 16384},
+extern const lra_task_def lra_task_listops;
+extern const lra_task_def lra_task_text;
+extern const lra_task_def lra_task_retrieval;
+extern const lra_task_def lra_task_image;
+extern const lra_task_def lra_task_pathfinder;
+extern const lra_task_def lra_task_pathx;
+
+static const lra_task_def *const g_tasks[] = {
+    &lra_task_listops,
+    &lra_task_text,
+    &lra_task_retrieval,
+    &lra_task_image,
+    &lra_task_pathfinder,
+    &lra_task_pathx,
+    NULL,
 };
 
+int lra_task_count(void) {
+    int n = 0;
+    while (g_tasks[n]) n++;
+    return n;
+}
+
+const lra_task_def *lra_task_get(int i) {
+    LRA_ASSERT(i >= 0 && i < lra_task_count());
+    return g_tasks[i];
+}
+
 const lra_task_def *lra_task_find(const char *name) {
-    for (size_t i = 0; i < sizeof k_tasks / sizeof k_tasks[0]; i++)
-        if (!strcmp(k_tasks[i].name, name)) return &k_tasks[i];
+    if (!name) return NULL;
+    for (int i = 0; g_tasks[i]; i++)
+        if (!strcmp(g_tasks[i]->name, name)) return g_tasks[i];
     return NULL;
 }
 
-int lra_task_count(void) { return (int)(sizeof k_tasks / sizeof k_tasks[0]); }
-const lra_task_def *lra_task_at(int i) { return &k_tasks[i]; }
-const char *lra_task_choices(void) { return "listops|text|retrieval|image|pathfinder|pathx"; }
+const char *lra_task_names(char *buf, size_t cap, const char *sep, const char *last) {
+    LRA_ASSERT(buf && cap > 0);
+    buf[0] = '\0';
+    const int n = lra_task_count();
+    for (int i = 0; i < n; i++) {
+        if (i) strncat(buf, i == n - 1 ? last : sep, cap - strlen(buf) - 1);
+        strncat(buf, g_tasks[i]->name, cap - strlen(buf) - 1);
+    }
+    return buf;
+}

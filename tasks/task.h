@@ -1,26 +1,53 @@
-// The five LRA tasks (and Path-X): what each needs from the data and the model, with the defaults of
-// the reference PyTorch code (training.md §2.2): classes, embedding-table rows, whether the model is
-// the retrieval dual encoder, and the stored sequence length.
+// The task registry: one lra_task_def per task holds everything the rest of the program knows about
+// it, so no other file compares task names.
+//   - what the model needs: classes, embedding rows, one or two documents per example, the stored
+//     sequence length (the defaults of the reference PyTorch code, training.md §2.2);
+//   - how its data is found and read (plan, key, read: called by data/load.c, which adds the cache);
+//   - how it is scored and where it goes in `lra table`.
+// The config enum `task` (tasks/settings.c), the loader's "unknown task" message and the table's
+// columns are derived from this list.
+//
+// To add a task: write tasks/task_<name>.c defining `const lra_task_def lra_task_<name>` (with its
+// plan/key/read glue around a reader in data/) and list it in tasks/task.c.
 #ifndef LRA_TASKS_TASK_H
 #define LRA_TASKS_TASK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
+#include "data/dataset.h"
+#include "data/load.h"
+#include "data/split.h"
 
-typedef struct {
-    const char *name;          // config name: listops, text, retrieval, image, pathfinder, pathx
-    const char *column;        // column of the results table ("ListOps", "Text", ...)
+// What a task is scored by.  Every LRA task reports accuracy (eval.json's test_accuracy, the number
+// `lra table` shows).
+typedef enum { LRA_TASK_METRIC_ACCURACY } lra_task_metric;
+
+typedef struct lra_task_def {
+    const char *name;          // config name (key `task`), cache file prefix, eval.json "task"
+    const char *title;         // column of `lra table`; NULL: no column (Path-X is not in the papers' table)
     int num_classes;
     int vocab_size;            // embedding rows of the reference models (>= every id of the data)
-    int dual;                  // 1: two documents per example (retrieval)
-    int64_t max_length;        // tokens per sequence before power-of-two rounding
+    int dual;                  // head kind: 0 one document per example, 1 two (the retrieval dual encoder)
+    lra_task_metric metric;
+    int64_t max_length;        // default data.max_length: tokens per sequence before power-of-two rounding
+    int stops_early;           // 1: the reader honours lra_load_options.max_examples (stops after N examples),
+                               // so data.max_train/max_eval also save reading time, not only memory
+
+    // Loading (data/load.c): the path exists when plan is called; plan sets p->source and any
+    // p->param; key adds every option that changes the reader's output, and the source state, to
+    // the cache key (lra_data_key_printf / lra_data_key_source); read fills `out`.
+    lra_status (*plan)(const char *path, lra_split split, const lra_load_options *opt, lra_data_plan *p);
+    void (*key)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_data_key *k);
+    lra_status (*read)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_dataset *out);
 } lra_task_def;
 
-const lra_task_def *lra_task_find(const char *name);  // NULL if unknown
 int lra_task_count(void);
-const lra_task_def *lra_task_at(int i);
-// "listops|text|retrieval|image|pathfinder|pathx" (for config enums)
-const char *lra_task_choices(void);
+const lra_task_def *lra_task_get(int i);              // 0 <= i < lra_task_count(), registry order
+const lra_task_def *lra_task_find(const char *name);  // NULL if unknown (or name is NULL)
+// The task names in registry order joined by `sep`, the last two by `last`: "a|b|c" for the config
+// enum, "a, b or c" for messages.  Returns buf (truncated to cap).
+const char *lra_task_names(char *buf, size_t cap, const char *sep, const char *last);
 
 #endif

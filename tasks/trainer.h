@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "data/split.h"
+#include "tasks/run_data.h"  // lra_run_load_split
 #include "tasks/run_dir.h"
 #include "tasks/settings.h"
 
@@ -33,8 +34,5 @@ typedef struct {
 } lra_train_summary;
 
 lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_train_summary *out);
-
-// Loads a split of the run's task with the run's data options (also truncation by data.max_*).
-lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
 
 #endif

@@ -1,7 +1,8 @@
 // `lra table RUN_DIR ... [--format markdown|csv]`: the papers' accuracy table from finished runs.
-// One row per attention kernel, columns ListOps, Text, Retrieval, Image, Pathfinder, Average; a cell
-// holds mean +- sample std (n-1) of the test accuracy when several seeds share it, and "-" when no run
-// has it.  The average is the mean over the five task means, shown only when all five are present.
+// One row per attention kernel; one column per registered task that has a table title (tasks/task.h:
+// ListOps, Text, Retrieval, Image, Pathfinder), then Average.  A cell holds mean +- sample std (n-1)
+// of the test accuracy when several seeds share it, and "-" when no run has it.  The average is the
+// mean over the task means, shown only when every column is present.
 // A directory without eval.json is searched one level down (so `lra table runs/` works).
 #include <dirent.h>
 #include <math.h>
@@ -10,18 +11,32 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "tasks/task.h"
 #include "tools/lra/args.h"
 
 #define MAX_ROWS 64
 #define MAX_SEEDS 64
-static const char *const k_tasks[5] = {"listops", "text", "retrieval", "image", "pathfinder"};
-static const char *const k_titles[5] = {"ListOps", "Text", "Retrieval", "Image", "Pathfinder"};
+#define MAX_COLS 16
 
 typedef struct {
     char attention[64];
-    double acc[5][MAX_SEEDS];
-    int n[5];
+    double acc[MAX_COLS][MAX_SEEDS];
+    int n[MAX_COLS];
 } table_row;
+
+// The table's columns: the registered tasks with a title, in registry order.
+static const lra_task_def *g_cols[MAX_COLS];
+static int g_n_cols;
+
+static void find_columns(void) {
+    g_n_cols = 0;
+    for (int i = 0; i < lra_task_count(); i++) {
+        const lra_task_def *t = lra_task_get(i);
+        if (!t->title) continue;
+        LRA_ASSERT_MSG(g_n_cols < MAX_COLS, "more than %d table columns", MAX_COLS);
+        g_cols[g_n_cols++] = t;
+    }
+}
 
 // Value of "key" in a flat JSON object: a string copied into out, or a number's text.
 static int json_get(const char *json, const char *key, char *out, size_t cap) {
@@ -57,9 +72,9 @@ static int add_run(table_row *rows, int *n_rows, const char *dir) {
         return 1;
     }
     int col = -1;
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(task, k_tasks[i])) col = i;
-    if (col < 0) return 1;  // pathx etc. are not in the table
+    for (int i = 0; i < g_n_cols; i++)
+        if (!strcmp(task, g_cols[i]->name)) col = i;
+    if (col < 0) return 1;  // tasks without a title (pathx) and unknown ones are not in the table
     int r = 0;
     while (r < *n_rows && strcmp(rows[r].attention, att)) r++;
     if (r == *n_rows) {
@@ -84,12 +99,14 @@ int lra_cmd_table(int argc, char **argv) {
     const char *format = "markdown", *v;
     static table_row rows[MAX_ROWS];
     int n_rows = 0, n_dirs = 0;
+    find_columns();
     for (int i = 1; i < argc; i++) {
         int m;
         if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
             printf("usage: lra table RUN_DIR ... [--format markdown|csv]\n\nBuilds the accuracy table of finished runs "
-                   "(their eval.json): one row per attention kernel,\ncolumns ListOps, Text, Retrieval, Image, "
-                   "Pathfinder, Average; mean +- std over seeds.\n");
+                   "(their eval.json): one row per attention kernel,\ncolumns");
+            for (int c = 0; c < g_n_cols; c++) printf(" %s,", g_cols[c]->title);
+            printf(" Average; mean +- std over seeds.\n");
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--format", &v))) {
             if (m < 0) return 2;
@@ -141,18 +158,23 @@ int lra_cmd_table(int argc, char **argv) {
     const int csv = !strcmp(format, "csv");
     if (csv) {
         printf("attention");
-        for (int c = 0; c < 5; c++) printf(",%s_mean,%s_std,%s_runs", k_tasks[c], k_tasks[c], k_tasks[c]);
+        for (int c = 0; c < g_n_cols; c++) {
+            const char *t = g_cols[c]->name;
+            printf(",%s_mean,%s_std,%s_runs", t, t, t);
+        }
         printf(",average\n");
     } else {
         printf("| Attention |");
-        for (int c = 0; c < 5; c++) printf(" %s |", k_titles[c]);
-        printf(" Average |\n|---|---|---|---|---|---|---|\n");
+        for (int c = 0; c < g_n_cols; c++) printf(" %s |", g_cols[c]->title);
+        printf(" Average |\n|---|");
+        for (int c = 0; c < g_n_cols; c++) printf("---|");
+        printf("---|\n");
     }
     for (int r = 0; r < n_rows; r++) {
         double sum = 0;
         int full = 1;
         printf(csv ? "%s" : "| %s |", rows[r].attention);
-        for (int c = 0; c < 5; c++) {
+        for (int c = 0; c < g_n_cols; c++) {
             double mean, sd;
             stats(rows[r].acc[c], rows[r].n[c], &mean, &sd);
             if (!rows[r].n[c]) full = 0;
@@ -168,8 +190,8 @@ int lra_cmd_table(int argc, char **argv) {
                 printf(" %.2f ± %.2f (%d) |", mean, sd, rows[r].n[c]);
             }
         }
-        if (csv) printf(full ? ",%.2f\n" : ",\n", sum / 5);
-        else if (full) printf(" %.2f |\n", sum / 5);
+        if (csv) printf(full ? ",%.2f\n" : ",\n", sum / g_n_cols);
+        else if (full) printf(" %.2f |\n", sum / g_n_cols);
         else printf(" - |\n");
     }
     return 0;

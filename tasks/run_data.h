@@ -1,0 +1,14 @@
+// A run's data: a split of the run's task loaded with the run's data options (data.* keys), cut to
+// data.max_train / data.max_eval, and checked against the model (vocabulary, the kernel's minimum
+// of real tokens).  Used by the trainer and `lra eval`.
+#ifndef LRA_TASKS_RUN_DATA_H
+#define LRA_TASKS_RUN_DATA_H
+
+#include "core/status.h"
+#include "data/dataset.h"
+#include "data/split.h"
+#include "tasks/settings.h"
+
+lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
+
+#endif
