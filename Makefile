@@ -19,7 +19,7 @@ endif
 
 VERSION := 0.1.0
 CSTD    := -std=c11 -D_GNU_SOURCE
-WARN    := -Wall -Wextra -Wno-unused-parameter
+WARN    := -Wall -Wextra -Wpedantic -Wno-unused-parameter
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
