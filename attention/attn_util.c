@@ -7,12 +7,10 @@
 
 #include "core/ops.h"
 
-uint64_t lra_attn_stream(const lra_attn_call *call, lra_attn_purpose purpose) {
-    return lra_rng_stream(call->step, (uint64_t)(int64_t)call->layer, (uint64_t)purpose, 0xa770 + call->tower);
-}
-
-lra_rng lra_attn_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
-    return lra_rng_make(seed, lra_rng_stream(stream, a, b, 0x5eed));
+lra_key lra_attn_draw_key(const lra_attn_call *call, lra_key_purpose purpose, uint64_t example, uint64_t head) {
+    return lra_key_make(&(lra_key_fields){.purpose = purpose, .seed = call->seed, .step = call->step,
+                                          .layer = call->layer, .tower = call->tower, .example = example,
+                                          .head = head});
 }
 
 int64_t lra_attn_valid_positions(const float *mask_row, int64_t n, int32_t *valid) {

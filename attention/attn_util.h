@@ -7,21 +7,12 @@
 #include <stdint.h>
 
 #include "attention/attention.h"
+#include "core/keys.h"
 #include "core/rng.h"
 
-// Purpose ids of the kernels' random draws (distinct from the dropout sites of layers/dropout.h).
-typedef enum {
-    LRA_ATTN_RNG_PILOT = 0x5a01,  // Skeinformer pilot rows
-    LRA_ATTN_RNG_COLUMNS,         // Skeinformer column samples
-    LRA_ATTN_RNG_KEYS,            // Informer key samples
-    LRA_ATTN_RNG_LANDMARKS,       // Skyformer landmarks
-    LRA_ATTN_RNG_INIT             // draws made once at init (random features, sketches)
-} lra_attn_purpose;
-
-// Stream of one purpose at this call: keyed by (step, layer, purpose, tower).
-uint64_t lra_attn_stream(const lra_attn_call *call, lra_attn_purpose purpose);
-// A generator for sub-stream (a, b) of `stream` (e.g. a = global example index, b = head).
-lra_rng lra_attn_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
+// The key (core/keys.h) of a kernel's draw at this call: the call's seed, step, layer and tower, plus the
+// global example index and head for purposes drawn per example and head (ignored by shared ones).
+lra_key lra_attn_draw_key(const lra_attn_call *call, lra_key_purpose purpose, uint64_t example, uint64_t head);
 
 // Real tokens of one mask row [n]; when `valid` is non-NULL it receives their positions (ascending).
 int64_t lra_attn_valid_positions(const float *mask_row, int64_t n, int32_t *valid);

@@ -20,11 +20,12 @@
 #include "core/ops.h"
 
 static const lra_attn_option k_opts_informer[] = {
-    {"in_nb_features", LRA_OPT_INT, 128, 1, 100000000, NULL, "F: U = u = ceil(F / ln n) * ceil(ln n) (code 128; paper 256)"},
+    {"in_nb_features", LRA_OPT_INT, 128, 1, 100000000, NULL, "F: U = u = ceil(F / ln n) * ceil(ln n) (code 128; paper 256)",
+     LRA_OPT_COUNT},
 };
 static const lra_attn_option k_opts_masked[] = {
-    {"in_nb_features", LRA_OPT_INT, 128, 1, 100000000, NULL, "F: U = u = min(F, n) (code 128)"},
-    {"pad_queries_eligible", LRA_OPT_BOOL, 0, 0, 1, NULL, "padded queries (M = 0) may win the top-u (reference)"},
+    {"in_nb_features", LRA_OPT_INT, 128, 1, 100000000, NULL, "F: U = u = min(F, n) (code 128)", LRA_OPT_COUNT},
+    {"pad_queries_eligible", LRA_OPT_BOOL, 0, 0, 1, NULL, "padded queries (M = 0) may win the top-u (reference)", 0},
 };
 
 typedef struct {
@@ -125,13 +126,9 @@ static void informer_backward(lra_ctx *ctx, lra_node *node) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *informer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                    lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *informer_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                    lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const informer_state *st = state;
-    q = lra_op_contiguous(ctx, q);
-    k = lra_op_contiguous(ctx, k);
-    v = lra_op_contiguous(ctx, v);
-    mask = lra_op_contiguous(ctx, mask);
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
     lra_arena *A = ctx->arena;
     informer_saved *sv = lra_arena_calloc(A, sizeof *sv);
@@ -166,7 +163,8 @@ static lra_tensor *informer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lr
     }
     // Key samples: uniforms [n, U] shared by all examples and heads.
     float *unif = lra_arena_alloc(A, (size_t)(n * u) * sizeof(float));
-    lra_rng_fill_uniform(call->seed, lra_attn_stream(call, LRA_ATTN_RNG_KEYS), 0, unif, (size_t)(n * u));
+    const lra_key key = lra_attn_draw_key(call, LRA_KEY_INFORMER_KEYS, 0, 0);
+    lra_rng_fill_uniform(key.seed, key.stream, 0, unif, (size_t)(n * u));
     sv->top = lra_arena_alloc(A, (size_t)(B * H * u) * sizeof(int32_t));
     sv->selected = lra_arena_calloc(A, (size_t)(B * H * n));
     sv->otop = lra_arena_alloc(A, (size_t)(B * H * u * p) * sizeof(float));
@@ -246,6 +244,10 @@ const lra_attn_kernel_def lra_attn_informer = {
     .create = create_plain,
     .forward = informer_forward,
     .destroy = informer_destroy,
+    // Attends to padded keys by design (§2.5, §3).  The top-u selection is discontinuous in q and k: a
+    // smaller finite-difference step keeps it fixed.  F beyond n keeps every row: exact without padding.
+    .conformance = {.small_opts = "in_nb_features=8", .exact_opts = "in_nb_features=100000",
+                    .exact_full_mask_only = 1, .approx_lo = 4, .approx_hi = 48, .pad_exempt = 1, .grad_eps = 1e-3},
 };
 
 const lra_attn_kernel_def lra_attn_informer_masked = {
@@ -256,4 +258,6 @@ const lra_attn_kernel_def lra_attn_informer_masked = {
     .create = create_masked,
     .forward = informer_forward,
     .destroy = informer_destroy,
+    .conformance = {.small_opts = "in_nb_features=6", .exact_opts = "in_nb_features=N", .exact_full_mask_only = 1,
+                    .approx_lo = 4, .approx_hi = 56, .grad_eps = 1e-3},
 };

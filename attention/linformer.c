@@ -12,22 +12,20 @@
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
-    {"k", LRA_OPT_INT, 128, 1, 65536, NULL, "projected length (Skeinformer code 128; paper 256)"},
-    {"train_E", LRA_OPT_BOOL, 1, 0, 1, NULL, "train E (false = fixed random buffer, as the Skeinformer repo)"},
-    {"share_layers", LRA_OPT_BOOL, 0, 0, 1, NULL, "one E shared by all layers (Nystromformer/YOSO repos)"},
+    {"k", LRA_OPT_INT, 128, 1, 65536, NULL, "projected length (Skeinformer code 128; paper 256)", LRA_OPT_COUNT},
+    {"train_E", LRA_OPT_BOOL, 1, 0, 1, NULL, "train E (false = fixed random buffer, as the Skeinformer repo)", 0},
+    {"share_layers", LRA_OPT_BOOL, 0, 0, 1, NULL, "one E shared by all layers (Nystromformer/YOSO repos)", 0},
 };
 
 typedef struct {
     int index;   // of E in the parameter store
     int64_t k, n;
-    lra_params *params;
 } linformer_state;
 
 static void *linformer_create(const lra_attn_setup *setup, lra_params *params) {
     linformer_state *s = lra_xcalloc(1, sizeof *s);
     s->k = (int64_t)lra_attn_value(setup->opts, "k");
     s->n = setup->seq_len;
-    s->params = params;
     char name[LRA_PARAM_NAME_MAX];
     if (lra_attn_value(setup->opts, "share_layers") != 0)
         snprintf(name, sizeof name, "model.attention_shared.linformer.E");
@@ -44,13 +42,13 @@ static void *linformer_create(const lra_attn_setup *setup, lra_params *params) {
 static void linformer_destroy(void *state) { free(state); }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *linformer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                     lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *linformer_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                     lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const linformer_state *s = state;
     const int64_t H = q->shape[1], n = q->shape[2], p = q->shape[3];
     LRA_ASSERT_MSG(n == s->n, "linformer: sequence length %lld != the model's n %lld (E is [h, k, n])", (long long)n,
                    (long long)s->n);
-    lra_tensor *E = lra_params_tensor(s->params, s->index);
+    lra_tensor *E = lra_params_tensor(params, s->index);
     lra_tensor *E4 = lra_op_reshape(ctx, E, LRA_DIMS(1, H, s->k, n));
     lra_tensor *m = lra_attn_mask_rows(ctx, mask);
     lra_tensor *kp = lra_op_matmul(ctx, E4, lra_op_mul(ctx, k, m), 0, 0);  // [B, H, k, p]
@@ -67,4 +65,5 @@ const lra_attn_kernel_def lra_attn_linformer = {
     .create = linformer_create,
     .forward = linformer_forward,
     .destroy = linformer_destroy,
+    .conformance = {.small_opts = "k=8"},
 };

@@ -14,13 +14,12 @@
 extern const lra_attn_kernel_def lra_attn_softmax;
 
 static const lra_attn_option k_options[] = {
-    {"nb_features", LRA_OPT_INT, 256, 1, 1 << 16, NULL, "sketch size d (paper 256)"},
+    {"nb_features", LRA_OPT_INT, 256, 1, 1 << 16, NULL, "sketch size d (paper 256)", LRA_OPT_COUNT},
 };
 
 typedef struct {
     int index;
     int64_t d, n;
-    lra_params *params;
     void *exact;  // state of the softmax kernel
 } unreduced_state;
 
@@ -28,7 +27,6 @@ static void *unreduced_create(const lra_attn_setup *setup, lra_params *params) {
     unreduced_state *s = lra_xcalloc(1, sizeof *s);
     s->d = (int64_t)lra_attn_value(setup->opts, "nb_features");
     s->n = setup->seq_len;
-    s->params = params;
     char name[LRA_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%sS", setup->prefix);
     s->index = lra_params_add(params, name, LRA_DIMS(setup->n_heads, s->n, s->d), LRA_INIT_NORMAL,
@@ -50,18 +48,18 @@ static void unreduced_destroy(void *state) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *unreduced_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                     lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *unreduced_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                     lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const unreduced_state *s = state;
     const int64_t H = q->shape[1], n = q->shape[2];
     LRA_ASSERT_MSG(n == s->n, "linformer_unreduced: sequence length %lld != the model's n %lld", (long long)n,
                    (long long)s->n);
-    lra_tensor *S = lra_op_reshape(ctx, lra_params_tensor(s->params, s->index), LRA_DIMS(1, H, n, s->d));
+    lra_tensor *S = lra_op_reshape(ctx, lra_params_tensor(params, s->index), LRA_DIMS(1, H, n, s->d));
     lra_tensor *vm = lra_op_mul(ctx, v, lra_attn_mask_rows(ctx, mask));
-    lra_tensor *W = lra_op_matmul(ctx, S, lra_op_matmul(ctx, S, vm, 1, 0), 0, 0);  // [B, H, n, p]
+    lra_tensor *W = lra_op_matmul(ctx, S, lra_op_matmul(ctx, S, vm, 1, 0), 0, 0);  // [B, H, n, p], contiguous
     lra_attn_call exact_call = *call;
     exact_call.training = 0;  // no dropout inside the sketch
-    return lra_attn_softmax.forward(s->exact, ctx, q, k, W, mask, &exact_call);
+    return lra_attn_softmax.forward(s->exact, params, ctx, q, k, W, mask, &exact_call);
 }
 
 const lra_attn_kernel_def lra_attn_linformer_unreduced = {
@@ -72,4 +70,5 @@ const lra_attn_kernel_def lra_attn_linformer_unreduced = {
     .create = unreduced_create,
     .forward = unreduced_forward,
     .destroy = unreduced_destroy,
+    .conformance = {.small_opts = "nb_features=8"},
 };

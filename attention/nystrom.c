@@ -18,11 +18,12 @@
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
-    {"num_landmarks", LRA_OPT_INT, 128, 1, 1 << 20, NULL, "landmarks l (Skeinformer code 128; paper 256); n % l == 0"},
-    {"pinv_iters", LRA_OPT_INT, 6, 0, 100, NULL, "Newton-Schulz iterations of the pseudo-inverse"},
+    {"num_landmarks", LRA_OPT_INT, 128, 1, 1 << 20, NULL, "landmarks l (Skeinformer code 128; paper 256); n % l == 0",
+     LRA_OPT_COUNT},
+    {"pinv_iters", LRA_OPT_INT, 6, 0, 100, NULL, "Newton-Schulz iterations of the pseudo-inverse", 0},
     {"pinv_init", LRA_OPT_ENUM, 0, 0, 0, LRA_PINV_INIT_CHOICES,
-     "scale of Z0 = A^T / c0: per matrix (default) or over the batch (global = reference)"},
-    {"conv_kernel", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence (0 = off; 35 in Nystromformer LRA)"},
+     "scale of Z0 = A^T / c0: per matrix (default) or over the batch (global = reference)", 0},
+    {"conv_kernel", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence (0 = off; 35 in Nystromformer LRA)", 0},
 };
 
 typedef struct {
@@ -31,7 +32,6 @@ typedef struct {
     lra_pinv_init init;
     int conv;
     int conv_index;
-    lra_params *params;
 } nystrom_state;
 
 static lra_status nystrom_validate(const lra_attn_setup *setup) {
@@ -50,7 +50,6 @@ static void *nystrom_create(const lra_attn_setup *setup, lra_params *params) {
     s->iters = (int)lra_attn_value(setup->opts, "pinv_iters");
     s->init = (lra_pinv_init)lra_attn_value(setup->opts, "pinv_init");
     s->conv = (int)lra_attn_value(setup->opts, "conv_kernel");
-    s->params = params;
     s->conv_index = -1;
     if (s->conv > 0) {
         char name[LRA_PARAM_NAME_MAX];
@@ -456,8 +455,8 @@ static lra_tensor *nys_fused(const nystrom_state *st, lra_ctx *ctx, lra_tensor *
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *nystrom_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                   lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *nystrom_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                   lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const nystrom_state *s = state;
     const int64_t n = q->shape[2], p = q->shape[3], l = s->landmarks;
     lra_tensor *mrow = lra_attn_mask_rows(ctx, mask);
@@ -470,11 +469,10 @@ static lra_tensor *nystrom_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra
     } else {
         LRA_ASSERT_MSG(n % l == 0, "nystrom: n = %lld is not a multiple of num_landmarks = %lld", (long long)n,
                        (long long)l);
-        out = nys_fused(s, ctx, lra_op_contiguous(ctx, q), lra_op_contiguous(ctx, k), lra_op_contiguous(ctx, v),
-                        lra_op_contiguous(ctx, mask));
+        out = nys_fused(s, ctx, q, k, v, mask);
     }
     if (s->conv > 0) {
-        lra_tensor *w = lra_params_tensor(s->params, s->conv_index);
+        lra_tensor *w = lra_params_tensor(params, s->conv_index);
         out = lra_op_add(ctx, out, dwconv(ctx, lra_op_mul(ctx, v, mrow), w));
     }
     return out;
@@ -489,4 +487,7 @@ const lra_attn_kernel_def lra_attn_nystrom = {
     .create = nystrom_create,
     .forward = nystrom_forward,
     .destroy = nystrom_destroy,
+    // l = n landmarks is the exact masked softmax.
+    .conformance = {.small_opts = "num_landmarks=4,conv_kernel=3", .exact_opts = "num_landmarks=N",
+                    .approx_lo = 2, .approx_hi = 32},
 };

@@ -21,17 +21,17 @@
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
-    {"nb_features", LRA_OPT_INT, 128, 1, 1 << 16, NULL, "random features m (Skeinformer code 128; paper 256)"},
-    {"double_scale", LRA_OPT_BOOL, 0, 0, 1, NULL, "scale by p^-1/4 twice, estimating exp(q.k/p) (reference)"},
-    {"pad_keys_in_denominator", LRA_OPT_BOOL, 0, 0, 1, NULL, "padded keys add m^-1/2(e^-G + 1e-4) to the denominator (reference)"},
-    {"global_key_max", LRA_OPT_BOOL, 0, 0, 1, NULL, "key stabiliser G = max over the whole batch (reference)"},
+    {"nb_features", LRA_OPT_INT, 128, 1, 1 << 16, NULL, "random features m (Skeinformer code 128; paper 256)",
+     LRA_OPT_COUNT},
+    {"double_scale", LRA_OPT_BOOL, 0, 0, 1, NULL, "scale by p^-1/4 twice, estimating exp(q.k/p) (reference)", 0},
+    {"pad_keys_in_denominator", LRA_OPT_BOOL, 0, 0, 1, NULL, "padded keys add m^-1/2(e^-G + 1e-4) to the denominator (reference)", 0},
+    {"global_key_max", LRA_OPT_BOOL, 0, 0, 1, NULL, "key stabiliser G = max over the whole batch (reference)", 0},
 };
 
 typedef struct {
     int64_t m;
     int double_scale, pad_keys, global_max;
     int index, layer;
-    lra_params *params;
 } performer_state;
 
 static void *performer_create(const lra_attn_setup *setup, lra_params *params) {
@@ -41,7 +41,6 @@ static void *performer_create(const lra_attn_setup *setup, lra_params *params) {
     s->pad_keys = lra_attn_value(setup->opts, "pad_keys_in_denominator") != 0;
     s->global_max = lra_attn_value(setup->opts, "global_key_max") != 0;
     s->layer = setup->layer;
-    s->params = params;
     char name[LRA_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%sfeatures", setup->prefix);
     s->index = lra_params_add(params, name, LRA_DIMS(s->m, setup->head_dim), LRA_INIT_ZEROS, 0.0f);
@@ -56,7 +55,8 @@ static void performer_init(void *state, lra_params *params, uint64_t seed) {
     const performer_state *s = state;
     lra_tensor *W = lra_params_tensor(params, s->index);
     const int64_t m = W->shape[0], p = W->shape[1];
-    lra_rng r = lra_rng_make(seed, lra_rng_stream((uint64_t)s->layer, LRA_ATTN_RNG_INIT, 0xfa70, 0));
+    lra_rng r = lra_key_rng(
+        lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_PERFORMER_FEATURES, .seed = seed, .layer = s->layer}));
     double *G = lra_xmalloc((size_t)(p * p) * sizeof(double));
     float *w = lra_f32(W);
     for (int64_t r0 = 0; r0 < m; r0 += p) {
@@ -199,13 +199,9 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *performer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                     lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                     lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const performer_state *st = state;
-    q = lra_op_contiguous(ctx, q);
-    k = lra_op_contiguous(ctx, k);
-    v = lra_op_contiguous(ctx, v);
-    mask = lra_op_contiguous(ctx, mask);
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], m = st->m;
     lra_arena *A = ctx->arena;
     performer_saved *sv = lra_arena_calloc(A, sizeof *sv);
@@ -215,7 +211,7 @@ static lra_tensor *performer_forward(void *state, lra_ctx *ctx, lra_tensor *q, l
     sv->zs = st->double_scale ? rho * rho : rho;
     sv->s = 1.0f / sqrtf((float)m);
     sv->mask = lra_f32(mask);
-    sv->W = lra_f32(lra_params_tensor(st->params, st->index));
+    sv->W = lra_f32(lra_params_tensor(params, st->index));
     const size_t nf = (size_t)(B * H * n * m);
     sv->phq = lra_arena_alloc(A, nf * sizeof(float));
     sv->phk = lra_arena_alloc(A, nf * sizeof(float));
@@ -297,4 +293,5 @@ const lra_attn_kernel_def lra_attn_performer = {
     .forward = performer_forward,
     .destroy = performer_destroy,
     .init_params = performer_init,
+    .conformance = {.small_opts = "nb_features=16", .approx_lo = 8, .approx_hi = 512},
 };

@@ -1,50 +1,36 @@
 // The registry of attention kernels and option-value handling (see attention.h).
-// To add a kernel: define `const lra_attn_kernel_def lra_attn_<name>` in its own file and list it below.
-#include <errno.h>
-#include <math.h>
+// To add a kernel: define `const lra_attn_kernel_def lra_attn_<name>` in its own file and list it below
+// (the extern declaration and the table entry come from one LRA_KERNELS line).
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/attention.h"
 
-extern const lra_attn_kernel_def lra_attn_softmax;
-extern const lra_attn_kernel_def lra_attn_vmean;
-extern const lra_attn_kernel_def lra_attn_linformer;
-extern const lra_attn_kernel_def lra_attn_skeinformer;
-extern const lra_attn_kernel_def lra_attn_skein_nopilot;
-extern const lra_attn_kernel_def lra_attn_skein_uniform;
-extern const lra_attn_kernel_def lra_attn_skein_simplenorm;
-extern const lra_attn_kernel_def lra_attn_skein_nonorm;
-extern const lra_attn_kernel_def lra_attn_informer;
-extern const lra_attn_kernel_def lra_attn_informer_masked;
-extern const lra_attn_kernel_def lra_attn_nystrom;
-extern const lra_attn_kernel_def lra_attn_performer;
-extern const lra_attn_kernel_def lra_attn_skyformer;
-extern const lra_attn_kernel_def lra_attn_linformer_unreduced;
-extern const lra_attn_kernel_def lra_attn_yoso_e;
-extern const lra_attn_kernel_def lra_attn_yoso;
-extern const lra_attn_kernel_def lra_attn_s3;
+// Every kernel, in the order of `lra attention list`: one line each.
+#define LRA_KERNELS(X) \
+    X(softmax) \
+    X(vmean) \
+    X(linformer) \
+    X(skeinformer) \
+    X(skein_nopilot) \
+    X(skein_uniform) \
+    X(skein_simplenorm) \
+    X(skein_nonorm) \
+    X(informer) \
+    X(informer_masked) \
+    X(nystrom) \
+    X(performer) \
+    X(skyformer) \
+    X(linformer_unreduced) \
+    X(yoso_e) \
+    X(yoso) \
+    X(s3)
 
-static const lra_attn_kernel_def *const g_kernels[] = {
-    &lra_attn_softmax,
-    &lra_attn_vmean,
-    &lra_attn_linformer,
-    &lra_attn_skeinformer,
-    &lra_attn_skein_nopilot,
-    &lra_attn_skein_uniform,
-    &lra_attn_skein_simplenorm,
-    &lra_attn_skein_nonorm,
-    &lra_attn_informer,
-    &lra_attn_informer_masked,
-    &lra_attn_nystrom,
-    &lra_attn_performer,
-    &lra_attn_skyformer,
-    &lra_attn_linformer_unreduced,
-    &lra_attn_yoso_e,
-    &lra_attn_yoso,
-    &lra_attn_s3,
-    NULL,
-};
+#define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
+LRA_KERNELS(LRA_KERNEL_DECLARE)
+#define LRA_KERNEL_ENTRY(name) &lra_attn_##name,
+static const lra_attn_kernel_def *const g_kernels[] = {LRA_KERNELS(LRA_KERNEL_ENTRY) NULL};
 
 int lra_attention_count(void) {
     int n = 0;
@@ -73,62 +59,70 @@ void lra_attn_values_defaults(const lra_attn_kernel_def *def, lra_attn_values *o
     }
 }
 
-// Index of `choice` in "a|b|c", or -1.
-static int enum_index(const char *choices, const char *choice) {
-    int idx = 0;
-    size_t len = strlen(choice);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        if (n == len && !strncmp(p, choice, n)) return idx;
-        idx++;
-        if (!bar) break;
-        p = bar + 1;
-    }
-    return -1;
+// The text of choice `idx` of "a|b|c" into out.
+static void choice_text(const char *choices, int idx, char *out, size_t cap) {
+    const char *p = choices;
+    for (int k = 0; k < idx && p; k++) p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL;
+    size_t n = p ? (strchr(p, '|') ? (size_t)(strchr(p, '|') - p) : strlen(p)) : 0;
+    snprintf(out, cap, "%.*s", (int)n, p ? p : "");
 }
 
+lra_config_key lra_attn_config_key(const lra_attn_kernel_def *def, const lra_attn_option *o,
+                                   lra_attn_config_text *text) {
+    snprintf(text->key, sizeof text->key, "model.attention.%s.%s", def->name, o->name);
+    lra_config_key k = {text->key, LRA_CONFIG_FLOAT, text->def, text->spec, o->doc, 0};
+    switch (o->type) {
+    case LRA_OPT_INT:
+        k.type = LRA_CONFIG_INT;
+        snprintf(text->def, sizeof text->def, "%lld", (long long)o->def);
+        snprintf(text->spec, sizeof text->spec, "[%lld,%lld]", (long long)o->min, (long long)o->max);
+        break;
+    case LRA_OPT_FLOAT:
+        snprintf(text->def, sizeof text->def, "%.17g", o->def);
+        snprintf(text->spec, sizeof text->spec, "[%.17g,%.17g]", o->min, o->max);
+        break;
+    case LRA_OPT_BOOL:
+        k.type = LRA_CONFIG_BOOL;
+        snprintf(text->def, sizeof text->def, "%s", o->def != 0 ? "true" : "false");
+        k.spec = NULL;
+        break;
+    case LRA_OPT_ENUM:
+        k.type = LRA_CONFIG_ENUM;
+        choice_text(o->choices, (int)o->def, text->def, sizeof text->def);
+        snprintf(text->spec, sizeof text->spec, "%s", o->choices);
+        break;
+    }
+    return k;
+}
+
+// The value is parsed by core/config exactly as `--set <key>=<text>` would be: one rule for both.
 lra_status lra_attn_values_set(const lra_attn_kernel_def *def, lra_attn_values *vals, const char *name,
                                const char *text) {
     for (int i = 0; i < def->n_options; i++) {
         const lra_attn_option *o = &def->options[i];
         if (strcmp(o->name, name)) continue;
-        double v = 0;
-        char *end = NULL;
-        switch (o->type) {
-        case LRA_OPT_BOOL:
-            if (!strcmp(text, "true") || !strcmp(text, "1") || !strcmp(text, "yes")) v = 1;
-            else if (!strcmp(text, "false") || !strcmp(text, "0") || !strcmp(text, "no")) v = 0;
-            else
-                return lra_error(LRA_ERR_CONFIG, "attention '%s' option '%s': expected true or false, got \"%s\"",
-                                 def->name, name, text);
-            break;
-        case LRA_OPT_ENUM: {
-            int k = enum_index(o->choices, text);
-            if (k < 0)
-                return lra_error(LRA_ERR_CONFIG, "attention '%s' option '%s': expected one of %s, got \"%s\"",
-                                 def->name, name, o->choices, text);
-            v = k;
-            break;
+        lra_attn_config_text t;
+        lra_config_key key = lra_attn_config_key(def, o, &t);
+        lra_config_schema *schema = lra_config_schema_new();
+        lra_status st = lra_config_schema_add(schema, &key, 1);
+        LRA_ASSERT_MSG(st == LRA_OK, "schema: %s", lra_error_message());
+        lra_config *c = lra_config_new_empty();
+        size_t len = strlen(t.key) + strlen(text) + 2;
+        char *assign = lra_xmalloc(len);
+        snprintf(assign, len, "%s=%s", t.key, text);
+        st = lra_config_set(c, assign);
+        if (st == LRA_OK) st = lra_config_validate(c, schema);
+        if (st == LRA_OK) {
+            const double v = o->type == LRA_OPT_BOOL   ? (double)lra_config_bool(c, t.key)
+                             : o->type == LRA_OPT_ENUM ? (double)lra_config_enum(c, t.key)
+                                                       : lra_config_float(c, t.key);
+            for (int j = 0; j < vals->n; j++)
+                if (!strcmp(vals->names[j], name)) vals->values[j] = v;
         }
-        case LRA_OPT_INT:
-        case LRA_OPT_FLOAT:
-            errno = 0;
-            v = strtod(text, &end);
-            if (end == text || *end || errno || !isfinite(v))
-                return lra_error(LRA_ERR_CONFIG, "attention '%s' option '%s': expected %s, got \"%s\"", def->name,
-                                 name, o->type == LRA_OPT_INT ? "an integer" : "a number", text);
-            if (o->type == LRA_OPT_INT && v != floor(v))
-                return lra_error(LRA_ERR_CONFIG, "attention '%s' option '%s': expected an integer, got \"%s\"",
-                                 def->name, name, text);
-            if (v < o->min || v > o->max)
-                return lra_error(LRA_ERR_CONFIG, "attention '%s' option '%s': expected a value in [%g, %g], got %s",
-                                 def->name, name, o->min, o->max, text);
-            break;
-        }
-        for (int j = 0; j < vals->n; j++)
-            if (!strcmp(vals->names[j], name)) vals->values[j] = v;
-        return LRA_OK;
+        free(assign);
+        lra_config_free(c);
+        lra_config_schema_free(schema);
+        return st;
     }
     // Unknown option: list the valid ones.
     char list[512] = "";
@@ -138,6 +132,12 @@ lra_status lra_attn_values_set(const lra_attn_kernel_def *def, lra_attn_values *
     }
     return lra_error(LRA_ERR_CONFIG, "attention '%s' has no option '%s' (options: %s)", def->name, name,
                      def->n_options ? list : "none");
+}
+
+const lra_attn_option *lra_attn_count_option(const lra_attn_kernel_def *def) {
+    for (int i = 0; i < def->n_options; i++)
+        if (def->options[i].flags & LRA_OPT_COUNT) return &def->options[i];
+    return NULL;
 }
 
 double lra_attn_value(const lra_attn_values *vals, const char *name) {
@@ -154,19 +154,12 @@ void lra_attention_print_list(FILE *f) {
         fprintf(f, "%-20s %s\n", d->name, d->summary);
         for (int j = 0; j < d->n_options; j++) {
             const lra_attn_option *o = &d->options[j];
-            char def[64];
-            if (o->type == LRA_OPT_ENUM) {
-                const char *p = o->choices;
-                for (int k = 0; k < (int)o->def && p; k++) p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL;
-                size_t n = p ? (strchr(p, '|') ? (size_t)(strchr(p, '|') - p) : strlen(p)) : 0;
-                snprintf(def, sizeof def, "%.*s", (int)n, p ? p : "");
-            } else if (o->type == LRA_OPT_BOOL) {
-                snprintf(def, sizeof def, "%s", o->def != 0 ? "true" : "false");
-            } else {
-                snprintf(def, sizeof def, "%g", o->def);
-            }
-            fprintf(f, "    %-22s %-5s default %-10s %s%s%s%s\n", o->name, type_names[o->type], def, o->doc,
-                    o->type == LRA_OPT_ENUM ? " (" : "", o->type == LRA_OPT_ENUM ? o->choices : "", o->type == LRA_OPT_ENUM ? ")" : "");
+            lra_attn_config_text t;
+            lra_attn_config_key(d, o, &t);
+            if (o->type == LRA_OPT_FLOAT) snprintf(t.def, sizeof t.def, "%g", o->def);
+            fprintf(f, "    %-22s %-5s default %-10s %s%s%s%s%s\n", o->name, type_names[o->type], t.def, o->doc,
+                    o->type == LRA_OPT_ENUM ? " (" : "", o->type == LRA_OPT_ENUM ? o->choices : "",
+                    o->type == LRA_OPT_ENUM ? ")" : "", o->flags & LRA_OPT_COUNT ? " [count]" : "");
         }
     }
 }

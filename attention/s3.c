@@ -38,33 +38,26 @@
 // Below this many elements the BatchNorm loops stay on one thread (starting threads costs more).
 #define S3_PAR_MIN 32768
 #define S3_BN_MOMENTUM 0.1f
-// Purpose ids of S3's draws (index sets at init / per call) and its two attention-dropout sites.
-#define S3_RNG_INDEX 0x5a50u
-#define S3_RNG_INDEX_CALL ((lra_attn_purpose)0x5a51)
-#define S3_DROP_TOKEN 0x5a52u
-#define S3_DROP_FEATURE 0x5a53u
-#define S3_DROP_SMOOTHER 0x5a54u
 
 enum { SMOOTHER_PAPER = 0, SMOOTHER_CODE = 1 };
 enum { INDEX_FIXED = 0, INDEX_PER_CALL = 1 };
 
 static const lra_attn_option k_options[] = {
     {"smoother", LRA_OPT_ENUM, 0, 0, 0, "paper|code",
-     "paper: segment average r, conv k=3, ReLU, Kaiming-normal L; code: the repository's variant (r=D, k=1, ELU)"},
-    {"r", LRA_OPT_INT, 8, 1, 4096, NULL, "segments of the smoother's feature average (paper 'fold'; divides D)"},
-    {"s1", LRA_OPT_INT, 8, 1, 1 << 20, NULL, "sampled token positions (token branch; all tokens if >= n)"},
-    {"s2", LRA_OPT_INT, 8, 1, 4096, NULL, "sampled head features (feature branch; all features if >= p)"},
+     "paper: segment average r, conv k=3, ReLU, Kaiming-normal L; code: the repository's variant (r=D, k=1, ELU)", 0},
+    {"r", LRA_OPT_INT, 8, 1, 4096, NULL, "segments of the smoother's feature average (paper 'fold'; divides D)", 0},
+    {"s1", LRA_OPT_INT, 8, 1, 1 << 20, NULL, "sampled token positions (token branch; all tokens if >= n)", LRA_OPT_COUNT},
+    {"s2", LRA_OPT_INT, 8, 1, 4096, NULL, "sampled head features (feature branch; all features if >= p)", 0},
     {"dropout", LRA_OPT_FLOAT, 0.1, 0.0, 0.99, NULL,
-     "attention dropout on both branches (LRA: 0 ListOps/Pathfinder, 0.1 Text/Retrieval/Image)"},
+     "attention dropout on both branches (LRA: 0 ListOps/Pathfinder, 0.1 Text/Retrieval/Image)", 0},
     {"smoother_dropout", LRA_OPT_FLOAT, 0.5, 0.0, 0.99, NULL,
-     "dropout after the smoother (LRA: 0 ListOps, 0.5 Text/Image/Pathfinder, 0.1 Retrieval)"},
+     "dropout after the smoother (LRA: 0 ListOps, 0.5 Text/Image/Pathfinder, 0.1 Retrieval)", 0},
     {"index_sets", LRA_OPT_ENUM, 0, 0, 0, "fixed|per_call",
-     "fixed: drawn once at init and stored (spec); per_call: fresh sets at every call"},
-    {"token_mask", LRA_OPT_BOOL, 0, 0, 1, NULL, "exclude sampled padded tokens from the token softmax (reference: 0)"},
+     "fixed: drawn once at init and stored (spec); per_call: fresh sets at every call", 0},
+    {"token_mask", LRA_OPT_BOOL, 0, 0, 1, NULL, "exclude sampled padded tokens from the token softmax (reference: 0)", 0},
 };
 
 typedef struct {
-    lra_params *params;
     int smoother, r, k, D, H, p, layer, index_mode, token_mask;
     int64_t n, s1, s2;
     float drop_attn, drop_sm;
@@ -286,7 +279,6 @@ static lra_status s3_validate(const lra_attn_setup *setup) {
 static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
     s3_state *s = lra_xcalloc(1, sizeof *s);
     const lra_attn_values *o = setup->opts;
-    s->params = params;
     s->smoother = (int)lra_attn_value(o, "smoother");
     s->D = setup->model_dim;
     s->H = setup->n_heads;
@@ -345,7 +337,8 @@ static void draw_index_set(lra_rng *r, int64_t n, int64_t k, int32_t *perm, floa
 
 static void s3_init_params(void *state, lra_params *params, uint64_t seed) {
     const s3_state *s = state;
-    lra_rng r = lra_rng_make(seed, lra_rng_stream(S3_RNG_INDEX, (uint64_t)s->layer, 0, 0));
+    lra_rng r =
+        lra_key_rng(lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_S3_INDEX_INIT, .seed = seed, .layer = s->layer}));
     int32_t *perm = lra_xmalloc((size_t)(s->n > s->p ? s->n : s->p) * sizeof(int32_t));
     draw_index_set(&r, s->n, s->s1, perm, lra_f32(lra_params_tensor(params, s->itok)), NULL);
     draw_index_set(&r, s->p, s->s2, perm, lra_f32(lra_params_tensor(params, s->ifeat)), NULL);
@@ -354,15 +347,19 @@ static void s3_init_params(void *state, lra_params *params, uint64_t seed) {
 
 static void s3_destroy(void *state) { free(state); }
 
+// The stream of one of S3's dropout sites at this call (lra_op_dropout takes the seed from the context).
+static uint64_t s3_dropout_stream(const lra_attn_call *call, lra_key_purpose purpose) {
+    return lra_attn_draw_key(call, purpose, 0, 0).stream;
+}
+
 // x: [B, n, D] -> [B, n, D]
-static lra_tensor *s3_smoother(void *state, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *s3_smoother(void *state, lra_params *P, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
+                               const lra_attn_call *call) {
     const s3_state *s = state;
-    lra_params *P = s->params;
     const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
     LRA_ASSERT_MSG(n == s->n, "s3: the smoother's BatchNorm is built for length %lld, got %lld (pad to max length)",
                    (long long)s->n, (long long)n);
     LRA_ASSERT_MSG(D == s->D, "s3: model width %lld, expected %d", (long long)D, s->D);
-    x = lra_op_contiguous(ctx, x);
     lra_tensor *u = x;
     if (s->r < D) u = lra_op_mean(ctx, lra_op_reshape(ctx, x, LRA_DIMS(B, n, s->r, D / s->r)), 3, 0);
     lra_tensor *msm = lra_s3_fft_filter(ctx, u, lra_params_tensor(P, s->iL), D);
@@ -373,8 +370,7 @@ static lra_tensor *s3_smoother(void *state, lra_ctx *ctx, lra_tensor *x, lra_ten
                                    S3_BN_MOMENTUM, ctx->training);
     h = s->smoother == SMOOTHER_CODE ? lra_op_elu(ctx, h, 1.0f) : lra_op_relu(ctx, h);
     if (ctx->training && s->drop_sm > 0.0f)
-        h = lra_op_dropout(ctx, h, s->drop_sm,
-                           lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_SMOOTHER, 0xd00 + call->tower));
+        h = lra_op_dropout(ctx, h, s->drop_sm, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_SMOOTHER));
     return h;
 }
 
@@ -385,18 +381,16 @@ static lra_tensor *merge_heads(lra_ctx *ctx, lra_tensor *y) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *s3_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra_tensor *mask,
-                              const lra_attn_call *call) {
+static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
+                              lra_tensor *mask, const lra_attn_call *call) {
     const s3_state *s = state;
-    lra_params *P = s->params;
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
     LRA_ASSERT_MSG(n == s->n && p == s->p && H == s->H, "s3: q is [%lld, %lld, %lld, %lld], built for H=%d n=%lld p=%d",
                    (long long)B, (long long)H, (long long)n, (long long)p, s->H, (long long)s->n, s->p);
-    mask = lra_op_contiguous(ctx, mask);
     lra_tensor *itok = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(s->s1));
     lra_tensor *ifeat = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(s->s2));
     if (s->index_mode == INDEX_PER_CALL) {
-        lra_rng r = lra_attn_rng(call->seed, lra_attn_stream(call, S3_RNG_INDEX_CALL), 0, 0);
+        lra_rng r = lra_key_rng(lra_attn_draw_key(call, LRA_KEY_S3_INDEX_CALL, 0, 0));
         int32_t *perm = lra_arena_alloc(ctx->arena, (size_t)(n > p ? n : p) * sizeof(int32_t));
         draw_index_set(&r, n, s->s1, perm, NULL, lra_i32(itok));
         draw_index_set(&r, p, s->s2, perm, NULL, lra_i32(ifeat));
@@ -418,15 +412,13 @@ static lra_tensor *s3_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tens
     }
     lra_tensor *a1 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, ks, 0, 1), 1.0f / sqrtf((float)p)), madd);
     if (ctx->training && s->drop_attn > 0.0f)
-        a1 = lra_op_dropout(ctx, a1, s->drop_attn,
-                            lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_TOKEN, 0xa77 + call->tower));
+        a1 = lra_op_dropout(ctx, a1, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_TOKEN));
     lra_tensor *y1 = lra_op_matmul(ctx, a1, vs, 0, 0);  // [B, H, n, p]
     // Feature branch.
     lra_tensor *kf = lra_op_index_select(ctx, km, 3, ifeat), *vf = lra_op_index_select(ctx, vm, 3, ifeat);
     lra_tensor *a2 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, kf, 1, 0), 1.0f / sqrtf((float)n)), NULL);
     if (ctx->training && s->drop_attn > 0.0f)
-        a2 = lra_op_dropout(ctx, a2, s->drop_attn,
-                            lra_rng_stream(ctx->step, (uint64_t)s->layer, S3_DROP_FEATURE, 0xa77 + call->tower));
+        a2 = lra_op_dropout(ctx, a2, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_FEATURE));
     lra_tensor *y2 = lra_op_matmul(ctx, vf, a2, 0, 1);  // [B, H, n, s2] x [B, H, p, s2]^T -> [B, H, n, p]
     // Fusion over the merged heads.
     lra_tensor *la = lra_op_layer_norm(ctx, merge_heads(ctx, y1), lra_params_tensor(P, s->ilna_w),

@@ -22,16 +22,17 @@
 typedef enum { SK_FULL = 0, SK_NOPILOT, SK_UNIFORM, SK_SIMPLENORM, SK_NONORM } skein_variant;
 
 #define SK_OPT_FEATURES \
-    {"nb_features", LRA_OPT_INT, 256, 0, 1 << 20, NULL, "sample count d_f (0 = int(4 ln n)); d = min(d_f, min n_b - 1)"}
+    {"nb_features", LRA_OPT_INT, 256, 0, 1 << 20, NULL, "sample count d_f (0 = int(4 ln n)); d = min(d_f, min n_b - 1)", \
+     LRA_OPT_COUNT}
 #define SK_OPT_SHARED \
-    {"shared_pilot", LRA_OPT_BOOL, 0, 0, 1, NULL, "one set of pilot uniforms for all examples (reference)"}
+    {"shared_pilot", LRA_OPT_BOOL, 0, 0, 1, NULL, "one set of pilot uniforms for all examples (reference)", 0}
 #define SK_OPT_BLOCK \
-    {"block_rows", LRA_OPT_INT, 256, 1, 1 << 20, NULL, "query rows per block in the column pass (scratch only)"}
+    {"block_rows", LRA_OPT_INT, 256, 1, 1 << 20, NULL, "query rows per block in the column pass (scratch only)", 0}
 
 static const lra_attn_option k_opts_full[] = {
     SK_OPT_FEATURES,
     SK_OPT_SHARED,
-    {"dup_pilot_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "duplicate pilot rows each get the full gradient (reference)"},
+    {"dup_pilot_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "duplicate pilot rows each get the full gradient (reference)", 0},
     SK_OPT_BLOCK,
 };
 static const lra_attn_option k_opts_pilot[] = {SK_OPT_FEATURES, SK_OPT_SHARED, SK_OPT_BLOCK};
@@ -40,7 +41,7 @@ static const lra_attn_option k_opts_nonorm[] = {
     SK_OPT_FEATURES,
     SK_OPT_SHARED,
     SK_OPT_BLOCK,
-    {"unweighted", LRA_OPT_BOOL, 0, 0, 1, NULL, "omega_j = 1 instead of 1/(d w_j) (reference)"},
+    {"unweighted", LRA_OPT_BOOL, 0, 0, 1, NULL, "omega_j = 1 instead of 1/(d w_j) (reference)", 0},
 };
 
 // Value of an option the variant may not declare (then `def`).
@@ -193,13 +194,9 @@ static size_t carve(float *base, skein_scratch *s, int64_t n, int64_t p, int64_t
 static void skein_backward(lra_ctx *ctx, lra_node *node);
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *skein_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                 lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                 lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const skein_state *st = state;
-    q = lra_op_contiguous(ctx, q);
-    k = lra_op_contiguous(ctx, k);
-    v = lra_op_contiguous(ctx, v);
-    mask = lra_op_contiguous(ctx, mask);
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
     lra_arena *A = ctx->arena;
     skein_saved *sv = lra_arena_calloc(A, sizeof *sv);
@@ -236,11 +233,11 @@ static lra_tensor *skein_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_t
         sv->opil = lra_arena_alloc(A, (size_t)(B * H * d * p) * sizeof(float));
         sv->lsepil = lra_arena_alloc(A, (size_t)(B * H * d) * sizeof(float));
         // Pilot rows j_t = valid[floor(u_t n_b)], shared by the heads of an example.
-        const uint64_t stream = lra_attn_stream(call, LRA_ATTN_RNG_PILOT);
         int32_t *valid = lra_arena_alloc(A, (size_t)n * sizeof(int32_t));
         for (int64_t b = 0; b < B; b++) {
             lra_attn_valid_positions(sv->mask + b * n, n, valid);
-            lra_rng r = lra_attn_rng(call->seed, stream, st->shared_pilot ? 0 : (uint64_t)(ctx->example_offset + b), 0);
+            const uint64_t example = st->shared_pilot ? 0 : (uint64_t)(ctx->example_offset + b);
+            lra_rng r = lra_key_rng(lra_attn_draw_key(call, LRA_KEY_SKEIN_PILOT, example, 0));
             for (int64_t t = 0; t < d; t++) {
                 int64_t pos = (int64_t)(lra_rng_uniform_double(&r) * (double)sv->nb[b]);
                 if (pos >= sv->nb[b]) pos = sv->nb[b] - 1;
@@ -248,7 +245,6 @@ static lra_tensor *skein_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_t
             }
         }
     }
-    const uint64_t col_stream = lra_attn_stream(call, LRA_ATTN_RNG_COLUMNS);
     lra_tensor *out = lra_tensor_new(A, LRA_F32, q->shape, 4);
     const int nt = omp_get_max_threads();
     skein_scratch tmp;
@@ -291,7 +287,8 @@ static lra_tensor *skein_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_t
         }
         int32_t *cols = sv->cols + bh * d;
         float *omega = sv->omega + bh * d;
-        lra_rng r = lra_attn_rng(call->seed, col_stream, (uint64_t)(ctx->example_offset + b), (uint64_t)h);
+        lra_rng r = lra_key_rng(
+            lra_attn_draw_key(call, LRA_KEY_SKEIN_COLUMNS, (uint64_t)(ctx->example_offset + b), (uint64_t)h));
         sample_columns(&r, s.w, s.valid, nb, d, s.keys, cols);
         double wsum = 0.0;
         for (int64_t j = 0; j < n; j++) wsum += s.w[j];
@@ -509,27 +506,31 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
     }
 }
 
-#define SK_DEF(sym, cname, text, opts, createfn)                     \
-    const lra_attn_kernel_def sym = {                                \
-        .name = cname,                                               \
-        .summary = text,                                             \
-        .options = opts,                                             \
-        .n_options = sizeof opts / sizeof opts[0],                   \
-        .min_tokens = 2, /* the spec's sampling needs n_b >= 2 */    \
-        .create = createfn,                                          \
-        .forward = skein_forward,                                    \
-        .destroy = skein_destroy,                                    \
+#define SK_SMALL "nb_features=6"
+#define SK_DEF(sym, cname, text, opts, createfn, small)                          \
+    const lra_attn_kernel_def sym = {                                            \
+        .name = cname,                                                           \
+        .summary = text,                                                         \
+        .options = opts,                                                         \
+        .n_options = sizeof opts / sizeof opts[0],                               \
+        .min_tokens = 2, /* the spec's sampling needs n_b >= 2 */                \
+        .create = createfn,                                                      \
+        .forward = skein_forward,                                                \
+        .destroy = skein_destroy,                                                \
+        .conformance = {.small_opts = small, .approx_lo = 4, .approx_hi = 48}, \
     }
 
 SK_DEF(lra_attn_skeinformer, "skeinformer",
        "Skeinformer: column sampling from pilot rows, adaptive row normalisation, pilot reutilisation", k_opts_full,
-       create_full);
+       create_full, SK_SMALL);
 SK_DEF(lra_attn_skein_nopilot, "skein_nopilot", "Skeinformer without pilot sampling reutilisation", k_opts_pilot,
-       create_nopilot);
+       create_nopilot, SK_SMALL);
 SK_DEF(lra_attn_skein_uniform, "skein_uniform", "Skeinformer with uniform column sampling (no pilot)", k_opts_uniform,
-       create_uniform);
+       create_uniform, SK_SMALL);
 SK_DEF(lra_attn_skein_simplenorm, "skein_simplenorm",
-       "Skeinformer with simple row normalisation over the sampled columns", k_opts_pilot, create_simplenorm);
+       "Skeinformer with simple row normalisation over the sampled columns", k_opts_pilot, create_simplenorm, SK_SMALL);
+// The importance weights 1/(d w_j) are constants by the spec (w comes from the data), so the suite's
+// finite-difference check runs unweighted; the weighted path differs only by those constants.
 SK_DEF(lra_attn_skein_nonorm, "skein_nonorm",
        "Skeinformer without row normalisation: exact row sums, importance-weighted sampled columns", k_opts_nonorm,
-       create_nonorm);
+       create_nonorm, SK_SMALL ",unweighted=true");

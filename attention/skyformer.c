@@ -17,10 +17,10 @@
 #include "core/ops.h"
 
 static const lra_attn_option k_options[] = {
-    {"nb_features", LRA_OPT_INT, 128, 2, 1 << 16, NULL, "landmarks d (Skyformer LRA config 128)"},
-    {"pinv_iters", LRA_OPT_INT, 6, 0, 100, NULL, "Newton-Schulz iterations"},
-    {"pinv_init", LRA_OPT_ENUM, 0, 0, 0, LRA_PINV_INIT_CHOICES, "scale of Z0: per matrix (default) or global (reference)"},
-    {"reference_scale", LRA_OPT_BOOL, 0, 0, 1, NULL, "hard-coded 32^-1/4 instead of p^-1/4 (reference; same at p = 32)"},
+    {"nb_features", LRA_OPT_INT, 128, 2, 1 << 16, NULL, "landmarks d (Skyformer LRA config 128)", LRA_OPT_COUNT},
+    {"pinv_iters", LRA_OPT_INT, 6, 0, 100, NULL, "Newton-Schulz iterations", 0},
+    {"pinv_init", LRA_OPT_ENUM, 0, 0, 0, LRA_PINV_INIT_CHOICES, "scale of Z0: per matrix (default) or global (reference)", 0},
+    {"reference_scale", LRA_OPT_BOOL, 0, 0, 1, NULL, "hard-coded 32^-1/4 instead of p^-1/4 (reference; same at p = 32)", 0},
 };
 
 typedef struct {
@@ -114,8 +114,8 @@ static lra_tensor *gauss_kernel(lra_ctx *ctx, lra_tensor *x, lra_tensor *y) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *skyformer_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                     lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *skyformer_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                     lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const skyformer_state *s = state;
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], d = s->d;
     const float c = powf(s->ref_scale ? 32.0f : (float)p, -0.25f);
@@ -124,13 +124,13 @@ static lra_tensor *skyformer_forward(void *state, lra_ctx *ctx, lra_tensor *q, l
     lra_tensor *X = lra_op_concat(ctx, (lra_tensor *[]){lra_op_mul(ctx, q, mc), lra_op_mul(ctx, k, mc)}, 2, 2);
     lra_tensor *vt = lra_op_mul(ctx, v, mrow);
     // Landmark indices [B, H, d]: the same uniforms for every example (scaled by its n_b) and head.
-    lra_tensor *mcont = lra_op_contiguous(ctx, mask);
     float *u = lra_arena_alloc(ctx->arena, (size_t)d * sizeof(float));
-    lra_rng_fill_uniform(call->seed, lra_attn_stream(call, LRA_ATTN_RNG_LANDMARKS), 0, u, (size_t)d);
+    const lra_key key = lra_attn_draw_key(call, LRA_KEY_SKYFORMER_LANDMARKS, 0, 0);
+    lra_rng_fill_uniform(key.seed, key.stream, 0, u, (size_t)d);
     lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(B, H, d));
     int32_t *valid = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(int32_t));
     for (int64_t b = 0; b < B; b++) {
-        int64_t nb = lra_attn_valid_positions(lra_f32(mcont) + b * n, n, valid);
+        int64_t nb = lra_attn_valid_positions(lra_f32(mask) + b * n, n, valid);
         if (nb == 0) {  // no real token: treat every position as real
             for (int64_t j = 0; j < n; j++) valid[j] = (int32_t)j;
             nb = n;
@@ -165,4 +165,5 @@ const lra_attn_kernel_def lra_attn_skyformer = {
     .create = skyformer_create,
     .forward = skyformer_forward,
     .destroy = skyformer_destroy,
+    .conformance = {.small_opts = "nb_features=8", .grad_atol = 3e-3, .grad_rtol = 3e-2},
 };

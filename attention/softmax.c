@@ -12,12 +12,12 @@
 #include "core/fastmath.h"
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/keys.h"
 #include "core/rng.h"
-#include "layers/dropout.h"
 
 static const lra_attn_option k_options[] = {
-    {"dropout", LRA_OPT_FLOAT, 0.1, 0.0, 0.99, NULL, "attention dropout on the probabilities (0 = paper's 'w/o dropout')"},
-    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block (memory = threads x block_rows x n floats)"},
+    {"dropout", LRA_OPT_FLOAT, 0.1, 0.0, 0.99, NULL, "attention dropout on the probabilities (0 = paper's 'w/o dropout')", 0},
+    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block (memory = threads x block_rows x n floats)", 0},
 };
 
 typedef struct {
@@ -158,14 +158,10 @@ static void softmax_backward(lra_ctx *ctx, lra_node *node) {
     }
 }
 
-// q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *softmax_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                   lra_tensor *mask, const lra_attn_call *call) {
+// q, k, v: [B, H, n, p], mask [B, n] (contiguous) -> [B, H, n, p]
+static lra_tensor *softmax_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                   lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const softmax_state *st = state;
-    q = lra_op_contiguous(ctx, q);
-    k = lra_op_contiguous(ctx, k);
-    v = lra_op_contiguous(ctx, v);
-    mask = lra_op_contiguous(ctx, mask);
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
     lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, q->shape, 4);
     lra_tensor *lse = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, n));
@@ -174,7 +170,9 @@ static lra_tensor *softmax_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra
     sv->p_drop = call->training ? st->dropout : 0.0f;
     sv->block_rows = st->block_rows;
     sv->seed = call->seed;
-    sv->stream = lra_rng_stream(call->step, (uint64_t)call->layer, LRA_DROP_ATTN_PROBS, 0xa77 + call->tower);
+    sv->stream = lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_DROPOUT_ATTN_PROBS, .step = call->step,
+                                                .layer = call->layer, .tower = call->tower})
+                     .stream;
     sv->example_offset = ctx->example_offset;
     sv->mask = lra_f32(mask);
     const int64_t rbmax = st->block_rows < n ? st->block_rows : n;
@@ -216,4 +214,5 @@ const lra_attn_kernel_def lra_attn_softmax = {
     .create = softmax_create,
     .forward = softmax_forward,
     .destroy = softmax_destroy,
+    .conformance = {.exact_opts = "dropout=0"},
 };

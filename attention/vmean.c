@@ -34,10 +34,8 @@ static void vmean_backward(lra_ctx *ctx, lra_node *node) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *vmean_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                 lra_tensor *mask, const lra_attn_call *call) {
-    v = lra_op_contiguous(ctx, v);
-    mask = lra_op_contiguous(ctx, mask);
+static lra_tensor *vmean_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                 lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const int64_t B = v->shape[0], H = v->shape[1], n = v->shape[2], p = v->shape[3];
     lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, v->shape, 4);
     const float *vd = lra_f32(v), *md = lra_f32(mask);

@@ -30,8 +30,6 @@
 #include "core/rng.h"
 
 #define YOSO_PI 3.14159265358979323846
-// Purpose id of the hash draws (distinct from attn_util's ids).
-#define YOSO_RNG_HASH ((lra_attn_purpose)0x5a40)
 // Below this many elements of q a loop over (example, head) slices stays on one thread.
 #define YOSO_PAR_MIN 16384
 // Floor of 1 - x^2 in the exact derivative (caps 1/sqrt(1-x^2) at 1000 where q^.k^ rounds to +-1).
@@ -41,24 +39,25 @@ enum { BWD_LSH = 0, BWD_EXACT = 1, BWD_V2 = 2 };
 
 static const lra_attn_option k_yoso_e_options[] = {
     {"hash_code_len", LRA_OPT_INT, 12, 1, 16, NULL,
-     "tau, exponent of the collision probability (LRA yoso: 11 ListOps, 12 Text/Retrieval, 10 Image/Pathfinder)"},
-    {"exact_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "true derivative of E instead of the v1 (tau/2)E surrogate"},
-    {"acos_scale", LRA_OPT_FLOAT, 1.0, 0.5, 1.0, NULL, "x is scaled by this inside arccos (0.98 = YOSO v2's yoso_e)"},
-    {"conv_window", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence added to O (0 = off)"},
-    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block (memory = threads x 2 x block_rows x n)"},
+     "tau, exponent of the collision probability (LRA yoso: 11 ListOps, 12 Text/Retrieval, 10 Image/Pathfinder)", 0},
+    {"exact_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "true derivative of E instead of the v1 (tau/2)E surrogate", 0},
+    {"acos_scale", LRA_OPT_FLOAT, 1.0, 0.5, 1.0, NULL, "x is scaled by this inside arccos (0.98 = YOSO v2's yoso_e)", 0},
+    {"conv_window", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence added to O (0 = off)", 0},
+    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block (memory = threads x 2 x block_rows x n)", 0},
 };
 
 static const lra_attn_option k_yoso_options[] = {
-    {"num_hash", LRA_OPT_INT, 32, 1, 1024, NULL, "m, number of hash functions (LRA yoso-v1-32: 32; yoso-v2-16: 16)"},
+    {"num_hash", LRA_OPT_INT, 32, 1, 1024, NULL, "m, number of hash functions (LRA yoso-v1-32: 32; yoso-v2-16: 16)",
+     LRA_OPT_COUNT},
     {"hash_code_len", LRA_OPT_INT, 12, 1, 16, NULL,
-     "tau, bits per code (LRA: 11 ListOps, 12 Text/Retrieval, 10 Image/Pathfinder)"},
+     "tau, bits per code (LRA: 11 ListOps, 12 Text/Retrieval, 10 Image/Pathfinder)", 0},
     {"hash", LRA_OPT_ENUM, 0, 0, 0, "fast|gaussian",
-     "fast = sign flips + Hadamard (reference); gaussian = exact SimHash"},
+     "fast = sign flips + Hadamard (reference); gaussian = exact SimHash", 0},
     {"backward", LRA_OPT_ENUM, 0, 0, 0, "lsh|exact|v2",
-     "lsh = paper's LSH-accumulated backward; exact = O(n^2) expectation formulas; v2 = YOSO-v2 backward"},
-    {"exact_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "with backward=exact: true derivative of E instead of (tau/2)E"},
-    {"conv_window", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence added to O (0 = off)"},
-    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block of backward=exact"},
+     "lsh = paper's LSH-accumulated backward; exact = O(n^2) expectation formulas; v2 = YOSO-v2 backward", 0},
+    {"exact_grad", LRA_OPT_BOOL, 0, 0, 1, NULL, "with backward=exact: true derivative of E instead of (tau/2)E", 0},
+    {"conv_window", LRA_OPT_INT, 0, 0, 1025, NULL, "depthwise conv of m*V along the sequence added to O (0 = off)", 0},
+    {"block_rows", LRA_OPT_INT, 64, 1, 4096, NULL, "query rows per block of backward=exact", 0},
 };
 
 typedef struct {
@@ -66,7 +65,6 @@ typedef struct {
     int tau, m, gaussian, backward, exact_grad, block_rows;
     float acos_scale;
     int conv_window, conv_index, heads;
-    lra_params *params;
 } yoso_state;
 
 // Hash geometry of one slice.
@@ -122,7 +120,7 @@ static int64_t hash_draw_count(const hash_cfg *c) {
 // The random draws of slice (global example gb, head h): fast: signs [3][hp][parts] (+-1; part a's diagonal
 // D_{round+1} is the column a); gaussian: R [hp][m*tau].
 static void hash_draw(const hash_cfg *c, const lra_attn_call *call, int64_t gb, int64_t h, float *draws) {
-    lra_rng r = lra_attn_rng(call->seed, lra_attn_stream(call, YOSO_RNG_HASH), (uint64_t)gb, (uint64_t)h);
+    lra_rng r = lra_key_rng(lra_attn_draw_key(call, LRA_KEY_YOSO_HASH, (uint64_t)gb, (uint64_t)h));
     int64_t cnt = hash_draw_count(c);
     if (c->gaussian) {
         for (int64_t i = 0; i < cnt; i++) draws[i] = lra_rng_normal(&r);
@@ -613,7 +611,6 @@ static void *yoso_create_common(const lra_attn_setup *setup, lra_params *params,
     s->block_rows = (int)lra_attn_value(setup->opts, "block_rows");
     s->conv_window = (int)lra_attn_value(setup->opts, "conv_window");
     s->heads = setup->n_heads;
-    s->params = params;
     s->acos_scale = 1.0f;
     if (sampled) {
         s->m = (int)lra_attn_value(setup->opts, "num_hash");
@@ -646,11 +643,9 @@ static void *yoso_create(const lra_attn_setup *setup, lra_params *params) {
 static void yoso_destroy(void *state) { free(state); }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
-static lra_tensor *yoso_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
-                                lra_tensor *mask, const lra_attn_call *call) {
+static lra_tensor *yoso_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const yoso_state *st = state;
-    mask = lra_op_contiguous(ctx, mask);
-    v = lra_op_contiguous(ctx, v);
     // In eval the reference skips this normalisation for `yoso`; it does not change the codes, so it always runs.
     lra_tensor *qn = lra_op_contiguous(ctx, lra_op_l2_normalize(ctx, q, 1e-12f));
     lra_tensor *kn = lra_op_contiguous(ctx, lra_op_l2_normalize(ctx, k, 1e-12f));
@@ -658,7 +653,7 @@ static lra_tensor *yoso_forward(void *state, lra_ctx *ctx, lra_tensor *q, lra_te
     lra_tensor *o = lra_op_l2_normalize(ctx, y, 1e-12f);
     if (st->conv_index >= 0) {
         lra_tensor *vm = lra_op_mul(ctx, v, lra_attn_mask_rows(ctx, mask));
-        o = lra_op_add(ctx, o, depthwise_conv(ctx, vm, lra_params_tensor(st->params, st->conv_index)));
+        o = lra_op_add(ctx, o, depthwise_conv(ctx, vm, lra_params_tensor(params, st->conv_index)));
     }
     return o;
 }
@@ -671,6 +666,8 @@ const lra_attn_kernel_def lra_attn_yoso_e = {
     .create = yoso_e_create,
     .forward = yoso_forward,
     .destroy = yoso_destroy,
+    // The default backward is the v1 (tau/2)E surrogate (§2.19): the suite checks the true derivative.
+    .conformance = {.small_opts = "exact_grad=true"},
 };
 
 const lra_attn_kernel_def lra_attn_yoso = {
@@ -681,4 +678,6 @@ const lra_attn_kernel_def lra_attn_yoso = {
     .create = yoso_create,
     .forward = yoso_forward,
     .destroy = yoso_destroy,
+    // The output is piecewise constant in q and k (hash codes); the backward is the expectation's.
+    .conformance = {.grad_exempt = 1},
 };

@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keys.h"
 #include "core/rng.h"
-
-// Purpose id of the data-order stream ("DATA"), so it never collides with init or dropout draws.
-#define LRA_BATCHER_PURPOSE 0x44415441ull
 
 enum { JOB_NONE, JOB_PENDING, JOB_BUSY, JOB_DONE };
 
@@ -54,7 +52,8 @@ void lra_batcher_options_eval(lra_batcher_options *opt, int batch_size, int64_t 
 }
 
 void lra_batcher_epoch_order(uint64_t seed, int64_t epoch, int64_t n, int32_t *out) {
-    lra_rng r = lra_rng_make(seed, lra_rng_stream(LRA_BATCHER_PURPOSE, (uint64_t)epoch, 0, 0));
+    lra_rng r = lra_key_rng(lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_BATCH_ORDER, .seed = seed,
+                                                           .epoch = (uint64_t)epoch}));
     lra_rng_permutation(&r, n, out);
 }
 

@@ -19,8 +19,8 @@ void lra_attention_layer_declare(lra_attention_layer *a, lra_params *p, const ch
     snprintf(buf, sizeof buf, "%s.attn.", name);
     lra_attn_setup setup = {.layer = layer, .n_heads = heads, .head_dim = head_dim, .model_dim = dim,
                             .seq_len = seq_len, .opts = opts, .prefix = buf};
-    a->kernel = kernel;
-    a->kernel_state = kernel->create ? kernel->create(&setup, p) : NULL;
+    lra_status st = lra_attn_instance_make(&a->attn, kernel, &setup, p, 0);
+    LRA_ASSERT_MSG(st == LRA_OK, "%s: %s", name, lra_error_message());
     snprintf(buf, sizeof buf, "%s.ff", name);
     lra_linear_declare(&a->ff, p, buf, inner, dim, 1);
     a->layer = layer;
@@ -30,13 +30,11 @@ void lra_attention_layer_declare(lra_attention_layer *a, lra_params *p, const ch
 }
 
 void lra_attention_layer_init_params(lra_attention_layer *a, lra_params *p, uint64_t seed) {
-    if (a->kernel->init_params) a->kernel->init_params(a->kernel_state, p, seed);
+    LRA_ASSERT(a->attn.params == p);
+    lra_attn_instance_init(&a->attn, seed);
 }
 
-void lra_attention_layer_destroy(lra_attention_layer *a) {
-    if (a->kernel && a->kernel->destroy) a->kernel->destroy(a->kernel_state);
-    a->kernel_state = NULL;
-}
+void lra_attention_layer_destroy(lra_attention_layer *a) { lra_attn_instance_free(&a->attn); }
 
 // [B, n, H*p] -> contiguous [B, H, n, p]
 static lra_tensor *split_heads(lra_ctx *ctx, lra_tensor *x, int heads, int head_dim) {
@@ -48,12 +46,12 @@ lra_tensor *lra_attention_layer_forward(const lra_attention_layer *a, lra_params
                                         lra_tensor *mask, uint64_t tower) {
     lra_attn_call call = {.seed = ctx->seed, .step = ctx->step, .layer = a->layer, .training = ctx->training,
                           .tower = tower};
-    lra_tensor *h = x;
-    if (a->kernel->pre_transform) h = a->kernel->pre_transform(a->kernel_state, ctx, x, mask, &call);
+    LRA_ASSERT(a->attn.params == p);
+    lra_tensor *h = lra_attn_instance_pre(&a->attn, ctx, x, mask, &call);
     lra_tensor *q = split_heads(ctx, lra_linear_forward(&a->wq, p, ctx, h), a->heads, a->head_dim);
     lra_tensor *k = split_heads(ctx, lra_linear_forward(&a->wk, p, ctx, h), a->heads, a->head_dim);
     lra_tensor *v = split_heads(ctx, lra_linear_forward(&a->wv, p, ctx, h), a->heads, a->head_dim);
-    lra_tensor *o = a->kernel->forward(a->kernel_state, ctx, q, k, v, mask, &call);  // [B, H, n, p]
+    lra_tensor *o = lra_attn_instance_forward(&a->attn, ctx, q, k, v, mask, &call);  // [B, H, n, p]
     lra_tensor *merged = lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));      // [B, n, H, p]
     merged = lra_op_reshape(ctx, merged, LRA_DIMS(x->shape[0], x->shape[1], a->heads * a->head_dim));
     return lra_linear_forward(&a->ff, p, ctx, merged);

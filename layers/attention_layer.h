@@ -13,12 +13,12 @@
 
 typedef struct {
     lra_linear wq, wk, wv, ff;
-    const lra_attn_kernel_def *kernel;
-    void *kernel_state;
+    lra_attn_instance attn;  // the kernel, its parameters declared in the model's store
     int layer, heads, head_dim, dim;
 } lra_attention_layer;
 
-// Declares the projections and lets the kernel declare its own parameters.
+// Declares the projections and lets the kernel declare its own parameters (the options must have passed
+// the kernel's validate: tasks/settings.c checks them when the config is read).
 void lra_attention_layer_declare(lra_attention_layer *a, lra_params *p, const char *name, int dim, int heads,
                                  int head_dim, int64_t seq_len, int layer, const lra_attn_kernel_def *kernel,
                                  const lra_attn_values *opts);

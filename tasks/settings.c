@@ -60,8 +60,6 @@ static const lra_config_key k_keys[] = {
     {"train.prefetch", LRA_CONFIG_BOOL, "true", NULL, "prepare the next batch on a background thread", 0},
 };
 
-static void format_number(char *buf, size_t n, double v) { snprintf(buf, n, "%.17g", v); }
-
 lra_config_schema *lra_settings_schema(void) {
     lra_config_schema *s = lra_config_schema_new();
     lra_status st = LRA_OK;
@@ -77,35 +75,8 @@ lra_config_schema *lra_settings_schema(void) {
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *d = lra_attention_get(i);
         for (int j = 0; j < d->n_options; j++) {
-            const lra_attn_option *o = &d->options[j];
-            char key[160], def[64], spec[256];
-            snprintf(key, sizeof key, "model.attention.%s.%s", d->name, o->name);
-            lra_config_key k = {key, LRA_CONFIG_FLOAT, def, spec, o->doc, 0};
-            switch (o->type) {
-            case LRA_OPT_INT:
-                k.type = LRA_CONFIG_INT;
-                snprintf(def, sizeof def, "%lld", (long long)o->def);
-                snprintf(spec, sizeof spec, "[%lld,%lld]", (long long)o->min, (long long)o->max);
-                break;
-            case LRA_OPT_FLOAT:
-                format_number(def, sizeof def, o->def);
-                snprintf(spec, sizeof spec, "[%.17g,%.17g]", o->min, o->max);
-                break;
-            case LRA_OPT_BOOL:
-                k.type = LRA_CONFIG_BOOL;
-                snprintf(def, sizeof def, "%s", o->def != 0 ? "true" : "false");
-                k.spec = NULL;
-                break;
-            case LRA_OPT_ENUM: {
-                k.type = LRA_CONFIG_ENUM;
-                const char *p = o->choices;
-                for (int c = 0; c < (int)o->def; c++) p = strchr(p, '|') + 1;
-                size_t len = strchr(p, '|') ? (size_t)(strchr(p, '|') - p) : strlen(p);
-                snprintf(def, sizeof def, "%.*s", (int)len, p);
-                snprintf(spec, sizeof spec, "%s", o->choices);
-                break;
-            }
-            }
+            lra_attn_config_text text;
+            lra_config_key k = lra_attn_config_key(d, &d->options[j], &text);
             st = lra_config_schema_add(s, &k, 1);
             LRA_ASSERT_MSG(st == LRA_OK, "schema: %s", lra_error_message());
         }

@@ -1,6 +1,6 @@
 // Conformance suite for every registered attention kernel (attention/registry.c), plus kernel-specific
-// checks.  The walk covers kernels added later automatically; the table below only lists per-kernel
-// tolerances, exemptions and the option settings some checks need (unknown names get the defaults).
+// checks.  The walk covers kernels added later automatically; tolerances, exemptions and the option
+// settings some checks need come from each kernel's definition (`.conformance`, attention.h).
 //   - shapes, finite outputs;
 //   - padded keys have no influence on the real rows (kernels whose spec masks padding);
 //   - bitwise identical outputs and gradients at 1 and 2 threads;
@@ -20,58 +20,12 @@
 #include "core/threads.h"
 #include "tests/harness.h"
 
-// ------------------------------------------------------------------------------------------ kernel table
-typedef struct {
-    const char *name;
-    int pad_exempt;           // padded K/V rows may influence real rows (the spec says so)
-    int grad_exempt;          // no finite-difference check
-    double grad_atol, grad_rtol;  // 0 = gradcheck defaults
-    double grad_eps;          // relative finite-difference step (0 = 1e-2)
-    const char *small_opts;   // overrides for the tiny sizes of the suite ("a=1,b=2"; "N" = n)
-    const char *exact_opts;   // settings that reduce the kernel to exact softmax (NULL: none)
-    int exact_full_mask_only; // the reduction holds only without padding
-    const char *approx_opt;   // feature/sample-count option for the error-falls check (NULL: skip)
-    const char *approx_lo, *approx_hi;
-} kspec;
-
-static const kspec k_specs[] = {
-    {"softmax", 0, 0, 0, 0, 0, NULL, "dropout=0", 0, NULL, NULL, NULL},
-    {"vmean", 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL},
-    {"linformer", 0, 0, 0, 0, 0, "k=8", NULL, 0, NULL, NULL, NULL},
-    {"linformer_unreduced", 0, 0, 0, 0, 0, "nb_features=8", NULL, 0, NULL, NULL, NULL},
-    // Informer attends to padded keys by design (§2.5, §3).
-    // The top-u selection is discontinuous in q and k: a smaller step keeps it fixed.
-    {"informer", 1, 0, 0, 0, 1e-3, "in_nb_features=8", "in_nb_features=100000", 1, "in_nb_features", "4", "48"},
-    {"informer_masked", 0, 0, 0, 0, 1e-3, "in_nb_features=6", "in_nb_features=N", 1, "in_nb_features", "4", "56"},
-    {"nystrom", 0, 0, 0, 0, 0, "num_landmarks=4,conv_kernel=3", "num_landmarks=N", 0, "num_landmarks", "2", "32"},
-    {"performer", 0, 0, 0, 0, 0, "nb_features=16", NULL, 0, "nb_features", "8", "512"},
-    {"skyformer", 0, 0, 3e-3, 3e-2, 0, "nb_features=8", NULL, 0, NULL, NULL, NULL},
-    {"skeinformer", 0, 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
-    {"skein_nopilot", 0, 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
-    {"skein_uniform", 0, 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
-    {"skein_simplenorm", 0, 0, 0, 0, 0, "nb_features=6", NULL, 0, "nb_features", "4", "48"},
-    // The importance weights 1/(d w_j) are constants by the spec (w comes from the data), so the
-    // finite-difference check runs unweighted; the weighted path differs only by those constants.
-    {"skein_nonorm", 0, 0, 0, 0, 0, "nb_features=6,unweighted=1", NULL, 0, "nb_features", "4", "48"},
-    // yoso_e's default backward is the v1 (tau/2)E surrogate (§2.19): check the true derivative.
-    {"yoso_e", 0, 0, 0, 0, 0, "exact_grad=1", NULL, 0, NULL, NULL, NULL},
-    // yoso's output is piecewise constant in q and k (hash codes); its backward is the expectation's.
-    {"yoso", 0, 1, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL},
-};
-static const kspec k_default_spec = {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL};
-
-static const kspec *spec_of(const char *name) {
-    for (size_t i = 0; i < sizeof k_specs / sizeof k_specs[0]; i++)
-        if (!strcmp(k_specs[i].name, name)) return &k_specs[i];
-    return &k_default_spec;
-}
-
 // ------------------------------------------------------------------------------------------ instances
+// The suite's settings for a kernel come from its definition (lra_attn_kernel_def.conformance).
+static const lra_attn_conformance *spec_of(const lra_attn_kernel_def *def) { return &def->conformance; }
+
 typedef struct {
-    const lra_attn_kernel_def *def;
-    lra_attn_values vals;
-    lra_params params;
-    void *state;
+    lra_attn_instance in;  // own parameters
     int64_t n;
 } kinst;
 
@@ -95,30 +49,21 @@ static int apply_opts(const lra_attn_kernel_def *def, lra_attn_values *vals, con
 // A kernel for H heads of size p at length n with option overrides (two strings, either may be NULL).
 static int kinst_make(kinst *ki, const lra_attn_kernel_def *def, int H, int p, int64_t n, const char *opts1,
                       const char *opts2, uint64_t init_seed) {
-    memset(ki, 0, sizeof *ki);
-    ki->def = def;
     ki->n = n;
-    lra_attn_values_defaults(def, &ki->vals);
-    if (!apply_opts(def, &ki->vals, opts1, n) || !apply_opts(def, &ki->vals, opts2, n)) return 0;
-    lra_params_init(&ki->params);
+    lra_attn_values vals;
+    lra_attn_values_defaults(def, &vals);
+    if (!apply_opts(def, &vals, opts1, n) || !apply_opts(def, &vals, opts2, n)) return 0;
     lra_attn_setup setup = {.layer = 0, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
-                            .opts = &ki->vals, .prefix = "test.attn."};
-    ki->state = def->create ? def->create(&setup, &ki->params) : NULL;
-    lra_params_finalize(&ki->params);
-    lra_params_initialize(&ki->params, init_seed);
-    if (def->init_params) def->init_params(ki->state, &ki->params, init_seed);
-    return 1;
+                            .opts = &vals, .prefix = "test.attn."};
+    return lra_attn_instance_make(&ki->in, def, &setup, NULL, init_seed) == LRA_OK;
 }
 
-static void kinst_free(kinst *ki) {
-    if (ki->def->destroy) ki->def->destroy(ki->state);
-    lra_params_free(&ki->params);
-}
+static void kinst_free(kinst *ki) { lra_attn_instance_free(&ki->in); }
 
 static lra_tensor *kinst_forward(kinst *ki, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                                  lra_tensor *mask, uint64_t step) {
     lra_attn_call call = {.seed = ctx->seed, .step = step, .layer = 0, .training = ctx->training, .tower = 0};
-    return ki->def->forward(ki->state, ctx, q, k, v, mask, &call);
+    return lra_attn_instance_forward(&ki->in, ctx, q, k, v, mask, &call);
 }
 
 // Mask [B, n]: example b has len[b] real tokens (a prefix).
@@ -142,7 +87,7 @@ static void test_shapes(void) {
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
         kinst ki;
-        CHECK_MSG(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, NULL, 5), "%s: bad options",
+        CHECK_MSG(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, NULL, 5), "%s: bad options",
                   def->name);
         for (int training = 0; training < 2; training++) {
             lra_ctx *ctx = lra_ctx_new(0);
@@ -183,7 +128,7 @@ static void test_padding(void) {
     int checked = 0;
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
-        const kspec *sp = spec_of(def->name);
+        const lra_attn_conformance *sp = spec_of(def);
         if (sp->pad_exempt) continue;
         kinst ki;
         REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->small_opts, NULL, 5));
@@ -218,18 +163,18 @@ static float *run_fb(kinst *ki, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra
     ctx->seed = 33;
     const int64_t N = lra_tensor_numel(q);
     q->grad = k->grad = v->grad = NULL;
-    lra_params_zero_grad(&ki->params);
+    lra_params_zero_grad(ki->in.params);
     lra_tensor *o = kinst_forward(ki, ctx, q, k, v, mask, 6);
     float *seed = malloc((size_t)N * sizeof(float));
     lra_rng_fill_normal(5, 6, 0, seed, (size_t)N, 0.0f, 1.0f);
     if (o->requires_grad) lra_backward_from(ctx, o, seed);
-    const int64_t P = (int64_t)ki->params.total;
+    const int64_t P = (int64_t)ki->in.params->total;
     float *res = calloc((size_t)(4 * N + P + 1), sizeof(float));
     lra_tensor_gather_contiguous(o, res);
     if (q->grad) memcpy(res + N, q->grad, (size_t)N * sizeof(float));
     if (k->grad) memcpy(res + 2 * N, k->grad, (size_t)N * sizeof(float));
     if (v->grad) memcpy(res + 3 * N, v->grad, (size_t)N * sizeof(float));
-    if (P) memcpy(res + 4 * N, ki->params.grad, (size_t)P * sizeof(float));
+    if (P) memcpy(res + 4 * N, ki->in.params->grad, (size_t)P * sizeof(float));
     *len_out = 4 * N + P;
     q->grad = k->grad = v->grad = NULL;  // arena memory
     free(seed);
@@ -247,7 +192,7 @@ static void test_threads(void) {
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
         kinst ki;
-        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, NULL, 5));
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, NULL, 5));
         int64_t l1, l2;
         lra_threads_set(1);
         float *r1 = run_fb(&ki, q, k, v, mask, &l1);
@@ -289,15 +234,15 @@ static void test_gradients(void) {
     int kernels = 0;
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
-        const kspec *sp = spec_of(def->name);
+        const lra_attn_conformance *sp = spec_of(def);
         if (sp->grad_exempt) continue;
         kinst ki;
         REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->small_opts, NULL, 5));
         lra_tensor *inputs[3 + 8] = {q, k, v};
         int n_in = 3;
-        for (int e = 0; e < ki.params.count && n_in < 11; e++)
-            if (ki.params.entries[e].trainable) {
-                lra_tensor *t = lra_params_tensor(&ki.params, e);
+        for (int e = 0; e < ki.in.params->count && n_in < 11; e++)
+            if (ki.in.params->entries[e].trainable) {
+                lra_tensor *t = lra_params_tensor(ki.in.params, e);
                 t->requires_grad = 1;
                 inputs[n_in++] = t;
             }
@@ -353,7 +298,7 @@ static void test_exact_reduction(void) {
     int checked = 0;
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
-        const kspec *sp = spec_of(def->name);
+        const lra_attn_conformance *sp = spec_of(def);
         if (!sp->exact_opts) continue;
         kinst ki;
         REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, sp->exact_opts, NULL, 5));
@@ -382,10 +327,9 @@ static void test_exact_reduction(void) {
 }
 
 // Frobenius error to exact softmax, mean over seeds, with the count option at `count`.
-static double approx_error(const lra_attn_kernel_def *def, const kspec *sp, const char *count, int64_t n, int64_t p,
-                           int seeds) {
+static double approx_error(const lra_attn_kernel_def *def, int count, int64_t n, int64_t p, int seeds) {
     char opt[96];
-    snprintf(opt, sizeof opt, "%s=%s", sp->approx_opt, count);
+    snprintf(opt, sizeof opt, "%s=%d", lra_attn_count_option(def)->name, count);
     const int64_t B = 1, H = 1, len[1] = {n};
     lra_tensor *mask = make_mask(B, n, len);
     double total = 0;
@@ -422,13 +366,16 @@ static void test_error_falls(void) {
     int checked = 0;
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
-        const kspec *sp = spec_of(def->name);
-        if (!sp->approx_opt) continue;
-        double lo = approx_error(def, sp, sp->approx_lo, 64, 8, 6);
-        double hi = approx_error(def, sp, sp->approx_hi, 64, 8, 6);
-        printf("  %-18s error %.4f at %s=%s, %.4f at %s\n", def->name, lo, sp->approx_opt, sp->approx_lo, hi,
+        const lra_attn_conformance *sp = spec_of(def);
+        if (!sp->approx_lo) continue;
+        const lra_attn_option *count = lra_attn_count_option(def);
+        CHECK_MSG(count != NULL, "%s: an error-falls check needs an option flagged LRA_OPT_COUNT", def->name);
+        if (!count) continue;
+        double lo = approx_error(def, sp->approx_lo, 64, 8, 6);
+        double hi = approx_error(def, sp->approx_hi, 64, 8, 6);
+        printf("  %-18s error %.4f at %s=%d, %.4f at %d\n", def->name, lo, count->name, sp->approx_lo, hi,
                sp->approx_hi);
-        CHECK_MSG(hi < 0.8 * lo, "%s: error %g at %s=%s is not below 0.8 x %g at %s", def->name, hi, sp->approx_opt,
+        CHECK_MSG(hi < 0.8 * lo, "%s: error %g at %s=%d is not below 0.8 x %g at %d", def->name, hi, count->name,
                   sp->approx_hi, lo, sp->approx_lo);
         checked++;
     }
@@ -447,7 +394,7 @@ static void test_batch_split(void) {
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
         kinst ki;
-        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, NULL, 5));
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, NULL, 5));
         lra_ctx *ctx = lra_ctx_new(0);
         ctx->training = 1;
         ctx->seed = 17;
@@ -501,7 +448,7 @@ static void test_switches(void) {
                 }
                 snprintf(setting, sizeof setting, "%s=%s", o->name, val);
                 kinst ki;
-                REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def->name)->small_opts, setting, 5));
+                REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, setting, 5));
                 int64_t len_out;
                 float *r = run_fb(&ki, q, k, v, mask, &len_out);
                 int finite = 1;
@@ -558,10 +505,10 @@ static void test_performer_features(void) {
     kinst a, b;
     REQUIRE(kinst_make(&a, lra_attention_find("performer"), 1, p, 16, "nb_features=20", NULL, 3));
     REQUIRE(kinst_make(&b, lra_attention_find("performer"), 1, p, 16, "nb_features=20", NULL, 3));
-    REQUIRE(a.params.count == 1);
-    CHECK(!a.params.entries[0].trainable);
-    const float *W = lra_f32(lra_params_tensor(&a.params, 0));
-    CHECK(!memcmp(W, lra_f32(lra_params_tensor(&b.params, 0)), (size_t)(m * p) * sizeof(float)));
+    REQUIRE(a.in.params->count == 1);
+    CHECK(!a.in.params->entries[0].trainable);
+    const float *W = lra_f32(lra_params_tensor(a.in.params, 0));
+    CHECK(!memcmp(W, lra_f32(lra_params_tensor(b.in.params, 0)), (size_t)(m * p) * sizeof(float)));
     double worst = 0, normsum = 0;
     for (int i = 0; i < m; i++) {
         double nn = 0;
@@ -588,20 +535,21 @@ static void test_linformer_params(void) {
         lra_attn_values_defaults(def, &vals);
         if (mode == 1) CHECK_OK(lra_attn_values_set(def, &vals, "train_E", "false"));
         if (mode == 2) CHECK_OK(lra_attn_values_set(def, &vals, "share_layers", "true"));
-        lra_params params;
+        lra_params params;  // a model's store, shared by the layers' instances
         lra_params_init(&params);
-        void *st[2];
+        lra_attn_instance in[2];
         for (int layer = 0; layer < 2; layer++) {
             char prefix[64];
             snprintf(prefix, sizeof prefix, "model.l%d.attn.", layer);
             lra_attn_setup setup = {.layer = layer, .n_heads = 2, .head_dim = 4, .model_dim = 8, .seq_len = 32,
                                     .opts = &vals, .prefix = prefix};
-            st[layer] = def->create(&setup, &params);
+            REQUIRE(lra_attn_instance_make(&in[layer], def, &setup, &params, 0) == LRA_OK);
+            CHECK(in[layer].params == &params);
         }
         CHECK_EQ_INT(params.count, mode == 2 ? 1 : 2);
         CHECK_EQ_INT(params.entries[0].trainable, mode == 1 ? 0 : 1);
         CHECK_EQ_INT(params.entries[0].numel, 2 * 128 * 32);
-        for (int layer = 0; layer < 2; layer++) def->destroy(st[layer]);
+        for (int layer = 0; layer < 2; layer++) lra_attn_instance_free(&in[layer]);
         lra_params_free(&params);
     }
 }
@@ -682,12 +630,50 @@ static void test_registry(void) {
         lra_attn_values vals;
         lra_attn_values_defaults(d, &vals);
         CHECK(lra_attn_values_set(d, &vals, "no_such_option", "1") != LRA_OK);
+        int counts = 0;
+        for (int j = 0; j < d->n_options; j++)
+            if (d->options[j].flags & LRA_OPT_COUNT) {
+                counts++;
+                CHECK_MSG(d->options[j].type == LRA_OPT_INT, "%s: count option %s is not an integer", d->name,
+                          d->options[j].name);
+            }
+        CHECK_MSG(counts <= 1, "%s: %d options flagged LRA_OPT_COUNT", d->name, counts);
+        kinst ki;  // the declared conformance settings are valid options
+        CHECK_MSG(kinst_make(&ki, d, 2, 4, 16, d->conformance.small_opts, NULL, 1), "%s: bad small_opts", d->name);
+        kinst_free(&ki);
     }
     CHECK(lra_attention_find("nope") == NULL);
 }
 
+// Option text follows the config's rules (YAML 1.2 scalars), the same as --set.
+static void test_option_parsing(void) {
+    const lra_attn_kernel_def *def = lra_attention_find("linformer");
+    lra_attn_values vals;
+    lra_attn_values_defaults(def, &vals);
+    CHECK_OK(lra_attn_values_set(def, &vals, "train_E", "false"));
+    CHECK(lra_attn_value(&vals, "train_E") == 0);
+    CHECK_OK(lra_attn_values_set(def, &vals, "train_E", "true"));
+    CHECK(lra_attn_value(&vals, "train_E") == 1);
+    static const char *const bad_bool[] = {"yes", "no", "1", "0", "on", ""};
+    for (size_t i = 0; i < sizeof bad_bool / sizeof bad_bool[0]; i++)
+        CHECK_MSG(lra_attn_values_set(def, &vals, "train_E", bad_bool[i]) != LRA_OK, "bool accepted \"%s\"",
+                  bad_bool[i]);
+    CHECK_OK(lra_attn_values_set(def, &vals, "k", "64"));
+    CHECK(lra_attn_value(&vals, "k") == 64);
+    static const char *const bad_int[] = {"1.5", "abc", "0", "65537", "\"3\""};
+    for (size_t i = 0; i < sizeof bad_int / sizeof bad_int[0]; i++)
+        CHECK_MSG(lra_attn_values_set(def, &vals, "k", bad_int[i]) != LRA_OK, "int accepted %s", bad_int[i]);
+    CHECK(lra_attn_value(&vals, "k") == 64);  // a rejected value leaves the old one
+    const lra_attn_kernel_def *nys = lra_attention_find("nystrom");
+    lra_attn_values_defaults(nys, &vals);
+    CHECK_OK(lra_attn_values_set(nys, &vals, "pinv_init", "global"));
+    CHECK(lra_attn_value(&vals, "pinv_init") == 1);
+    CHECK(lra_attn_values_set(nys, &vals, "pinv_init", "nope") != LRA_OK);
+}
+
 static const lra_test_case TESTS[] = {
     {"registry", test_registry},
+    {"option_parsing", test_option_parsing},
     {"shapes", test_shapes},
     {"padding", test_padding},
     {"threads", test_threads},

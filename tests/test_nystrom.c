@@ -155,13 +155,11 @@ static void check_case(int init, const int *len, int strided) {
     CHECK_OK(lra_attn_values_set(def, &vals, "num_landmarks", "4"));
     CHECK_OK(lra_attn_values_set(def, &vals, "pinv_iters", "6"));
     CHECK_OK(lra_attn_values_set(def, &vals, "pinv_init", inits[init]));
-    lra_params params;
-    lra_params_init(&params);
     lra_attn_setup setup = {.layer = 0, .n_heads = NH, .head_dim = NP, .model_dim = NH * NP, .seq_len = NN,
                             .opts = &vals, .prefix = "t.attn."};
-    void *st = def->create(&setup, &params);
-    lra_params_finalize(&params);
-    // q is made as [B, H, p, n] and transposed when `strided`, to exercise non-contiguous inputs.
+    lra_attn_instance inst;
+    CHECK_OK(lra_attn_instance_make(&inst, def, &setup, NULL, 0));
+    // q is made as [B, H, p, n] and transposed when `strided`: the instance makes it contiguous.
     lra_tensor *q0 = strided ? lra_gradcheck_input(LRA_DIMS(NB, NH, NP, NN), 31, 1.5f, 0.0f, 1)
                              : lra_gradcheck_input(LRA_DIMS(NB, NH, NN, NP), 31, 1.5f, 0.0f, 1);
     lra_tensor *k = lra_gradcheck_input(LRA_DIMS(NB, NH, NN, NP), 32, 1.5f, 0.0f, 1);
@@ -173,7 +171,7 @@ static void check_case(int init, const int *len, int strided) {
     lra_ctx *ctx = lra_ctx_new(0);
     lra_tensor *q = strided ? lra_op_transpose(ctx, q0, 2, 3) : q0;
     lra_attn_call call = {.seed = 1, .step = 0};
-    lra_tensor *o = def->forward(st, ctx, q, k, v, mask, &call);
+    lra_tensor *o = lra_attn_instance_forward(&inst, ctx, q, k, v, mask, &call);
     lra_backward(ctx, lra_op_sum_all(ctx, lra_op_mul(ctx, o, r)));
 
     static double qd[NQ], kd[NQ], vd[NQ], od[NQ], g[3][NQ];
@@ -213,8 +211,7 @@ static void check_case(int init, const int *len, int strided) {
                   names[t], eg);
     }
     lra_ctx_free(ctx);
-    def->destroy(st);
-    lra_params_free(&params);
+    lra_attn_instance_free(&inst);
     lra_tensor *ts[] = {q0, k, v, r, mask};
     for (int i = 0; i < 5; i++) lra_gradcheck_free_input(ts[i]);
 }

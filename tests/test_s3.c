@@ -31,40 +31,30 @@
 #endif
 
 typedef struct {
-    const lra_attn_kernel_def *def;
-    lra_attn_values vals;
-    lra_params params;
-    void *state;
+    lra_attn_instance in;  // its own parameters, initialised from seed 3
     int layer;
 } kinst;
 
 static void kinst_make(kinst *ki, int layer, int H, int p, int64_t n, const char *const *opts) {
-    memset(ki, 0, sizeof *ki);
-    ki->def = lra_attention_find("s3");
-    LRA_ASSERT(ki->def);
+    const lra_attn_kernel_def *def = lra_attention_find("s3");
+    LRA_ASSERT(def);
     ki->layer = layer;
-    lra_attn_values_defaults(ki->def, &ki->vals);
-    for (int i = 0; opts && opts[i]; i += 2) LRA_ASSERT(lra_attn_values_set(ki->def, &ki->vals, opts[i], opts[i + 1]) == LRA_OK);
-    lra_params_init(&ki->params);
+    lra_attn_values vals;
+    lra_attn_values_defaults(def, &vals);
+    for (int i = 0; opts && opts[i]; i += 2) LRA_ASSERT(lra_attn_values_set(def, &vals, opts[i], opts[i + 1]) == LRA_OK);
     lra_attn_setup setup = {.layer = layer, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
-                            .opts = &ki->vals, .prefix = "t.attn."};
-    ki->state = ki->def->create(&setup, &ki->params);
-    lra_params_finalize(&ki->params);
-    lra_params_initialize(&ki->params, 3);
-    ki->def->init_params(ki->state, &ki->params, 3);
+                            .opts = &vals, .prefix = "t.attn."};
+    LRA_ASSERT(lra_attn_instance_make(&ki->in, def, &setup, NULL, 3) == LRA_OK);
 }
 
-static void kinst_free(kinst *ki) {
-    ki->def->destroy(ki->state);
-    lra_params_free(&ki->params);
-}
+static void kinst_free(kinst *ki) { lra_attn_instance_free(&ki->in); }
 
 static lra_tensor *param(kinst *ki, const char *name) {
     char buf[128];
     snprintf(buf, sizeof buf, "t.attn.%s", name);
-    int i = lra_params_find(&ki->params, buf);
+    int i = lra_params_find(ki->in.params, buf);
     LRA_ASSERT_MSG(i >= 0, "no parameter %s", buf);
-    return lra_params_tensor(&ki->params, i);
+    return lra_params_tensor(ki->in.params, i);
 }
 
 static lra_attn_call call_of(const kinst *ki, const lra_ctx *ctx) {
@@ -271,7 +261,7 @@ typedef struct {
 static lra_tensor *smoother_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
     sm_user *u = user;
     lra_attn_call call = call_of(u->ki, ctx);
-    return u->ki->def->pre_transform(u->ki->state, ctx, in[0], u->mask, &call);
+    return lra_attn_instance_pre(&u->ki->in, ctx, in[0], u->mask, &call);
 }
 
 static void test_smoother(void) {
@@ -292,7 +282,7 @@ static void test_smoother(void) {
         lra_ctx *ctx = lra_ctx_new(0);
         ctx->training = 1;
         lra_attn_call call = call_of(&ki, ctx);
-        lra_tensor *h = ki.def->pre_transform(ki.state, ctx, x, mask, &call);
+        lra_tensor *h = lra_attn_instance_pre(&ki.in, ctx, x, mask, &call);
         // The same from the pieces, with the segment average done by hand.
         lra_tensor *u = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, r));
         const int64_t seg = D / r;
@@ -318,14 +308,14 @@ static void test_smoother(void) {
         for (int64_t e = 0; e < lra_tensor_numel(y); e++) worst = fmax(worst, fabs(lra_f32(y)[e] - lra_f32(h)[e]));
         CHECK_MSG(worst < 1e-5, "%s smoother differs from its pieces by %g", variant ? "code" : "paper", worst);
         // The running statistics are fixed store entries and were updated by the training forward.
-        const int im = lra_params_find(&ki.params, "t.attn.smoother.bn.running_var");
+        const int im = lra_params_find(ki.in.params, "t.attn.smoother.bn.running_var");
         REQUIRE(im >= 0);
-        CHECK(!ki.params.entries[im].trainable);
-        CHECK(fabsf(lra_f32(lra_params_tensor(&ki.params, im))[3] - rv[3]) < 1e-6f && rv[3] != 1.0f);
+        CHECK(!ki.in.params->entries[im].trainable);
+        CHECK(fabsf(lra_f32(lra_params_tensor(ki.in.params, im))[3] - rv[3]) < 1e-6f && rv[3] != 1.0f);
         // Eval uses them: a different output.
         ctx->training = 0;
         call = call_of(&ki, ctx);
-        lra_tensor *he = ki.def->pre_transform(ki.state, ctx, x, mask, &call);
+        lra_tensor *he = lra_attn_instance_pre(&ki.in, ctx, x, mask, &call);
         int differ = 0;
         for (int64_t e = 0; e < lra_tensor_numel(he); e++) differ |= lra_f32(he)[e] != lra_f32(h)[e];
         CHECK(differ);
@@ -397,7 +387,7 @@ static void test_skeleton_reference(void) {
         lra_ctx *ctx = lra_ctx_new(0);
         ctx->training = 0;  // dropout off
         lra_attn_call call = call_of(&ki, ctx);
-        lra_tensor *o = ki.def->forward(ki.state, ctx, q, k, v, mask, &call);
+        lra_tensor *o = lra_attn_instance_forward(&ki.in, ctx, q, k, v, mask, &call);
         double *y1 = calloc((size_t)(B * n * D), sizeof(double)), *y2 = calloc((size_t)(B * n * D), sizeof(double));
         double *a1 = calloc((size_t)(n * s1), sizeof(double)), *a2 = calloc((size_t)(p * s2), sizeof(double));
         for (int64_t b = 0; b < B; b++)
@@ -464,7 +454,7 @@ typedef struct {
 static lra_tensor *att_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
     att_user *u = user;
     lra_attn_call call = call_of(u->ki, ctx);
-    return u->ki->def->forward(u->ki->state, ctx, in[0], in[1], in[2], u->mask, &call);
+    return lra_attn_instance_forward(&u->ki->in, ctx, in[0], in[1], in[2], u->mask, &call);
 }
 
 static void test_skeleton_gradients(void) {
@@ -474,7 +464,7 @@ static void test_skeleton_gradients(void) {
     lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 53, 1.0f, 0.0f, 1);
     lra_tensor *mask = make_mask(B, n, len);
     // per-call index sets with masked tokens; and s1 >= n, s2 >= p (all tokens and features).
-    const char *o1[] = {"s1", "5", "s2", "3", "index_sets", "per_call", "token_mask", "1", "dropout", "0.2", NULL};
+    const char *o1[] = {"s1", "5", "s2", "3", "index_sets", "per_call", "token_mask", "true", "dropout", "0.2", NULL};
     const char *o2[] = {"s1", "100", "s2", "100", NULL};
     const char *const *os[2] = {o1, o2};
     for (int i = 0; i < 2; i++) {
@@ -503,11 +493,11 @@ static void test_index_sets(void) {
     kinst a, b;
     kinst_make(&a, 0, (int)H, (int)p, n, opts);
     kinst_make(&b, 1, (int)H, (int)p, n, opts);
-    const int it = lra_params_find(&a.params, "t.attn.index_tok"), iff = lra_params_find(&a.params, "t.attn.index_feat");
+    const int it = lra_params_find(a.in.params, "t.attn.index_tok"), iff = lra_params_find(a.in.params, "t.attn.index_feat");
     REQUIRE(it >= 0 && iff >= 0);
-    CHECK(!a.params.entries[it].trainable && !a.params.entries[iff].trainable);
-    const float *ta = lra_f32(lra_params_tensor(&a.params, it)), *tb = lra_f32(param(&b, "index_tok"));
-    const float *fa = lra_f32(lra_params_tensor(&a.params, iff));
+    CHECK(!a.in.params->entries[it].trainable && !a.in.params->entries[iff].trainable);
+    const float *ta = lra_f32(lra_params_tensor(a.in.params, it)), *tb = lra_f32(param(&b, "index_tok"));
+    const float *fa = lra_f32(lra_params_tensor(a.in.params, iff));
     int distinct = 1, in_range = 1, same = 1;
     for (int i = 0; i < 16; i++) {
         in_range &= ta[i] >= 0 && ta[i] < n && ta[i] == floorf(ta[i]);
@@ -535,8 +525,8 @@ static void test_index_sets(void) {
     for (int s = 0; s < 2; s++) {
         ctx->step = (uint64_t)s;
         lra_attn_call call = call_of(&a, ctx);
-        out[0][s] = a.def->forward(a.state, ctx, q, k, v, mask, &call);
-        out[1][s] = c.def->forward(c.state, ctx, q, k, v, mask, &call);
+        out[0][s] = lra_attn_instance_forward(&a.in, ctx, q, k, v, mask, &call);
+        out[1][s] = lra_attn_instance_forward(&c.in, ctx, q, k, v, mask, &call);
     }
     const size_t bytes = (size_t)lra_tensor_numel(q) * sizeof(float);
     CHECK(!memcmp(lra_f32(out[0][0]), lra_f32(out[0][1]), bytes));
@@ -561,23 +551,23 @@ static float *run_layer(kinst *ki, lra_ctx *reuse, lra_tensor *x, lra_tensor *ma
     if (reuse) lra_ctx_reset(ctx);
     ctx->training = 1;
     ctx->seed = 12;
-    lra_params_zero_grad(&ki->params);
+    lra_params_zero_grad(ki->in.params);
     x->grad = NULL;
     double t0 = omp_get_wtime();
     lra_attn_call call = call_of(ki, ctx);
-    lra_tensor *h = ki->def->pre_transform(ki->state, ctx, x, mask, &call);
+    lra_tensor *h = lra_attn_instance_pre(&ki->in, ctx, x, mask, &call);
     lra_tensor *hh = lra_op_contiguous(ctx, lra_op_transpose(ctx, lra_op_reshape(ctx, h, LRA_DIMS(B, n, H, p)), 1, 2));
-    lra_tensor *o = ki->def->forward(ki->state, ctx, hh, hh, hh, mask, &call);
+    lra_tensor *o = lra_attn_instance_forward(&ki->in, ctx, hh, hh, hh, mask, &call);
     const int64_t N = lra_tensor_numel(o);
     float *g = malloc((size_t)N * sizeof(float));
     for (int64_t e = 0; e < N; e++) g[e] = (float)((e % 5) - 2);
     lra_backward_from(ctx, o, g);
     if (secs) *secs = omp_get_wtime() - t0;
-    const int64_t P = (int64_t)ki->params.total;
+    const int64_t P = (int64_t)ki->in.params->total;
     float *res = calloc((size_t)(2 * N + P), sizeof(float));
     memcpy(res, lra_f32(o), (size_t)N * sizeof(float));
     memcpy(res + N, x->grad, (size_t)N * sizeof(float));
-    memcpy(res + 2 * N, ki->params.grad, (size_t)P * sizeof(float));
+    memcpy(res + 2 * N, ki->in.params->grad, (size_t)P * sizeof(float));
     *len_out = 2 * N + P;
     x->grad = NULL;
     free(g);
@@ -603,7 +593,7 @@ static void test_threads(void) {
         float *r2 = run_layer(&b, NULL, x, mask, (int)H, &l2, NULL);
         CHECK_MSG(l1 == l2 && !memcmp(r1, r2, (size_t)l1 * sizeof(float)), "1 and %d threads differ", t);
         // The running statistics were updated identically too.
-        CHECK(!memcmp(a.params.data, b.params.data, a.params.total * sizeof(float)));
+        CHECK(!memcmp(a.in.params->data, b.in.params->data, a.in.params->total * sizeof(float)));
         free(r2);
         kinst_free(&b);
     }

@@ -32,34 +32,25 @@
 #define PI_D 3.14159265358979323846
 
 typedef struct {
-    const lra_attn_kernel_def *def;
-    lra_attn_values vals;
-    lra_params params;
-    void *state;
+    lra_attn_instance in;  // its own parameters, initialised from seed 3
 } kinst;
 
 static void kinst_make(kinst *ki, const char *name, int H, int p, int64_t n, const char *const *opts) {
-    memset(ki, 0, sizeof *ki);
-    ki->def = lra_attention_find(name);
-    LRA_ASSERT(ki->def);
-    lra_attn_values_defaults(ki->def, &ki->vals);
-    for (int i = 0; opts && opts[i]; i += 2) LRA_ASSERT(lra_attn_values_set(ki->def, &ki->vals, opts[i], opts[i + 1]) == LRA_OK);
-    lra_params_init(&ki->params);
+    const lra_attn_kernel_def *def = lra_attention_find(name);
+    LRA_ASSERT(def);
+    lra_attn_values vals;
+    lra_attn_values_defaults(def, &vals);
+    for (int i = 0; opts && opts[i]; i += 2) LRA_ASSERT(lra_attn_values_set(def, &vals, opts[i], opts[i + 1]) == LRA_OK);
     lra_attn_setup setup = {.layer = 1, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
-                            .opts = &ki->vals, .prefix = "t.attn."};
-    ki->state = ki->def->create(&setup, &ki->params);
-    lra_params_finalize(&ki->params);
-    lra_params_initialize(&ki->params, 3);
+                            .opts = &vals, .prefix = "t.attn."};
+    LRA_ASSERT(lra_attn_instance_make(&ki->in, def, &setup, NULL, 3) == LRA_OK);
 }
 
-static void kinst_free(kinst *ki) {
-    ki->def->destroy(ki->state);
-    lra_params_free(&ki->params);
-}
+static void kinst_free(kinst *ki) { lra_attn_instance_free(&ki->in); }
 
 static lra_tensor *fwd(kinst *ki, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra_tensor *mask) {
     lra_attn_call call = {.seed = ctx->seed, .step = ctx->step, .layer = 1, .training = ctx->training, .tower = 0};
-    return ki->def->forward(ki->state, ctx, q, k, v, mask, &call);
+    return lra_attn_instance_forward(&ki->in, ctx, q, k, v, mask, &call);
 }
 
 static lra_tensor *make_mask(int64_t B, int64_t n, const int64_t *len) {
@@ -226,7 +217,7 @@ static void test_yoso_e_formulas(void) {
     lra_tensor *mask = make_mask(B, n, len);
     for (int exact = 0; exact < 2; exact++) {
         kinst ki;
-        const char *opts[] = {"hash_code_len", "5", "exact_grad", exact ? "1" : "0", "block_rows", "7", NULL};
+        const char *opts[] = {"hash_code_len", "5", "exact_grad", exact ? "true" : "false", "block_rows", "7", NULL};
         kinst_make(&ki, "yoso_e", (int)H, (int)p, n, opts);
         yoso_e_user u = {q, k, mask, 5, exact};
         double abs_err;
@@ -269,9 +260,9 @@ static void test_yoso_e_gradcheck(void) {
     lra_tensor *mask = make_mask(B, n, len);
     for (int exact = 0; exact < 2; exact++) {
         kinst ki;
-        const char *opts[] = {"hash_code_len", "6", "exact_grad", exact ? "1" : "0", "conv_window", "3", NULL};
+        const char *opts[] = {"hash_code_len", "6", "exact_grad", exact ? "true" : "false", "conv_window", "3", NULL};
         kinst_make(&ki, "yoso_e", (int)H, (int)p, n, opts);
-        lra_tensor *w = lra_params_tensor(&ki.params, 0);
+        lra_tensor *w = lra_params_tensor(ki.in.params, 0);
         w->requires_grad = 1;
         gc_user u = {&ki, mask};
         lra_gradcheck_options o;
@@ -306,13 +297,13 @@ typedef struct {
 static void yoso_weights(void *user, int64_t b, int64_t h, double *F, double *Bv, double *G) {
     yoso_user *u = user;
     const int64_t B = u->q->shape[0], H = u->q->shape[1], n = u->q->shape[2], p = u->q->shape[3];
-    const int m = (int)lra_attn_value(&u->ki->vals, "num_hash"), tau = (int)lra_attn_value(&u->ki->vals, "hash_code_len");
+    const int m = (int)lra_attn_value(&u->ki->in.opts, "num_hash"), tau = (int)lra_attn_value(&u->ki->in.opts, "hash_code_len");
     // The kernel hashes lra_op_l2_normalize's output: reproduce it bit for bit.
     lra_ctx *ctx = lra_ctx_new(0);
     lra_tensor *qn = lra_op_l2_normalize(ctx, u->q, 1e-12f), *kn = lra_op_l2_normalize(ctx, u->k, 1e-12f);
     lra_attn_call call = {.seed = 17, .step = u->step, .layer = 1, .training = 1, .tower = 0};
     int32_t *cnt = malloc((size_t)(n * n) * sizeof(int32_t));
-    lra_yoso_collisions(&u->ki->vals, qn, kn, b, h, 0, &call, cnt);
+    lra_yoso_collisions(&u->ki->in.opts, qn, kn, b, h, 0, &call, cnt);
     const float *mrow = lra_f32(u->mask) + b * n;
     double *E = calloc((size_t)(n * n), sizeof(double)), *cosv = calloc((size_t)(n * n), sizeof(double));
     const size_t base = (size_t)((b * H + h) * n * p);
@@ -377,7 +368,7 @@ static void test_yoso_dv_gradcheck(void) {
     kinst ki;
     const char *opts[] = {"num_hash", "8", "hash_code_len", "3", "conv_window", "5", NULL};
     kinst_make(&ki, "yoso", (int)H, (int)p, n, opts);
-    lra_tensor *w = lra_params_tensor(&ki.params, 0);
+    lra_tensor *w = lra_params_tensor(ki.in.params, 0);
     w->requires_grad = 1;
     gc_user u = {&ki, mask};
     lra_gradcheck_options o;

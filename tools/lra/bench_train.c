@@ -70,7 +70,8 @@ int lra_bench_train(int argc, char **argv) {
     }
     lra_attn_values_defaults(c.enc.kernel, &c.enc.kernel_opts);
     // The peer has no attention dropout; feature counts follow --features where the kernel has one.
-    const char *count = lra_bench_count_option(c.enc.kernel);
+    const lra_attn_option *count_opt = lra_attn_count_option(c.enc.kernel);
+    const char *count = count_opt ? count_opt->name : NULL;
     for (int i = 0; i < c.enc.kernel_opts.n; i++) {
         const char *name = c.enc.kernel_opts.names[i];
         if (!strcmp(name, "dropout")) c.enc.kernel_opts.values[i] = 0;

@@ -12,8 +12,8 @@
 // initialised BERT layer), drawn once per run, no bias; Q = X W_q etc. split into 12 heads of p = 64.
 // A trial is one (sample, head); the error is measured per head.  Kernel draws are fresh per sample
 // (call step = sample index) and init-time buffers (Performer features, Linformer E) are redrawn per sample.
-// The count d sets each kernel's feature/sample option (skein*: nb_features, informer*: in_nb_features,
-// linformer: k, nystrom: num_landmarks, performer/skyformer: nb_features); vmean has none.
+// The count d sets each kernel's option flagged LRA_OPT_COUNT (skein*: nb_features, informer*:
+// in_nb_features, linformer: k, nystrom: num_landmarks, performer/skyformer: nb_features); vmean has none.
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -55,50 +55,22 @@ static int int_list(const char *cmd, const char *flag, const char *text, int64_t
     return n;
 }
 
-// The feature/sample-count option of a kernel, or NULL.
-const char *lra_bench_count_option(const lra_attn_kernel_def *def) {
-    static const char *const names[] = {"nb_features", "in_nb_features", "num_landmarks", "k", "num_samples",
-                                        "num_hash", "s1"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        for (int j = 0; j < def->n_options; j++)
-            if (!strcmp(def->options[j].name, names[i])) return names[i];
-    return NULL;
-}
-
-typedef struct {
-    const lra_attn_kernel_def *def;
+// A kernel instance (with its own parameters) for H heads of p at length n; count > 0 sets its count
+// option.  Returns 0 when an option is rejected (lra_error_message() says why).
+static int bench_kernel_make(lra_attn_instance *bk, const lra_attn_kernel_def *def, int H, int p, int64_t n,
+                             int64_t count, uint64_t seed, int force_softmax_eval) {
     lra_attn_values vals;
-    lra_params params;
-    void *state;
-} bench_kernel;
-
-// A kernel instance for H heads of p at length n; count > 0 sets its count option.  Returns 0 (message
-// printed) when an option is rejected.
-static int bench_kernel_make(bench_kernel *bk, const lra_attn_kernel_def *def, int H, int p, int64_t n, int64_t count,
-                             uint64_t seed, int force_softmax_eval) {
-    memset(bk, 0, sizeof *bk);
-    bk->def = def;
-    lra_attn_values_defaults(def, &bk->vals);
-    const char *opt = lra_bench_count_option(def);
+    lra_attn_values_defaults(def, &vals);
+    const lra_attn_option *opt = lra_attn_count_option(def);
     if (count > 0 && opt) {
         char text[32];
         snprintf(text, sizeof text, "%lld", (long long)count);
-        if (lra_attn_values_set(def, &bk->vals, opt, text) != LRA_OK) return 0;
+        if (lra_attn_values_set(def, &vals, opt->name, text) != LRA_OK) return 0;
     }
-    if (force_softmax_eval && !strcmp(def->name, "softmax")) lra_attn_values_set(def, &bk->vals, "dropout", "0");
-    lra_params_init(&bk->params);
+    if (force_softmax_eval && !strcmp(def->name, "softmax")) lra_attn_values_set(def, &vals, "dropout", "0");
     lra_attn_setup setup = {.layer = 0, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
-                            .opts = &bk->vals, .prefix = "bench.attn."};
-    bk->state = def->create ? def->create(&setup, &bk->params) : NULL;
-    lra_params_finalize(&bk->params);
-    lra_params_initialize(&bk->params, seed);
-    if (def->init_params) def->init_params(bk->state, &bk->params, seed);
-    return 1;
-}
-
-static void bench_kernel_free(bench_kernel *bk) {
-    if (bk->def->destroy) bk->def->destroy(bk->state);
-    lra_params_free(&bk->params);
+                            .opts = &vals, .prefix = "bench.attn."};
+    return lra_attn_instance_make(bk, def, &setup, NULL, seed) == LRA_OK;
 }
 
 // Largest singular value of D [n, p] (row-major): sqrt of the top eigenvalue of G = D^T D, found by
@@ -262,7 +234,7 @@ static int bench_approx(int argc, char **argv) {
         for (int64_t j = 0; j < n; j++) ones[j] = 1.0f;
         lra_tensor mask = lra_tensor_make(LRA_F32, ones, (const int64_t[]){1, n}, 2);
         float *diff = malloc((size_t)(n * p) * sizeof(float));
-        bench_kernel exact;
+        lra_attn_instance exact;
         bench_kernel_make(&exact, lra_attention_find("softmax"), (int)H, (int)p, n, 0, 0, 1);
         lra_ctx *ctx = lra_ctx_new(0);
         lra_ctx_set_grad_enabled(ctx, 0);
@@ -289,29 +261,29 @@ static int bench_approx(int argc, char **argv) {
             }
             lra_ctx_reset(ctx);
             lra_attn_call call = {.seed = (uint64_t)seed, .step = (uint64_t)s, .layer = 0, .training = 0};
-            lra_tensor *ex = exact.def->forward(exact.state, ctx, t[0], t[1], t[2], &mask, &call);
+            lra_tensor *ex = lra_attn_instance_forward(&exact, ctx, t[0], t[1], t[2], &mask, &call);
             double exnorm[64];
             for (int64_t h = 0; h < H && h < 64; h++) exnorm[h] = spectral_norm(lra_f32(ex) + h * n * p, n, p);
             for (int ik = 0; ik < nk; ik++) {
-                const int has_count = lra_bench_count_option(defs[ik]) != NULL;
+                const int has_count = lra_attn_count_option(defs[ik]) != NULL;
                 for (int id = 0; id < n_ds; id++) {
                     if (!has_count && id > 0) {  // no count: one measurement, copied to every d
                         st[ik * n_ds + id] = st[ik * n_ds];
                         continue;
                     }
-                    bench_kernel bk;
+                    lra_attn_instance bk;
                     if (!bench_kernel_make(&bk, defs[ik], (int)H, (int)p, n, ds[id], (uint64_t)(seed * 1000 + s), 1)) {
                         fprintf(stderr, "lra bench approx: %s\n", lra_error_message());
                         return 1;
                     }
-                    lra_tensor *o = bk.def->forward(bk.state, ctx, t[0], t[1], t[2], &mask, &call);
+                    lra_tensor *o = lra_attn_instance_forward(&bk, ctx, t[0], t[1], t[2], &mask, &call);
                     for (int64_t h = 0; h < H; h++) {
                         for (int64_t e = 0; e < n * p; e++)
                             diff[e] = lra_f32(ex)[h * n * p + e] - lra_tensor_get_flat(o, h * n * p + e);
                         const double err = spectral_norm(diff, n, p);
                         stat_add(&st[ik * n_ds + id], err, err / fmax(exnorm[h < 64 ? h : 63], 1e-30));
                     }
-                    bench_kernel_free(&bk);
+                    lra_attn_instance_free(&bk);
                 }
             }
         }
@@ -330,7 +302,7 @@ static int bench_approx(int argc, char **argv) {
             }
         fflush(stdout);
         lra_ctx_free(ctx);
-        bench_kernel_free(&exact);
+        lra_attn_instance_free(&exact);
         for (int j = 0; j < 3; j++) free(t[j]);
         free(heads_buf), free(X), free(QKV), free(ones), free(diff), free(st);
     }
@@ -433,7 +405,7 @@ static int bench_attention(int argc, char **argv) {
                 times[in] = NAN;
                 continue;
             }
-            bench_kernel bk;
+            lra_attn_instance bk;
             if (!bench_kernel_make(&bk, defs[ik], (int)heads, (int)p, n, 0, 7, 0)) {
                 fprintf(stderr, "\nlra bench attention: %s\n", lra_error_message());
                 return 1;
@@ -460,10 +432,10 @@ static int bench_attention(int argc, char **argv) {
             for (int64_t r = 0; r < repeat + 1; r++) {
                 lra_ctx_reset(ctx);
                 for (int j = 0; j < 3; j++) qkv[j]->grad = NULL;
-                lra_params_zero_grad(&bk.params);
+                lra_params_zero_grad(bk.params);
                 lra_attn_call call = {.seed = 11, .step = (uint64_t)r, .layer = 0, .training = 1};
                 const double t0 = now_s();
-                lra_tensor *o = bk.def->forward(bk.state, ctx, qkv[0], qkv[1], qkv[2], &mask, &call);
+                lra_tensor *o = lra_attn_instance_forward(&bk, ctx, qkv[0], qkv[1], qkv[2], &mask, &call);
                 if (o->requires_grad) lra_backward_from(ctx, o, seed_grad);
                 const double dt = now_s() - t0;
                 if (r > 0 || repeat == 0) best = dt < best ? dt : best;
@@ -472,8 +444,8 @@ static int bench_attention(int argc, char **argv) {
                     break;
                 }
             }
-            const double param_bytes = (double)bk.params.total * sizeof(float) *
-                                       (lra_params_count_values(&bk.params, 1) > 0 ? 2.0 : 1.0);
+            const double param_bytes = (double)bk.params->total * sizeof(float) *
+                                       (lra_params_count_values(bk.params, 1) > 0 ? 2.0 : 1.0);
             const double mib = ((double)lra_arena_high_water(ctx->arena) + param_bytes) / (1024.0 * 1024.0);
             char cell[40];
             snprintf(cell, sizeof cell, "%.0f / %.0f", best * 1e3, mib);
@@ -487,7 +459,7 @@ static int bench_attention(int argc, char **argv) {
             last_n = n;
             for (int j = 0; j < 3; j++) qkv[j]->grad = NULL;
             lra_ctx_free(ctx);
-            bench_kernel_free(&bk);
+            lra_attn_instance_free(&bk);
             free(data), free(seed_grad), free(ones);
         }
         for (int in = 0; in < n_ns; in++)  // the ratio that shows linear (4) versus quadratic (16) scaling
