@@ -369,29 +369,26 @@ lra_status lra_atomic_write_file(const char *path, const void *data, size_t byte
     return lra_atomic_commit(w);
 }
 
-lra_status lra_atomic_cleanup(const char *path, int *removed) {
-    LRA_ASSERT(path);
+// Removes from dir the temporary files ".NAME.tmp.PID.N" of atomic writers whose process is gone;
+// only_base: NAME must be this (NULL: any NAME).
+static lra_status cleanup_temps(const char *dir, const char *only_base, int *removed) {
     if (removed) *removed = 0;
-    char *dir = lra_path_dirname(path);
-    const char *base = lra_path_basename(path);
     DIR *d = opendir(dir);
-    if (!d) {
-        lra_status s = io_error(dir, "cannot list the directory", errno);
-        free(dir);
-        return s;
-    }
-    size_t plen = strlen(base) + 6;
-    char *prefix = lra_xmalloc(plen + 1);
-    snprintf(prefix, plen + 1, ".%s.tmp.", base);
+    if (!d) return io_error(dir, "cannot list the directory", errno);
     lra_status s = LRA_OK;
     struct dirent *e;
     while ((e = readdir(d)) && s == LRA_OK) {
-        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        const char *name = e->d_name, *tag = strstr(name, ".tmp.");
+        if (name[0] != '.' || !tag || tag == name + 1) continue;
+        // The last ".tmp." separates NAME from PID.N (NAME itself may contain ".tmp.").
+        for (const char *t; (t = strstr(tag + 1, ".tmp.")) != NULL;) tag = t;
+        if (only_base && ((size_t)(tag - name - 1) != strlen(only_base) || strncmp(name + 1, only_base, strlen(only_base))))
+            continue;
         char *end;
-        long pid = strtol(e->d_name + plen, &end, 10);
-        if (end == e->d_name + plen || *end != '.' || pid <= 0) continue;  // not one of ours
+        long pid = strtol(tag + 5, &end, 10);
+        if (end == tag + 5 || *end != '.' || pid <= 0) continue;  // not one of ours
         if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;  // writer alive
-        char *full = lra_path_join(dir, e->d_name);
+        char *full = lra_path_join(dir, name);
         if (unlink(full) == 0) {
             if (removed) (*removed)++;
         } else if (errno != ENOENT) {
@@ -400,9 +397,20 @@ lra_status lra_atomic_cleanup(const char *path, int *removed) {
         free(full);
     }
     closedir(d);
-    free(prefix);
+    return s;
+}
+
+lra_status lra_atomic_cleanup(const char *path, int *removed) {
+    LRA_ASSERT(path);
+    char *dir = lra_path_dirname(path);
+    lra_status s = cleanup_temps(dir, lra_path_basename(path), removed);
     free(dir);
     return s;
+}
+
+lra_status lra_atomic_cleanup_dir(const char *dir, int *removed) {
+    LRA_ASSERT(dir);
+    return cleanup_temps(dir, NULL, removed);
 }
 
 // ---- directories and paths ---------------------------------------------------------------------

@@ -91,10 +91,11 @@ void lra_atomic_abort(lra_atomic_writer *w);
 // One-shot: writes `bytes` from data atomically to path.
 lra_status lra_atomic_write_file(const char *path, const void *data, size_t bytes);
 // Removes the temporary files that writers of `path` left behind when they were killed (those whose
-// process no longer exists); *removed (may be NULL) receives their number.  Nothing calls it yet, so
-// the temporary files of killed runs stay until a caller does (meant for when a run directory is
-// opened for writing).
+// process no longer exists); *removed (may be NULL) receives their number.
 lra_status lra_atomic_cleanup(const char *path, int *removed);
+// The same for every target in a directory (`lra train` calls it on its run directory at start, so a
+// run killed while writing a checkpoint leaves no .tmp file behind once it is resumed or restarted).
+lra_status lra_atomic_cleanup_dir(const char *dir, int *removed);
 
 // ---- directories and paths ---------------------------------------------------------------------
 // mkdir -p (mode 0777 minus umask); existing directories are fine, an existing file is an error.

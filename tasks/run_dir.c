@@ -92,6 +92,10 @@ static const char *skip_header(const char *y) {
 
 lra_status lra_run_dir_prepare(const char *run_dir, const char *config_yaml, int resume) {
     LRA_TRY(lra_path_mkdirs(run_dir));
+    // Temporary files of a run killed while writing (a checkpoint, metrics.jsonl, ...).
+    int removed = 0;
+    LRA_TRY(lra_atomic_cleanup_dir(run_dir, &removed));
+    if (removed) LRA_LOG_I("%s: removed %d temporary file(s) left by a killed run", run_dir, removed);
     char *cfg_path = lra_path_join(run_dir, "config.yaml");
     lra_status s = LRA_OK;
     if (resume) {

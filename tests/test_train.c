@@ -278,6 +278,13 @@ static void test_kill_during_checkpoint(void) {
     CHECK(st.step >= 5);
     lra_model_free(&m);
     free(latest);
+    // A temporary file of a dead writer (as a kill mid-write leaves) is swept when the run resumes.
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s/.ckpt-00000099.lra.tmp.%ld.0", d, (long)dead);
+    REQUIRE(lra_atomic_write_file(stale, "partial", 7) == LRA_OK);
     // And the run resumes from it.
     lra_run_settings s3;
     char *yaml3 = NULL;
@@ -286,6 +293,12 @@ static void test_kill_during_checkpoint(void) {
     lra_train_summary sum;
     CHECK_OK(run(d, &s, yaml, 1, st.step + 2, &sum));
     CHECK_EQ_INT(sum.steps_done, st.step + 2);
+    DIR *dir = opendir(d);
+    REQUIRE(dir != NULL);
+    int temps = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) temps += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(dir);
+    CHECK_MSG(temps == 0, "%d temporary files left in the resumed run directory", temps);
     free(yaml);
     free(yaml3);
 }
