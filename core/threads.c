@@ -32,6 +32,6 @@ static const char *parallel_mode(int mode) {
 void lra_threads_describe(FILE *out) {
     fprintf(out, "threads: %d OpenMP threads on %d cores\n", omp_get_max_threads(), omp_get_num_procs());
     fprintf(out, "blas: %s\n", openblas_get_config());
-    fprintf(out, "blas: core %s, %d threads, %s threading\n", openblas_get_corename(), openblas_get_num_threads(),
-            parallel_mode(openblas_get_parallel()));
+    fprintf(out, "blas: core %s, %s build, one single-threaded call per fixed tile (core/gemm.c)\n",
+            openblas_get_corename(), parallel_mode(openblas_get_parallel()));
 }

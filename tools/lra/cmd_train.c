@@ -110,6 +110,7 @@ int lra_cmd_train(int argc, char **argv) {
         run_dir = default_dir;
     }
     char *yaml = lra_settings_resolved_yaml(cfg, &s);
+    if (!quiet && lra_dist_rank() == 0) lra_threads_describe(stderr);  // the head of a run's log
     lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
                            .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size()};
     lra_train_summary sum;
