@@ -126,7 +126,7 @@ fuzz:
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzzers/%)
 $(BUILD)/fuzzers/%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/util.o fuzz/libfuzzer_main.c $(BUILD)/liblra.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -DLRA_FUZZ_NAME=$* -o $@ fuzz/libfuzzer_main.c $< $(BUILD)/fuzz/util.o \
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -fsanitize=fuzzer -DLRA_FUZZ_NAME=$* -o $@ fuzz/libfuzzer_main.c $< $(BUILD)/fuzz/util.o \
 	  $(BUILD)/liblra.a $(LDFLAGS) $(LDLIBS)
 fuzz-run: fuzz
 	@sh tools/fuzz.sh -b $(FUZZ_BUILD) -t $(FUZZ_TIME) $(FUZZ_TARGETS)
