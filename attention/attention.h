@@ -12,7 +12,7 @@
 //
 // Every kernel instance is built, run and freed through lra_attn_instance_* (below), which is also where
 // the guarantees on a kernel's inputs are enforced, once:
-//   - q, k, v: f32, contiguous, shape [B, H, n, p] (H, p as in the setup);
+//   - q, k, v: f32, contiguous, one shape [B, H, n, p];
 //   - mask: f32, contiguous, shape [B, n]; 1 = real token, 0 = padding (not necessarily a suffix);
 //   - pre_transform's x: f32, contiguous, [B, n, D];
 //   - the parameter store is an argument (never kept in kernel state): it may be any store built the same

@@ -22,7 +22,8 @@ static void print_markdown(FILE *f) {
             } else if (o->type == LRA_OPT_BOOL) {
                 fprintf(f, "%s`%s` (%s)", j ? ", " : "", o->name, o->def != 0 ? "true" : "false");
             } else {
-                fprintf(f, "%s`%s` (%s %g)", j ? ", " : "", o->name, type_names[o->type], o->def);
+                fprintf(f, "%s`%s` (%s %g%s)", j ? ", " : "", o->name, type_names[o->type], o->def,
+                        o->flags & LRA_OPT_COUNT ? ", count" : "");
             }
         }
         fprintf(f, "%s |\n", d->n_options ? "" : "none");
