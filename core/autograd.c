@@ -1,9 +1,11 @@
 // The tape and the reverse walk (see autograd.h).
 #include "core/autograd.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/profile.h"
 #include "core/status.h"
 
 lra_ctx *lra_ctx_new(size_t arena_chunk_bytes) {
@@ -35,6 +37,7 @@ int lra_ctx_set_grad_enabled(lra_ctx *ctx, int enabled) {
 lra_node *lra_tape_record(lra_ctx *ctx, const char *op, lra_backward_fn backward, lra_tensor *out, int n_in,
                           lra_tensor *const *in) {
     LRA_ASSERT(n_in <= LRA_NODE_MAX_IN);
+    lra_profile_op_end(op);  // every op ends here, with or without gradients
     if (!ctx->grad_enabled) return NULL;
     int any = 0;
     for (int i = 0; i < n_in; i++)
@@ -66,7 +69,13 @@ static void run_tape(lra_ctx *ctx) {
     for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
         lra_node *nd = ctx->nodes[i];
         if (!nd->out->grad) continue;  // nothing downstream used this output
-        nd->backward(ctx, nd);
+        if (lra_profile_on_) {
+            const double t0 = omp_get_wtime();
+            nd->backward(ctx, nd);
+            lra_profile_backward_(nd->op, omp_get_wtime() - t0);
+        } else {
+            nd->backward(ctx, nd);
+        }
     }
 }
 

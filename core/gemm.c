@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/profile.h"
 #include "core/status.h"
 
 // Work per tile (m*n*k) the plan aims at: ~4 MFLOP, large enough that packing and call overheads stay
@@ -118,6 +119,7 @@ void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int
                       int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b, float beta,
                       float *c, int64_t ldc, int64_t stride_c) {
     if (count <= 0 || m <= 0 || n <= 0) return;
+    lra_profile_flops(2.0 * (double)count * (double)m * (double)n * (double)(k > 0 ? k : 0));
     job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
     if (k <= 0) {
         for (int64_t i = 0; i < count; i++) scale_only(&j, c + i * stride_c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "core/profile.h"
 #include "optim/clip.h"
 #include "tasks/batch_tensors.h"
 #include "tasks/dist.h"
@@ -45,10 +46,12 @@ static void shard_pass(lra_stepper *st, int64_t step, const lra_batch *batch, in
     st->ctx->step = (uint64_t)step;
     // Row r of the global batch keys its own draws, whatever the split into micro-batches, ranks or shards.
     st->ctx->example_offset = example_offset;
+    lra_profile_phase(LRA_PHASE_FORWARD);
     lra_batch_tensors bt;
     lra_batch_tensors_make(st->ctx, &part, &bt);
     lra_tensor *logits = lra_batch_logits(st->model, st->ctx, &bt);
     const lra_loss loss = lra_model_loss(st->ctx, logits, bt.labels, (double)st->batch_size);
+    lra_profile_phase(LRA_PHASE_BACKWARD);
     lra_backward(st->ctx, loss.objective);
     if (st->inspect) st->inspect(st->inspect_user, logits, loss.objective);
     out->loss_sum += loss.sum;
@@ -68,6 +71,7 @@ lra_status lra_step(lra_stepper *st, int64_t step, lra_batch_source next, void *
     lra_status local = LRA_OK;
     for (int micro = 0; micro < st->accumulation; micro++) {
         const lra_batch *batch = NULL;
+        lra_profile_phase(LRA_PHASE_DATA);
         // No early return: a rank that failed alone would skip the sum below and hang the others.
         if ((local = next(user, &batch)) != LRA_OK) break;
         for (int j = 0; j < L; j++) {
@@ -78,6 +82,7 @@ lra_status lra_step(lra_stepper *st, int64_t step, lra_batch_source next, void *
             if (keep) lra_params_swap_grad(p, keep);
         }
     }
+    lra_profile_phase(LRA_PHASE_OPTIMIZER);
     lra_ctx_reset(st->ctx);
     LRA_TRY(lra_dist_agree(local));
     // Fixed-order sum over all shards of all ranks: every rank applies the same update.
@@ -89,5 +94,6 @@ lra_status lra_step(lra_stepper *st, int64_t step, lra_batch_source next, void *
     double beta1;
     lra_schedule_at(st->sched, step, &out->lr, &beta1);
     lra_optimizer_step(st->opt, p, out->lr, beta1);
+    lra_profile_phase(LRA_PHASE_OTHER);
     return LRA_OK;
 }

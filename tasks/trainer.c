@@ -13,6 +13,7 @@
 #include "core/fileio.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/profile.h"
 #include "data/load.h"
 #include "tasks/dist.h"
 #include "tasks/run_dir.h"
@@ -187,6 +188,24 @@ static int agreed_signal(const lra_trainer *t) {
     return sig;
 }
 
+// The profile of the steps this invocation ran: the table on stderr and RUN_DIR/profile.json (rank 0).
+static void write_profile(lra_trainer *t, long long steps_run) {
+    lra_profile_phase(LRA_PHASE_NONE);
+    if (t->is_root && steps_run > 0) {
+        lra_profile_report(stderr, steps_run, 0);
+        char *path = lra_path_join(t->o->run_dir, "profile.json");
+        FILE *f = fopen(path, "w");
+        if (f) {
+            lra_profile_report(f, steps_run, 1);
+            fclose(f);
+        } else {
+            LRA_LOG_W("%s: cannot write the profile", path);
+        }
+        free(path);
+    }
+    lra_profile_enable(0);
+}
+
 // The step loop.  Returns with t->st at the last completed step.
 static lra_status train_loop(lra_trainer *t, lra_batcher *b, lra_train_summary *out) {
     const lra_run_settings *s = t->s;
@@ -199,15 +218,18 @@ static lra_status train_loop(lra_trainer *t, lra_batcher *b, lra_train_summary *
         prog = lra_progress_begin_opts(s->steps, "train", &po);
     }
     lra_stop_signals_catch();
+    if (o->profile) lra_profile_enable(1);
     lra_status st = LRA_OK;
     int stop = 0, sig_seen = 0;
     interval iv = {.t0 = now_s()};
+    long long steps_run = 0;
     while (!t->st.finished && t->st.step < s->steps) {
         lra_step_result r;
         if ((st = lra_dist_agree(lra_step(&t->stepper, t->st.step, next_batch, b, &r)))) break;
         t->st.optim_step = lra_optimizer_steps(&t->opt);
         sync_running_stats(t);
         const int64_t step = ++t->st.step;
+        steps_run++;
         iv.loss_sum += r.loss_sum;
         iv.correct += r.correct;
         iv.examples += r.examples;
@@ -235,6 +257,7 @@ static lra_status train_loop(lra_trainer *t, lra_batcher *b, lra_train_summary *
     }
     if (prog) lra_progress_end(prog);
     lra_stop_signals_release();
+    if (o->profile) write_profile(t, steps_run);
     out->stopped_early = stop;
     if (!st && out->interrupted && sig_seen)
         st = lra_error(LRA_ERR_INTERRUPTED, "interrupted by signal %d at step %lld", sig_seen, (long long)t->st.step);

@@ -22,6 +22,7 @@ typedef struct {
     int64_t stop_at;          // > 0: stop after this step with a checkpoint (job time limits)
     int progress;             // 1: progress bar / lines on stderr
     int rank, world;          // data parallelism (world 1 = single process)
+    int profile;              // 1: profile the steps (core/profile.h); table on stderr, RUN_DIR/profile.json
 } lra_train_options;
 
 typedef struct {

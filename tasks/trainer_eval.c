@@ -6,6 +6,7 @@
 
 #include "core/fileio.h"
 #include "core/json.h"
+#include "core/profile.h"
 #include "tasks/dist.h"
 #include "tasks/evaluate.h"
 #include "tasks/trainer_run.h"
@@ -33,7 +34,10 @@ static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t 
     eo.num_shards = t->o->world;
     eo.shard_rank = t->o->rank;
     eo.max_batches = max_batches;
-    LRA_TRY(lra_dist_agree(lra_evaluate(&t->model, t->ctx, ds, &eo, r)));
+    lra_profile_phase(LRA_PHASE_EVAL);
+    lra_status s = lra_dist_agree(lra_evaluate(&t->model, t->ctx, ds, &eo, r));
+    lra_profile_phase(LRA_PHASE_OTHER);
+    LRA_TRY(s);
     double buf[3] = {r->loss_sum, (double)r->correct, (double)r->examples};
     lra_dist_allreduce_sum_f64(buf, 3);
     r->loss_sum = buf[0];

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attention/attention.h"
+#include "core/profile.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "optim/optimizer.h"
@@ -33,12 +34,12 @@ static lra_status same_batch(void *user, const lra_batch **out) {
 int lra_bench_train(int argc, char **argv) {
     const char *attn = "softmax", *v;
     int64_t n = 2000, batch = 32, steps = 5, threads = 2, features = 256;
-    int json = 0;
+    int json = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         int m;
         if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
             printf("usage: lra bench train [--attn KERNEL] [--n N] [--batch B] [--steps S] [--threads T]\n"
-                   "                       [--features F] [--json]\n\n"
+                   "                       [--features F] [--json] [--profile]\n\n"
                    "Times whole training steps at the shapes of ../shared/bench/torch_ref.py (same flags).\n");
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--attn", &v))) {
@@ -56,6 +57,8 @@ int lra_bench_train(int argc, char **argv) {
             if (m < 0 || !lra_arg_int("bench train", "--features", v, 1, &features)) return 2;
         } else if (lra_arg_flag(argv[i], "--json")) {
             json = 1;
+        } else if (lra_arg_flag(argv[i], "--profile")) {
+            profile = 1;
         } else {
             return lra_arg_unknown("bench train", argv[i]);
         }
@@ -118,11 +121,15 @@ int lra_bench_train(int argc, char **argv) {
     if (lra_stepper_init(&st) != LRA_OK) return lra_arg_fail("bench train");
     double t0 = 0;
     for (int64_t s = 0; s <= steps; s++) {
-        if (s == 1) t0 = now_s();  // the first step warms up (arena growth, plans)
+        if (s == 1) {  // the first step warms up (arena growth, plans)
+            t0 = now_s();
+            if (profile) lra_profile_enable(1);
+        }
         lra_step_result res;
         if (lra_step(&st, s, same_batch, &fixed, &res) != LRA_OK) return lra_arg_fail("bench train");
     }
     const double ms = (now_s() - t0) / (double)steps * 1e3;
+    lra_profile_phase(LRA_PHASE_NONE);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const double rss = ru.ru_maxrss / 1024.0;
@@ -135,6 +142,11 @@ int lra_bench_train(int argc, char **argv) {
         printf("lra %s attn=%s n=%lld batch=%lld threads=%d: %.1f ms/step, peak RSS %.0f MiB (step arena %.1f MiB)\n",
                LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
                lra_arena_high_water(ctx->arena) / 1048576.0);
+    if (profile) {  // after the timing line; as JSON on stdout with --json
+        fflush(stdout);
+        lra_profile_report(json ? stdout : stderr, (long long)steps, json);
+        lra_profile_enable(0);
+    }
     lra_stepper_free(&st);
     lra_ctx_free(ctx);
     lra_model_free(&m);

@@ -39,13 +39,15 @@ static void usage(FILE *f) {
             "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
             "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
             "  --quiet          no progress display\n"
+            "  --profile        time every phase and op kind of the steps run; print the table at the end and\n"
+            "                   write RUN_DIR/profile.json\n"
             "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n");
 }
 
 int lra_cmd_train(int argc, char **argv) {
     const char *config = NULL, *run_dir = NULL, *v = NULL;
     const char **sets = lra_xcalloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, resume = 0, quiet = 0, rc = 0;
+    int n_sets = 0, resume = 0, quiet = 0, profile = 0, rc = 0;
     int64_t stop_at = 0, threads = 0;
     char seed_set[64];
     for (int i = 1; i < argc; i++) {
@@ -70,6 +72,8 @@ int lra_cmd_train(int argc, char **argv) {
             resume = 1;
         } else if (lra_arg_flag(argv[i], "--quiet")) {
             quiet = 1;
+        } else if (lra_arg_flag(argv[i], "--profile")) {
+            profile = 1;
         } else if ((m = lra_arg_value(argc, argv, &i, "--stop-at", &v))) {
             if (m < 0 || !lra_arg_int("train", "--stop-at", v, 1, &stop_at)) goto bad;
         } else if ((m = lra_arg_value(argc, argv, &i, "--seed", &v))) {
@@ -112,7 +116,8 @@ int lra_cmd_train(int argc, char **argv) {
     char *yaml = lra_settings_resolved_yaml(cfg, &s);
     if (!quiet && lra_dist_rank() == 0) lra_threads_describe(stderr);  // the head of a run's log
     lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
-                           .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size()};
+                           .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size(),
+                           .profile = profile};
     lra_train_summary sum;
     lra_status st = lra_train(&s, &o, &sum);
     if (st == LRA_ERR_INTERRUPTED || (st == LRA_OK && sum.interrupted)) {
