@@ -1,4 +1,4 @@
-// Task lookup and caching of dataset splits (see load.h); the tasks' own parts are tasks/task_*.c.
+// Loading and caching of dataset splits (see load.h); the tasks' sources are tasks/task_*.c.
 #include "data/load.h"
 
 #include <dirent.h>
@@ -12,7 +12,6 @@
 #include "core/log.h"
 #include "data/cache.h"
 #include "data/read_pathfinder.h"
-#include "tasks/task.h"
 
 // Bump when a reader's output changes for the same input, so old caches become stale.
 #define LRA_READERS_VERSION 1
@@ -123,96 +122,88 @@ void lra_data_key_source(lra_data_key *k, const char *sub, int depth) {
     free(path);
 }
 
-static lra_status find_task(const char *name, const lra_task_def **def) {
-    *def = lra_task_find(name);
-    if (*def) return LRA_OK;
-    char names[256];
-    return lra_error(LRA_ERR_ARG, "unknown task '%s' (expected %s)", name ? name : "(null)",
-                     lra_task_names(names, sizeof names, ", ", " or "));
-}
-
-// Looks the task up, checks the path and lets the task find its source.
-static lra_status make_plan(const char *task, const char *path, lra_split split, const lra_load_options *opt,
-                            const lra_task_def **def, lra_data_plan *p) {
+// Checks the path and lets the source find its files.
+static lra_status make_plan(const char *task, const lra_data_source *src, const char *path, lra_split split,
+                            const lra_load_options *opt, lra_data_plan *p) {
     memset(p, 0, sizeof *p);
-    LRA_TRY(find_task(task, def));
     if (!path || !*path) return lra_error(LRA_ERR_ARG, "%s: no data path given", task);
     if (!lra_path_is_dir(path) && !lra_path_is_file(path))
         return lra_error(LRA_ERR_IO, "%s: no such file or directory", path);
-    return (*def)->plan(path, split, opt, p);
+    return src->plan(path, split, opt, p);
 }
 
 // The cache key: every input that changes the reader's output.
-static char *make_key(const lra_task_def *def, const lra_data_plan *p, lra_split split, const lra_load_options *opt,
-                      int with_state) {
+static char *make_key(const char *task, const lra_data_source *src, const lra_data_plan *p, lra_split split,
+                      const lra_load_options *opt, int with_state) {
     lra_data_key k = {0};
     k.f = open_memstream(&k.text, &k.len);
     LRA_ASSERT_MSG(k.f, "out of memory");
     k.with_state = with_state;
-    lra_data_key_printf(&k, "lra dataset cache\nreaders %d\ntask %s\nsplit %s\n", LRA_READERS_VERSION, def->name,
+    lra_data_key_printf(&k, "lra dataset cache\nreaders %d\ntask %s\nsplit %s\n", LRA_READERS_VERSION, task,
                         lra_split_name(split));
     char *real = realpath(p->source, NULL);
     k.source = real ? real : p->source;
     lra_data_key_printf(&k, "path %s\n", k.source);
-    def->key(p, split, opt, &k);
-    LRA_ASSERT_MSG(fclose(k.f) == 0 && k.text, "out of memory");
+    src->key(p, split, opt, &k);
+    const int closed = fclose(k.f);  // finishes k.text
+    LRA_ASSERT_MSG(closed == 0 && k.text, "out of memory");
     free(real);
     return k.text;
 }
 
-static char *cache_file(const lra_task_def *def, const lra_data_plan *p, lra_split split, const lra_load_options *opt) {
-    char *id = make_key(def, p, split, opt, 0);
+static char *cache_file(const char *task, const lra_data_source *src, const lra_data_plan *p, lra_split split,
+                        const lra_load_options *opt) {
+    char *id = make_key(task, src, p, split, opt, 0);
     uint64_t h = fnv1a(0xCBF29CE484222325ull, id, strlen(id));
     free(id);
     char name[96];
-    snprintf(name, sizeof name, "%s-%s-%016llx.lrac", def->name, lra_split_name(split), (unsigned long long)h);
+    snprintf(name, sizeof name, "%s-%s-%016llx.lrac", task, lra_split_name(split), (unsigned long long)h);
     return lra_path_join(opt->cache_dir, name);
 }
 
-char *lra_data_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt) {
+char *lra_data_cache_path(const char *task, const lra_data_source *src, const char *path, lra_split split,
+                          const lra_load_options *opt) {
     if (!opt || !opt->cache_dir) {
         lra_error(LRA_ERR_ARG, "no cache directory set");
         return NULL;
     }
-    const lra_task_def *def = NULL;
     lra_data_plan p;
-    if (make_plan(task, path, split, opt, &def, &p) != LRA_OK) {
+    if (make_plan(task, src, path, split, opt, &p) != LRA_OK) {
         free(p.source);
         return NULL;
     }
-    char *c = cache_file(def, &p, split, opt);
+    char *c = cache_file(task, src, &p, split, opt);
     free(p.source);
     return c;
 }
 
-lra_status lra_data_load(const char *task, const char *path, lra_split split, const lra_load_options *opt,
-                         lra_dataset *out) {
+lra_status lra_data_load(const char *task, const lra_data_source *src, const char *path, lra_split split,
+                         const lra_load_options *opt, lra_dataset *out) {
     lra_load_options defaults;
     lra_load_options_default(&defaults);
     if (!opt) opt = &defaults;
     memset(out, 0, sizeof *out);
-    const lra_task_def *def = NULL;
     lra_data_plan p;
-    lra_status st = make_plan(task, path, split, opt, &def, &p);
+    lra_status st = make_plan(task, src, path, split, opt, &p);
     if (st != LRA_OK) {
         free(p.source);
-        return lra_error_context(st, "loading %s %s: ", task ? task : "?", lra_split_name(split));
+        return lra_error_context(st, "loading %s %s: ", task, lra_split_name(split));
     }
     char *cpath = NULL, *key = NULL;
     if (opt->cache_dir) {
-        cpath = cache_file(def, &p, split, opt);
-        key = make_key(def, &p, split, opt, 1);
+        cpath = cache_file(task, src, &p, split, opt);
+        key = make_key(task, src, &p, split, opt, 1);
         st = lra_cache_load(cpath, key, out);
         if (st == LRA_OK) {
-            LRA_LOG_I("%s %s: %lld examples from the cache %s", def->name, lra_split_name(split),
-                      (long long)out->count, cpath);
+            LRA_LOG_I("%s %s: %lld examples from the cache %s", task, lra_split_name(split), (long long)out->count,
+                      cpath);
             goto done;
         }
         if (st != LRA_ERR_IO) LRA_LOG_W("%s; rebuilding it", lra_error_message());
     }
-    st = def->read(&p, split, opt, out);
+    st = src->read(&p, split, opt, out);
     if (st != LRA_OK) {
-        lra_error_context(st, "loading %s %s: ", def->name, lra_split_name(split));
+        lra_error_context(st, "loading %s %s: ", task, lra_split_name(split));
         goto done;
     }
     if (cpath) {
@@ -221,8 +212,7 @@ lra_status lra_data_load(const char *task, const char *path, lra_split split, co
         if (cs != LRA_OK)
             LRA_LOG_W("could not write the dataset cache (continuing without it): %s", lra_error_message());
         else
-            LRA_LOG_I("%s %s: %lld examples cached in %s", def->name, lra_split_name(split),
-                      (long long)out->count, cpath);
+            LRA_LOG_I("%s %s: %lld examples cached in %s", task, lra_split_name(split), (long long)out->count, cpath);
         lra_error_clear();
     }
 done:

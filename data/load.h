@@ -1,8 +1,9 @@
-// One entry point that gives the trainer a dataset split of any task: it looks the task up in the
-// registry (tasks/task.h), lets the task find its source under the path given and read it and, when a
-// cache directory is set, keeps a binary cache of the result (data/cache.h) keyed on the source
-// files' sizes and modification times and on the options, so a later run skips the parsing.  A stale
-// or corrupt cache is reported (warning) and rebuilt.
+// Loading a dataset split of a task, with a binary cache: the task's source (its lra_data_source,
+// part of its definition in tasks/task_<name>.c) finds the files under the path given and reads
+// them; this file adds, when a cache directory is set, a binary cache of the result (data/cache.h)
+// keyed on the source files' sizes and modification times and on the options, so a later run skips
+// the parsing.  A stale or corrupt cache is reported (warning) and rebuilt.  By task name:
+// lra_task_load (tasks/task.h).
 //
 // task        path                                                   glue, reader
 // listops     a directory holding basic_<split>.tsv                     tasks/task_listops.c, read_listops.h
@@ -35,33 +36,25 @@ typedef struct {
     uint32_t pathfinder_seed;       // split shuffle seed; 0 = LRA_PATHFINDER_SEED (42)
     int pathfinder_resolution;      // 0 = 32 for pathfinder, 128 for pathx
     const char *pathfinder_difficulty;  // NULL = "hard" (curv_contour_length_14)
-    int64_t max_examples;           // pathfinder/pathx: > 0 keeps only the first max_examples of the split
+    int64_t max_examples;           // > 0: sources that can stop early (pathfinder, pathx) keep only the first
+                                    // max_examples of the split
 } lra_load_options;
 
 // cache off, pixel offset 1, seed 42, resolution per task, difficulty hard, nothing cut.
 void lra_load_options_default(lra_load_options *opt);
 
-// Loads split `split` of `task` from `path` into `out` (initialised by this call).  `opt` may be NULL
-// (the defaults).  Unknown task names are LRA_ERR_ARG.
-lra_status lra_data_load(const char *task, const char *path, lra_split split, const lra_load_options *opt,
-                         lra_dataset *out);
+// ---- a task's source ------------------------------------------------------------------------
 
-// The cache file that lra_data_load uses for these arguments (new string, free()), or NULL when
-// opt->cache_dir is NULL or the source cannot be found (message set).
-char *lra_data_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt);
-
-// ---- for the tasks' loading glue (tasks/task.h: plan, key, read) --------------------------------
-
-// What a task's plan found: the file or folder its reader gets, and the choices made on the way that
-// change what the reader produces (so that the key and the reader see the same ones).
+// What a source's plan found: the file or folder its reader gets, and the choices made on the way
+// that change what the reader produces (so that the key and the reader see the same ones).
 #define LRA_PLAN_PARAMS 4
 typedef struct {
     char *source;                // new string; the loader frees it
-    int param[LRA_PLAN_PARAMS];  // task-defined (image: IDX or CIFAR-10; pathfinder: resolution, difficulty)
+    int param[LRA_PLAN_PARAMS];  // source-defined (image: IDX or CIFAR-10; pathfinder: resolution, difficulty)
 } lra_data_plan;
 
 // The cache key being built.  The loader writes the common head (readers version, task, split, the
-// source's real path); the task's key function adds its lines.
+// source's real path); the source's key function adds its lines.
 typedef struct lra_data_key lra_data_key;
 void lra_data_key_printf(lra_data_key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Adds the state of the plan's source (sub NULL) or of source/sub: a file's size and modification
@@ -69,8 +62,29 @@ void lra_data_key_printf(lra_data_key *k, const char *fmt, ...) __attribute__((f
 // the key stored in the cache file, not into the file's name, so a changed source replaces its cache.
 void lra_data_key_source(lra_data_key *k, const char *sub, int depth);
 
+// How a task's data is found and read.  plan is called once the path is known to exist; it sets
+// p->source and any p->param.  key adds every option that changes the reader's output, and the
+// source state, to the cache key.  read fills `out`.
+typedef struct {
+    lra_status (*plan)(const char *path, lra_split split, const lra_load_options *opt, lra_data_plan *p);
+    void (*key)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_data_key *k);
+    lra_status (*read)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_dataset *out);
+} lra_data_source;
+
 // Finds `name` in dir, dir/sub, dir/lra_release/sub or dir/lra_release/lra_release/sub (the layouts
 // of the LRA release, data.md §2).  New string, or NULL with the message set (LRA_ERR_IO).
 char *lra_data_find_in_release(const char *dir, const char *sub, const char *name);
+
+// ---- loading ---------------------------------------------------------------------------------
+
+// Loads split `split` of task `task` (its name: cache file prefix and messages), read by `src`, from
+// `path` into `out` (initialised by this call).  `opt` may be NULL (the defaults).
+lra_status lra_data_load(const char *task, const lra_data_source *src, const char *path, lra_split split,
+                         const lra_load_options *opt, lra_dataset *out);
+
+// The cache file that lra_data_load uses for these arguments (new string, free()), or NULL when
+// opt->cache_dir is NULL or the source cannot be found (message set).
+char *lra_data_cache_path(const char *task, const lra_data_source *src, const char *path, lra_split split,
+                          const lra_load_options *opt);
 
 #endif

@@ -2,6 +2,7 @@
 #include "tasks/run_data.h"
 
 #include "data/load.h"
+#include "tasks/task.h"
 
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out) {
     lra_load_options lo;
@@ -13,7 +14,7 @@ lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_da
     lo.pathfinder_difficulty = s->pf_difficulty;
     int64_t limit = split == LRA_SPLIT_TRAIN ? s->max_train : s->max_eval;
     if (s->task->stops_early) lo.max_examples = limit;  // the reader stops there instead of reading it all
-    LRA_TRY(lra_data_load(s->task->name, s->data_path, split, &lo, out));
+    LRA_TRY(lra_task_load(s->task->name, s->data_path, split, &lo, out));
     if (limit > 0 && out->count > limit) out->count = limit;  // offsets beyond stay valid and unused
     if (out->count == 0)
         return lra_error(LRA_ERR_FORMAT, "%s: the %s split of task %s is empty", s->data_path, lra_split_name(split),

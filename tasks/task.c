@@ -49,3 +49,24 @@ const char *lra_task_names(char *buf, size_t cap, const char *sep, const char *l
     }
     return buf;
 }
+
+static lra_status unknown(const char *task) {
+    char names[256];
+    return lra_error(LRA_ERR_ARG, "unknown task '%s' (expected %s)", task ? task : "(null)",
+                     lra_task_names(names, sizeof names, ", ", " or "));
+}
+
+lra_status lra_task_load(const char *task, const char *path, lra_split split, const lra_load_options *opt,
+                         lra_dataset *out) {
+    const lra_task_def *t = lra_task_find(task);
+    if (t) return lra_data_load(t->name, &t->source, path, split, opt, out);
+    memset(out, 0, sizeof *out);
+    return lra_error_context(unknown(task), "loading %s %s: ", task ? task : "?", lra_split_name(split));
+}
+
+char *lra_task_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt) {
+    const lra_task_def *t = lra_task_find(task);
+    if (t) return lra_data_cache_path(t->name, &t->source, path, split, opt);
+    unknown(task);
+    return NULL;
+}

@@ -2,7 +2,7 @@
 // it, so no other file compares task names.
 //   - what the model needs: classes, embedding rows, one or two documents per example, the stored
 //     sequence length (the defaults of the reference PyTorch code, training.md §2.2);
-//   - how its data is found and read (plan, key, read: called by data/load.c, which adds the cache);
+//   - how its data is found and read (its lra_data_source: plan, key, read; data/load.c adds the cache);
 //   - how it is scored and where it goes in `lra table`.
 // The config enum `task` (tasks/settings.c), the loader's "unknown task" message and the table's
 // columns are derived from this list.
@@ -35,12 +35,7 @@ typedef struct lra_task_def {
     int stops_early;           // 1: the reader honours lra_load_options.max_examples (stops after N examples),
                                // so data.max_train/max_eval also save reading time, not only memory
 
-    // Loading (data/load.c): the path exists when plan is called; plan sets p->source and any
-    // p->param; key adds every option that changes the reader's output, and the source state, to
-    // the cache key (lra_data_key_printf / lra_data_key_source); read fills `out`.
-    lra_status (*plan)(const char *path, lra_split split, const lra_load_options *opt, lra_data_plan *p);
-    void (*key)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_data_key *k);
-    lra_status (*read)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_dataset *out);
+    lra_data_source source;    // how its data is found and read (plan, key, read: data/load.h)
 } lra_task_def;
 
 int lra_task_count(void);
@@ -49,5 +44,11 @@ const lra_task_def *lra_task_find(const char *name);  // NULL if unknown (or nam
 // The task names in registry order joined by `sep`, the last two by `last`: "a|b|c" for the config
 // enum, "a, b or c" for messages.  Returns buf (truncated to cap).
 const char *lra_task_names(char *buf, size_t cap, const char *sep, const char *last);
+
+// lra_data_load / lra_data_cache_path (data/load.h) of the task named `task`; an unknown name is
+// LRA_ERR_ARG with the registered names in the message.
+lra_status lra_task_load(const char *task, const char *path, lra_split split, const lra_load_options *opt,
+                         lra_dataset *out);
+char *lra_task_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt);
 
 #endif

@@ -16,7 +16,8 @@ static lra_status find_source(const char *path, lra_split split, const lra_load_
 }
 
 static void add_key(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_data_key *k) {
-    lra_data_key_printf(k, "max_len %lld\nallow_unknown %d\n", (long long)opt->max_len, opt->listops_allow_unknown != 0);
+    lra_data_key_printf(k, "max_len %lld\nallow_unknown %d\n", (long long)opt->max_len,
+                        opt->listops_allow_unknown != 0);
     lra_data_key_source(k, NULL, 0);
 }
 
@@ -36,7 +37,5 @@ const lra_task_def lra_task_listops = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 2000,
     .stops_early = 0,
-    .plan = find_source,
-    .key = add_key,
-    .read = read_split,
+    .source = {find_source, add_key, read_split},
 };

@@ -62,9 +62,7 @@ const lra_task_def lra_task_pathfinder = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 1024,
     .stops_early = 1,
-    .plan = plan32,
-    .key = add_key,
-    .read = read_split,
+    .source = {plan32, add_key, read_split},
 };
 
 const lra_task_def lra_task_pathx = {
@@ -76,7 +74,5 @@ const lra_task_def lra_task_pathx = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 16384,
     .stops_early = 1,
-    .plan = plan128,
-    .key = add_key,
-    .read = read_split,
+    .source = {plan128, add_key, read_split},
 };

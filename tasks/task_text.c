@@ -41,7 +41,5 @@ const lra_task_def lra_task_text = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 4000,
     .stops_early = 0,
-    .plan = find_source,
-    .key = add_key,
-    .read = read_split,
+    .source = {find_source, add_key, read_split},
 };

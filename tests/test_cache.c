@@ -19,6 +19,7 @@
 #include "data/read_imdb.h"
 #include "data/read_pathfinder.h"
 #include "data/read_listops.h"
+#include "tasks/task.h"
 #include "tests/harness.h"
 
 static char g_tmp[256];
@@ -293,11 +294,11 @@ static void test_load_listops_cached(void) {
     lra_load_options o;
     lra_load_options_default(&o);
     o.cache_dir = cache;  // created on demand, two levels
-    char *cpath = lra_data_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
+    char *cpath = lra_task_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
     REQUIRE(cpath != NULL);
     CHECK(access(cpath, F_OK) != 0);
     // 1: read from the source (found under listops-1000/), cache written.
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK(datasets_equal(&ref, &d));
     lra_dataset_free(&d);
     CHECK(access(cpath, F_OK) == 0);
@@ -308,7 +309,7 @@ static void test_load_listops_cached(void) {
     memset(garbled, '#', n);
     write_file(src, garbled, n);
     set_mtime(src, 1000000000);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK(datasets_equal(&ref, &d));
     lra_dataset_free(&d);
     // 3: stale.  A new row (size and time change) makes the loader re-read the source.
@@ -316,7 +317,7 @@ static void test_load_listops_cached(void) {
     FILE *f = fopen(src, "ab");
     fputs("( ( [MAX 4 ) ] )\t4\r\n", f);
     fclose(f);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK_EQ_INT(d.count, ref.count + 1);
     lra_dataset_free(&d);
     // ... and the rebuilt cache is then hit: garble again keeping size and time.
@@ -329,13 +330,13 @@ static void test_load_listops_cached(void) {
     write_file(src, garbled, n);
     struct timespec ts[2] = {st.st_mtim, st.st_mtim};
     utimensat(AT_FDCWD, src, ts, 0);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK_EQ_INT(d.count, ref.count + 1);
     lra_dataset_free(&d);
     write_file(src, now, n);
     // 4: a corrupt cache file is detected and rebuilt.
     write_file(cpath, "LRACACHE garbage", 16);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK_EQ_INT(d.count, ref.count + 1);
     lra_dataset_free(&d);
     REQUIRE(stat(cpath, &st) == 0);
@@ -344,9 +345,9 @@ static void test_load_listops_cached(void) {
     CHECK_EQ_INT(count_dir_entries(cdir), 1);  // one file per split, no temporaries
     // Other options (max_len) get their own cache file.
     o.max_len = 2;
-    char *cpath2 = lra_data_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
+    char *cpath2 = lra_task_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
     CHECK(cpath2 && strcmp(cpath, cpath2) != 0);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &d));
     CHECK_EQ_INT(d.max_seq_len, 2);
     lra_dataset_free(&d);
     CHECK_EQ_INT(count_dir_entries(cdir), 2);
@@ -380,7 +381,7 @@ static void test_load_dispatch(void) {
         CHECK_OK(lra_listops_read(f, NULL, &a));
         for (int pass = 0; pass < 3; pass++) {  // no cache; cache miss; cache hit
             o.cache_dir = pass ? cache : NULL;
-            CHECK_OK(lra_data_load("listops", fx, (lra_split)s, &o, &b));
+            CHECK_OK(lra_task_load("listops", fx, (lra_split)s, &o, &b));
             CHECK_MSG(datasets_equal(&a, &b), "listops split %d pass %d", s, pass);
             lra_dataset_free(&b);
         }
@@ -394,7 +395,7 @@ static void test_load_dispatch(void) {
         CHECK_OK(lra_imdb_read(fx, (lra_split)s, NULL, &a));
         for (int pass = 0; pass < 3; pass++) {
             o.cache_dir = pass ? cache : NULL;
-            CHECK_OK(lra_data_load("text", pass == 1 ? tgz : fx, (lra_split)s, &o, &b));
+            CHECK_OK(lra_task_load("text", pass == 1 ? tgz : fx, (lra_split)s, &o, &b));
             CHECK_MSG(datasets_equal(&a, &b), "text split %d pass %d", s, pass);
             lra_dataset_free(&b);
         }
@@ -409,18 +410,18 @@ static void test_load_dispatch(void) {
         CHECK_OK(lra_aan_read(f, NULL, &a));
         for (int pass = 0; pass < 3; pass++) {
             o.cache_dir = pass ? cache : NULL;
-            CHECK_OK(lra_data_load("retrieval", fx, (lra_split)s, &o, &b));
+            CHECK_OK(lra_task_load("retrieval", fx, (lra_split)s, &o, &b));
             CHECK_MSG(datasets_equal(&a, &b), "retrieval split %d pass %d", s, pass);
             lra_dataset_free(&b);
         }
         lra_dataset_free(&a);
     }
     // Errors: unknown task, missing path, directory without the file.
-    CHECK_EQ_INT(lra_data_load("sorting", fx, LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_ARG);
+    CHECK_EQ_INT(lra_task_load("sorting", fx, LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_ARG);
     CHECK(strstr(lra_error_message(), "sorting") != NULL);
-    CHECK_EQ_INT(lra_data_load("listops", "/nonexistent/dir", LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_IO);
+    CHECK_EQ_INT(lra_task_load("listops", "/nonexistent/dir", LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_IO);
     CHECK(strstr(lra_error_message(), "/nonexistent/dir") != NULL);
-    CHECK_EQ_INT(lra_data_load("listops", fx, LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_IO);
+    CHECK_EQ_INT(lra_task_load("listops", fx, LRA_SPLIT_TRAIN, &o, &b), LRA_ERR_IO);
     CHECK(strstr(lra_error_message(), "basic_train.tsv") != NULL);
     CHECK(b.count == 0 && b.tokens == NULL);
     free(cache);
@@ -451,7 +452,7 @@ static void test_load_image_tasks(void) {
             CHECK_EQ_INT(ref.vocab_size, offset ? 257 : 256);
             for (int pass = 0; pass < 3; pass++) {
                 o.cache_dir = pass ? cache : NULL;
-                CHECK_OK(lra_data_load("image", pass == 1 ? cifar_tgz : cifar_dir, (lra_split)s, &o, &got));
+                CHECK_OK(lra_task_load("image", pass == 1 ? cifar_tgz : cifar_dir, (lra_split)s, &o, &got));
                 CHECK_MSG(datasets_equal(&ref, &got), "cifar offset %d split %d pass %d", offset, s, pass);
                 lra_dataset_free(&got);
             }
@@ -460,7 +461,7 @@ static void test_load_image_tasks(void) {
             CHECK_OK(lra_idx_read(idx_dir, (lra_split)s, &img, &ref));
             for (int pass = 0; pass < 3; pass++) {
                 o.cache_dir = pass ? cache : NULL;
-                CHECK_OK(lra_data_load("image", idx_dir, (lra_split)s, &o, &got));
+                CHECK_OK(lra_task_load("image", idx_dir, (lra_split)s, &o, &got));
                 CHECK_MSG(datasets_equal(&ref, &got), "idx offset %d split %d pass %d", offset, s, pass);
                 lra_dataset_free(&got);
             }
@@ -475,7 +476,7 @@ static void test_load_image_tasks(void) {
             free(dir);
             for (int pass = 0; pass < 3; pass++) {
                 o.cache_dir = pass ? cache : NULL;
-                CHECK_OK(lra_data_load("pathfinder", pf_root, (lra_split)s, &o, &got));
+                CHECK_OK(lra_task_load("pathfinder", pf_root, (lra_split)s, &o, &got));
                 CHECK_MSG(datasets_equal(&ref, &got), "pathfinder offset %d split %d pass %d", offset, s, pass);
                 lra_dataset_free(&got);
             }
@@ -497,11 +498,11 @@ static void test_load_real_listops(void) {
     char *cache = tpath("real_cache");
     o.cache_dir = cache;
     lra_dataset a, b;
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &a));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &a));
     CHECK_EQ_INT(a.count, 2000);
-    CHECK_OK(lra_data_load("listops", dir, LRA_SPLIT_TRAIN, &o, &b));
+    CHECK_OK(lra_task_load("listops", dir, LRA_SPLIT_TRAIN, &o, &b));
     CHECK(datasets_equal(&a, &b));
-    char *cp = lra_data_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
+    char *cp = lra_task_cache_path("listops", dir, LRA_SPLIT_TRAIN, &o);
     struct stat st;
     REQUIRE(cp && stat(cp, &st) == 0);
     // 2.1 M tokens of 17 symbols: the cache is far smaller than the 13.6 MB source.

@@ -18,6 +18,7 @@
 #include "data/read_imdb.h"
 #include "data/read_pathfinder.h"
 #include "data/tar.h"
+#include "tasks/task.h"
 #include "tests/harness.h"
 
 static char g_dir[512];
@@ -349,7 +350,7 @@ static void test_load_listops_file(void) {
     char p[1024];
     snprintf(p, sizeof p, "%s/listops/basic_train.tsv", lra_test_fixtures());
     lra_dataset d;
-    CHECK_EQ_INT(lra_data_load("listops", p, LRA_SPLIT_TRAIN, NULL, &d), LRA_ERR_ARG);
+    CHECK_EQ_INT(lra_task_load("listops", p, LRA_SPLIT_TRAIN, NULL, &d), LRA_ERR_ARG);
     CHECK(msg_has(p, "basic_train.tsv, basic_val.tsv and basic_test.tsv"));
     CHECK(msg_has("folder", NULL));
 }
@@ -360,14 +361,14 @@ static void test_load_idx_file_as_image_path(void) {
         snprintf(p, sizeof p, "%s/idx/%s", lra_test_fixtures(),
                  gz ? "t10k-images-idx3-ubyte.gz" : "train-images-idx3-ubyte");
         lra_dataset d;
-        CHECK_EQ_INT(lra_data_load("image", p, LRA_SPLIT_TEST, NULL, &d), LRA_ERR_ARG);
+        CHECK_EQ_INT(lra_task_load("image", p, LRA_SPLIT_TEST, NULL, &d), LRA_ERR_ARG);
         CHECK(msg_has(p, "folder of IDX files"));
         CHECK(msg_has("CIFAR-10 archive", NULL));
     }
     // Any other file that is not a tar archive: the message says what was expected.
     write_bytes(tpath("notes.txt", p, sizeof p), "hello\n", 6);
     lra_dataset d;
-    CHECK_EQ_INT(lra_data_load("image", p, LRA_SPLIT_TEST, NULL, &d), LRA_ERR_FORMAT);
+    CHECK_EQ_INT(lra_task_load("image", p, LRA_SPLIT_TEST, NULL, &d), LRA_ERR_FORMAT);
     CHECK(msg_has(p, "expected a CIFAR-10 archive"));
 }
 

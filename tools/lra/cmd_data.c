@@ -9,6 +9,7 @@
 #include "core/threads.h"
 #include "data/listops_gen.h"
 #include "data/load.h"
+#include "tasks/task.h"
 #include "data/pathfinder_gen.h"
 #include "tools/lra/args.h"
 
@@ -178,7 +179,7 @@ static int inspect(int argc, char **argv) {
         if (only && strcmp(only, lra_split_name((lra_split)s))) continue;
         lra_dataset ds;
         memset(&ds, 0, sizeof ds);
-        if (lra_data_load(task, path, (lra_split)s, NULL, &ds)) {
+        if (lra_task_load(task, path, (lra_split)s, NULL, &ds)) {
             lra_dataset_free(&ds);
             return lra_arg_fail("data inspect");
         }
