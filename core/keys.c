@@ -14,7 +14,6 @@ typedef enum {
 } key_layout;
 
 typedef struct {
-    const char *name;
     key_layout layout;
     uint64_t id, salt;
 } key_recipe;
@@ -26,23 +25,23 @@ typedef struct {
 // The historical words of every purpose that existed when the keys were unified (changing one changes
 // trained weights): encoder dropout salts 0xd00, kernel dropout 0xa77, kernel draws 0xa770.
 static const key_recipe k_recipes[LRA_KEY_COUNT] = {
-    [LRA_KEY_DROPOUT_EMBEDDING] = {"dropout_embedding", KEY_STEP, 1, 0xd00},
-    [LRA_KEY_DROPOUT_ATTN_OUT] = {"dropout_attn_out", KEY_STEP, 2, 0xd00},
-    [LRA_KEY_DROPOUT_MLP_HIDDEN] = {"dropout_mlp_hidden", KEY_STEP, 3, 0xd00},
-    [LRA_KEY_DROPOUT_MLP_OUT] = {"dropout_mlp_out", KEY_STEP, 4, 0xd00},
-    [LRA_KEY_DROPOUT_ATTN_PROBS] = {"dropout_attn_probs", KEY_STEP, 5, 0xa77},
-    [LRA_KEY_S3_DROPOUT_TOKEN] = {"s3_dropout_token", KEY_STEP, 0x5a52, 0xa77},
-    [LRA_KEY_S3_DROPOUT_FEATURE] = {"s3_dropout_feature", KEY_STEP, 0x5a53, 0xa77},
-    [LRA_KEY_S3_DROPOUT_SMOOTHER] = {"s3_dropout_smoother", KEY_STEP, 0x5a54, 0xd00},
-    [LRA_KEY_SKEIN_PILOT] = {"skein_pilot", KEY_STEP_EH, 0x5a01, 0xa770},
-    [LRA_KEY_SKEIN_COLUMNS] = {"skein_columns", KEY_STEP_EH, 0x5a02, 0xa770},
-    [LRA_KEY_INFORMER_KEYS] = {"informer_keys", KEY_STEP, 0x5a03, 0xa770},
-    [LRA_KEY_SKYFORMER_LANDMARKS] = {"skyformer_landmarks", KEY_STEP, 0x5a04, 0xa770},
-    [LRA_KEY_YOSO_HASH] = {"yoso_hash", KEY_STEP_EH, 0x5a40, 0xa770},
-    [LRA_KEY_S3_INDEX_CALL] = {"s3_index_call", KEY_STEP_EH, 0x5a51, 0xa770},
-    [LRA_KEY_PERFORMER_FEATURES] = {"performer_features", KEY_LAYER_FIRST, 0x5a05, 0xfa70},
-    [LRA_KEY_S3_INDEX_INIT] = {"s3_index_init", KEY_ID_LAYER, 0x5a50, 0},
-    [LRA_KEY_BATCH_ORDER] = {"batch_order", KEY_ID_EPOCH, 0x44415441, 0},
+    [LRA_KEY_DROPOUT_EMBEDDING] = {KEY_STEP, 1, 0xd00},
+    [LRA_KEY_DROPOUT_ATTN_OUT] = {KEY_STEP, 2, 0xd00},
+    [LRA_KEY_DROPOUT_MLP_HIDDEN] = {KEY_STEP, 3, 0xd00},
+    [LRA_KEY_DROPOUT_MLP_OUT] = {KEY_STEP, 4, 0xd00},
+    [LRA_KEY_DROPOUT_ATTN_PROBS] = {KEY_STEP, 5, 0xa77},
+    [LRA_KEY_S3_DROPOUT_TOKEN] = {KEY_STEP, 0x5a52, 0xa77},
+    [LRA_KEY_S3_DROPOUT_FEATURE] = {KEY_STEP, 0x5a53, 0xa77},
+    [LRA_KEY_S3_DROPOUT_SMOOTHER] = {KEY_STEP, 0x5a54, 0xd00},
+    [LRA_KEY_SKEIN_PILOT] = {KEY_STEP_EH, 0x5a01, 0xa770},
+    [LRA_KEY_SKEIN_COLUMNS] = {KEY_STEP_EH, 0x5a02, 0xa770},
+    [LRA_KEY_INFORMER_KEYS] = {KEY_STEP, 0x5a03, 0xa770},
+    [LRA_KEY_SKYFORMER_LANDMARKS] = {KEY_STEP, 0x5a04, 0xa770},
+    [LRA_KEY_YOSO_HASH] = {KEY_STEP_EH, 0x5a40, 0xa770},
+    [LRA_KEY_S3_INDEX_CALL] = {KEY_STEP_EH, 0x5a51, 0xa770},
+    [LRA_KEY_PERFORMER_FEATURES] = {KEY_LAYER_FIRST, 0x5a05, 0xfa70},
+    [LRA_KEY_S3_INDEX_INIT] = {KEY_ID_LAYER, 0x5a50, 0},
+    [LRA_KEY_BATCH_ORDER] = {KEY_ID_EPOCH, 0x44415441, 0},
 };
 
 lra_key lra_key_make(const lra_key_fields *f) {
@@ -73,9 +72,4 @@ lra_key lra_key_make(const lra_key_fields *f) {
         break;
     }
     return (lra_key){.seed = f->seed, .stream = s};
-}
-
-const char *lra_key_purpose_name(lra_key_purpose purpose) {
-    if ((unsigned)purpose >= LRA_KEY_COUNT || !k_recipes[purpose].name) return "unnamed";
-    return k_recipes[purpose].name;
 }

@@ -65,6 +65,5 @@ typedef struct {
 
 lra_key lra_key_make(const lra_key_fields *f);
 static inline lra_rng lra_key_rng(lra_key k) { return lra_rng_make(k.seed, k.stream); }
-const char *lra_key_purpose_name(lra_key_purpose purpose);
 
 #endif
