@@ -1,6 +1,7 @@
 // Memory estimate of a run (see memory.h).
 #include "tasks/memory.h"
 
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,7 +16,9 @@ void lra_memory_estimate_run(const lra_run_settings *s, lra_memory_estimate *out
     p += (s->model.dual ? 4 : 1) * dim * s->model.head_hidden + (double)s->model.head_hidden * s->model.num_classes;
     out->params = p;
     out->params_bytes = p * 4 * 4;  // values, gradients, two moments
-    const double micro = s->accumulation > 0 ? (double)(s->batch_size / s->accumulation) : (double)s->batch_size;
+    double micro = s->accumulation > 0 ? (double)(s->batch_size / s->accumulation) : (double)s->batch_size;
+    // Gradient shards run one after another: only one shard's activations are alive at a time.
+    if (s->grad_shards > 1) micro = ceil(micro / s->grad_shards);
     const double train_tokens = micro * L * towers, eval_tokens = (double)s->eval_batch_size * L * towers;
     // ids + mask per token; per layer the residual input, the normalized input, q/k/v and the MLP hidden.
     out->train_bytes = train_tokens * 8 + train_tokens * layers * (2 * dim + 3 * inner + hidden) * 4;

@@ -56,7 +56,8 @@ static void schema_ranges_fit_c_types(void) {
     static const char *const narrowed[] = {"data.max_length", "data.pathfinder_resolution", "model.layers", "model.dim",
                                            "model.heads", "model.head_dim", "model.hidden", "model.head_hidden",
                                            "model.vocab_size", "train.batch_size", "train.accumulation",
-                                           "train.eval_batch_size", "train.patience", "train.keep_checkpoints"};
+                                           "train.eval_batch_size", "train.patience", "train.keep_checkpoints",
+                                           "train.grad_shards"};
     lra_config_schema *sc = lra_settings_schema();
     for (size_t i = 0; i < sizeof narrowed / sizeof narrowed[0]; i++) {
         const lra_config_key *k = lra_config_schema_find(sc, narrowed[i]);
