@@ -378,7 +378,7 @@ static void test_skeleton_reference(void) {
     lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 43, 1.0f, 0.0f, 0);
     lra_tensor *mask = make_mask(B, n, len);
     for (int tm = 0; tm < 2; tm++) {
-        const char *opts[] = {"s1", "5", "s2", "3", "dropout", "0.3", "token_mask", tm ? "1" : "0", NULL};
+        const char *opts[] = {"s1", "5", "s2", "3", "dropout", "0.3", "token_mask", tm ? "true" : "false", NULL};
         kinst ki;
         kinst_make(&ki, 0, (int)H, (int)p, n, opts);
         lra_rng_fill_normal(1, 2, 0, lra_f32(param(&ki, "ln_a.weight")), (size_t)D, 1.0f, 0.2f);
