@@ -213,6 +213,9 @@ static int run_under_coretype(const char *build, const char *type) {
 }
 
 static void test_every_coretype(void) {
+#ifdef __SANITIZE_ADDRESS__
+    SKIP("seven more runs of the sanitised binaries: the release build covers the OpenBLAS core types");
+#endif
     const char *build = getenv("LRA_BUILD");
     if (!build || !*build) build = "build";
     char probe[512];
