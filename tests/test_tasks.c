@@ -36,7 +36,9 @@ static void test_every_task_is_complete(void) {
     CHECK(lra_task_find("") == NULL);
 }
 
-// The reference models' sizes (training.md §2.2): checkpoints and results depend on them.
+// The reference models' sizes (training.md §2.2) of the LRA tasks, first in the registry in this
+// order (the config enum and the table columns follow it); checkpoints and results depend on them.
+// A new task goes after them and needs no line here.
 static void test_reference_values(void) {
     static const struct {
         const char *name, *title;
@@ -48,8 +50,8 @@ static void test_reference_values(void) {
         {"pathfinder", "Pathfinder", 2, 512, 0, 1, 1024}, {"pathx", NULL, 2, 512, 0, 1, 16384},
     };
     const int n = (int)(sizeof want / sizeof want[0]);
-    CHECK_EQ_INT(lra_task_count(), n);
-    for (int i = 0; i < n && i < lra_task_count(); i++) {
+    REQUIRE(lra_task_count() >= n);
+    for (int i = 0; i < n; i++) {
         const lra_task_def *t = lra_task_get(i);
         CHECK_MSG(!strcmp(t->name, want[i].name), "task %d: %s", i, t->name);
         CHECK_MSG(want[i].title ? t->title && !strcmp(t->title, want[i].title) : !t->title, "%s: title", t->name);
@@ -60,9 +62,11 @@ static void test_reference_values(void) {
         CHECK_EQ_INT(t->max_length, want[i].max_length);
     }
     char buf[256];
-    CHECK(!strcmp(lra_task_names(buf, sizeof buf, "|", "|"), "listops|text|retrieval|image|pathfinder|pathx"));
-    CHECK(!strcmp(lra_task_names(buf, sizeof buf, ", ", " or "),
-                  "listops, text, retrieval, image, pathfinder or pathx"));
+    const char *bars = "listops|text|retrieval|image|pathfinder|pathx";
+    CHECK(!strncmp(lra_task_names(buf, sizeof buf, "|", "|"), bars, strlen(bars)));
+    if (lra_task_count() == n)
+        CHECK(!strcmp(lra_task_names(buf, sizeof buf, ", ", " or "),
+                      "listops, text, retrieval, image, pathfinder or pathx"));
     CHECK(!strcmp(lra_task_names(buf, 8, "|", "|"), "listops"));  // truncated, still a string
 }
 
