@@ -30,8 +30,9 @@
 #include "core/status.h"
 
 // Alias expansion limits: a document may expand to at most this many nodes and bytes of scalar text
-// (a config has a few hundred keys; nested aliases could otherwise produce billions of nodes).
-#define LRA_CONFIG_MAX_NODES 100000
+// (a config has a few hundred keys; nested aliases could otherwise produce billions of nodes, and
+// each node costs an allocation).
+#define LRA_CONFIG_MAX_NODES 10000
 #define LRA_CONFIG_MAX_TEXT (16 * 1024 * 1024)
 
 typedef enum {

@@ -134,7 +134,7 @@ static void alias_bomb_bounded(void) {
     lra_config *c = NULL;
     CHECK_EQ_INT(lra_config_load(&c, "tests/fuzz/config/alias-bomb-9-levels-of-10.yaml"), LRA_ERR_CONFIG);
     HAS("alias-bomb-9-levels-of-10.yaml:");
-    HAS("expands to more than 100000 nodes");
+    HAS("expands to more than 10000 nodes");
     CHECK(c == NULL);
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CHECK_MSG(secs < 5, "took %.1f s", secs);
