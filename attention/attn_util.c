@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 lra_key lra_attn_draw_key(const lra_attn_call *call, lra_key_purpose purpose, uint64_t example, uint64_t head) {
@@ -38,15 +39,7 @@ void lra_attn_rows_softmax(const float *qr, int64_t r, const float *k, const flo
                            int64_t p, float scale, float *P, float *out, float *lse) {
     if (r == 0) return;
     rows_scores(qr, r, k, kmask, n, p, scale, P);
-    for (int64_t t = 0; t < r; t++) {
-        float *row = P + t * n;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-        double sum = 0.0;
-        for (int64_t j = 0; j < n; j++) sum += expf(row[j] - mx);
-        lse[t] = mx + (float)log(sum);
-        for (int64_t j = 0; j < n; j++) row[j] = expf(row[j] - lse[t]);
-    }
+    for (int64_t t = 0; t < r; t++) lse[t] = lra_softmax_row(P + t * n, n);
     lra_gemm(false, false, (int)r, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f,
                 out, (int)p);
 }
@@ -56,8 +49,7 @@ void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, 
                                     const float *dout, float *P, float *dP, float *dqr, float *dk, float *dv) {
     if (r == 0) return;
     rows_scores(qr, r, k, kmask, n, p, scale, P);
-    for (int64_t t = 0; t < r; t++)
-        for (int64_t j = 0; j < n; j++) P[t * n + j] = expf(P[t * n + j] - lse[t]);
+    for (int64_t t = 0; t < r; t++) lra_softmax_row_from_lse(P + t * n, n, lse[t]);
     if (dv)
         lra_gemm(true, false, (int)n, (int)p, (int)r, 1.0f, P, (int)n, dout, (int)p,
                     1.0f, dv, (int)p);

@@ -67,25 +67,10 @@ static void block_probs(const float *q, const float *k, const float *mask_row, i
 #pragma omp simd
             for (int64_t j = 0; j < kv; j++) row[j] = mask_row[j] != 0.0f ? row[j] : -INFINITY;
         }
-        float lse;
-        if (lse_in) {
-            lse = lse_in[r];
-        } else {
-            // Vector reductions (explicit, so no fast-math is needed); the lane order is fixed by the
-            // binary, so results do not depend on the thread count.
-            float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = 0; j < kv; j++) mx = row[j] > mx ? row[j] : mx;
-            // row <- exp(row - max), then divided by the sum (log-sum-exp kept for backward)
-            const double sum = lra_exp_shift_sum(row, kv, mx);
-            lse = mx + (float)log(sum);
-            lse_out[r] = lse;
-            const float inv = (float)(1.0 / sum);
-#pragma omp simd
-            for (int64_t j = 0; j < kv; j++) row[j] *= inv;
-            continue;
-        }
-        lra_exp_shift_sum(row, kv, lse);
+        if (lse_in)
+            lra_softmax_row_from_lse(row, kv, lse_in[r]);
+        else
+            lse_out[r] = lra_softmax_row(row, kv);
     }
 }
 

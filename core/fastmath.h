@@ -111,4 +111,27 @@ static inline __attribute__((always_inline)) float lra_expf_autovec(float z) {
     return p * lra_pow2i(h) * lra_pow2i(n - h);
 }
 
+// The one exact-softmax row routine (the softmax op and the attention kernels share it).  row holds the
+// logits, masked entries at -inf; on return it holds the probabilities exp(x - max) / sum and the result
+// is the log-sum-exp max + log(sum) (kept by kernels to recompute rows in backward).  A row of only -inf
+// becomes zeros and returns -inf.  The sum is taken in double over fixed vector lanes, so it does not
+// depend on threads.
+static inline float lra_softmax_row(float *row, int64_t n) {
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    if (mx == -INFINITY) {
+        for (int64_t j = 0; j < n; j++) row[j] = 0.0f;
+        return -INFINITY;
+    }
+    const double sum = lra_exp_shift_sum(row, n, mx);
+    const float inv = (float)(1.0 / sum);
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) row[j] *= inv;
+    return mx + (float)log(sum);
+}
+
+// The probabilities of a row again from its logits and the log-sum-exp of the forward pass.
+static inline void lra_softmax_row_from_lse(float *row, int64_t n, float lse) { (void)lra_exp_shift_sum(row, n, lse); }
+
 #endif

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "core/ops_internal.h"
 #include "core/optable.h"
 #include "core/rng.h"
@@ -103,19 +104,12 @@ static void softmax_rows(const float *x, const bcast_mask *m, float *y, uint8_t 
             continue;
         }
         dead[r] = 0;
-        double s = 0.0;
         if (log_mode) {
-            for (int64_t i = 0; i < n; i++) s += (double)expf(yr[i] - mx);
-            float ls = (float)log(s);
-            for (int64_t i = 0; i < n; i++) yr[i] = (yr[i] - mx) - ls;
+            // log-softmax = z - lse; the exps written by lra_softmax_row are not needed.
+            const float lse = lra_softmax_row(yr, n);
+            for (int64_t i = 0; i < n; i++) yr[i] = (mr ? xr[i] + mr[i * m->last_stride] : xr[i]) - lse;
         } else {
-            for (int64_t i = 0; i < n; i++) {
-                float e = expf(yr[i] - mx);
-                yr[i] = e;
-                s += (double)e;
-            }
-            double inv = 1.0 / s;
-            for (int64_t i = 0; i < n; i++) yr[i] = (float)((double)yr[i] * inv);
+            (void)lra_softmax_row(yr, n);
         }
     }
 }
