@@ -4,9 +4,8 @@
 // coefficients).  Relative error below 1e-7 over the float range; inputs below -87.3 (including -inf)
 // give exactly 0, above 88.7 give +inf.  Written with GCC vector extensions so that the bit-level
 // construction of 2^k stays in registers; the scalar lra_expf gives bit-identical results.
-// lra_expf_autovec (at the end) is a second, scalar algorithm for loops the compiler vectorises itself
-// (GELU); its results differ from lra_expf in the last bit for about 3% of inputs, so the two are not
-// interchangeable without changing trained results.
+// lra_expf is the same algorithm written per element (branch-free and always inlined, so a plain loop
+// over it vectorises, as in GELU); it gives the vector routine's results bit for bit.
 #ifndef LRA_CORE_FASTMATH_H
 #define LRA_CORE_FASTMATH_H
 
@@ -51,10 +50,26 @@ static inline lra_v8f lra_exp_v8(lra_v8f x) {
     return lra_v8_select(x > hi, zero + INFINITY, y);
 }
 
-// exp of one value (lane 0 of the vector routine, so scalar tails match the vector body bit for bit).
-static inline float lra_expf(float x) {
-    const lra_v8f v = {x, x, x, x, x, x, x, x};
-    return lra_exp_v8(v)[0];
+// exp of one value: lra_exp_v8's operations on one lane, in the same order (ISO C mode contracts no
+// multiply-add), so scalar tails and auto-vectorised loops match the vector body bit for bit.
+static inline __attribute__((always_inline)) float lra_expf(float x) {
+    float xc = x > LRA_EXP_HI ? LRA_EXP_HI : x;
+    xc = xc < LRA_EXP_LO ? LRA_EXP_LO : xc;
+    const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    const float y = x < LRA_EXP_LO ? 0.0f : p * scale;
+    return x > LRA_EXP_HI ? INFINITY : y;
 }
 
 // x[j] = exp(x[j] - shift) for j < n; returns the sum of the results accumulated in double (8 lanes,
@@ -80,35 +95,6 @@ static inline double lra_exp_shift_sum(float *x, int64_t n, float shift) {
     double s = 0;
     for (int l = 0; l < 8; l++) s += lanes[l];
     return s + tail;
-}
-
-// 2^k for integral k in [-126, 127], by building the exponent bits.
-static inline __attribute__((always_inline)) float lra_pow2i(float k) {
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float f;
-    __builtin_memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-// e^z: z = n ln2 + r (Cody-Waite with a short ln2_hi so n * ln2_hi is exact), e^r by its Taylor
-// polynomial of degree 7 on |r| <= ln2/2, scaled by 2^n in two halves so results down to 2^-150 are
-// right.  Branch-free and always inlined, so a plain loop over it vectorises; within 1.1e-7 relative.
-static inline __attribute__((always_inline)) float lra_expf_autovec(float z) {
-    z = z < -150.0f ? -150.0f : z;
-    z = z > 88.0f ? 88.0f : z;
-    float n = rintf(z * 1.44269504f);
-    float r = z - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.98412698e-4f;
-    p = p * r + 1.38888889e-3f;
-    p = p * r + 8.33333333e-3f;
-    p = p * r + 4.16666667e-2f;
-    p = p * r + 1.66666667e-1f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    float h = rintf(n * 0.5f);
-    return p * lra_pow2i(h) * lra_pow2i(n - h);
 }
 
 // The one exact-softmax row routine (the softmax op and the attention kernels share it).  row holds the
