@@ -485,15 +485,22 @@ static void fft_group(const lra_fft_plan *p, lra_fft_op op, int64_t V, const flo
     }
 }
 
-// Per-thread scratch, grown to the largest need seen on the thread.
+// Per-thread scratch, grown to the largest need seen on the thread.  A thread key frees it when the
+// thread ends (OpenMP ends threads when the thread count goes down).
 static _Thread_local double *tl_buf;
 static _Thread_local size_t tl_cap;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tl_key;
+
+static void make_key(void) { pthread_key_create(&tl_key, free); }
 
 static double *thread_scratch(size_t doubles) {
     if (tl_cap < doubles) {
+        pthread_once(&tl_once, make_key);
         free(tl_buf);
         tl_buf = lra_xmalloc(doubles * sizeof(double));
         tl_cap = doubles;
+        pthread_setspecific(tl_key, tl_buf);
     }
     return tl_buf;
 }
