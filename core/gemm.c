@@ -13,10 +13,11 @@
 // Work per tile (m*n*k) the plan aims at: ~4 MFLOP, large enough that packing and call overheads stay
 // small, small enough that a big product gives every thread many tiles.
 #define TILE_WORK ((int64_t)1 << 21)
-// At most this many tiles per product: 64 is divisible by 1, 2, 4, 8, 16, 32 threads and leaves little
-// imbalance for the others (tiles are handed out dynamically).
-#define MAX_TILES 64
-#define MIN_ROWS 32     // BLAS is inefficient on thinner row panels
+// At most this many tiles per product: 32 is divisible by 1, 2, 4, 8, 16 and 32 threads and leaves little
+// imbalance for the others (tiles are handed out dynamically); each more tile repacks operand panels, so
+// no more than that.
+#define MAX_TILES 32
+#define MIN_ROWS 128    // each tile packs its whole B panel (k x cols): thinner row bands repack it too often
 #define MIN_COLS 128    // splitting columns below this costs more than it balances
 #define MIN_DEPTH 512   // inner chunks at least this long
 #define SPLIT_K_FROM 2048
@@ -154,4 +155,18 @@ void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int
 void lra_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     lra_gemm_batched(1, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0);
+}
+
+void lra_gemm_direct(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    LRA_ASSERT_MSG(omp_in_parallel() || omp_get_max_threads() == 1,
+                   "lra_gemm_direct outside a parallel region with several threads: BLAS would thread itself");
+    if (m <= 0 || n <= 0) return;
+    lra_profile_flops(2.0 * (double)m * (double)n * (double)(k > 0 ? k : 0));
+    if (k <= 0) {
+        job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
+        scale_only(&j, c);
+        return;
+    }
+    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

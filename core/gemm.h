@@ -33,6 +33,14 @@ void lra_gemm_batched(int64_t count, bool trans_a, bool trans_b, int64_t m, int6
                       const float *a, int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
                       float beta, float *c, int64_t ldc, int64_t stride_c);
 
+// One untiled single-threaded BLAS call, for callers that parallelise over many independent products
+// themselves (the batched matmul op over >= LRA_GEMM_DIRECT_MIN_BATCH destinations): its bits depend only on
+// the shape.  It must run inside an active parallel region or with one thread (asserted), where BLAS is
+// single-threaded.
+#define LRA_GEMM_DIRECT_MIN_BATCH 16
+void lra_gemm_direct(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 // The tiling lra_gemm uses for an (m, n, k) product (exposed for tests and benchmarks).
 typedef struct {
     int64_t row_tiles, col_tiles, k_chunks;  // tiles along m and n, chunks along k

@@ -66,8 +66,9 @@ static int blas_layout(mat m, CBLAS_TRANSPOSE *t, int64_t *ld) {
     return 0;
 }
 
-// c = x . y + beta * c; c must be row-major (cs == 1).
-static void gemm(mat c, mat x, mat y, float beta) {
+// c = x . y + beta * c; c must be row-major (cs == 1).  direct: one untiled BLAS call (inside the
+// parallel loop over many destinations), else the tiled lra_gemm.
+static void gemm_with(mat c, mat x, mat y, float beta, int direct) {
     LRA_ASSERT(c.rows == x.rows && c.cols == y.cols && x.cols == y.rows);
     if (c.rows == 0 || c.cols == 0) return;
     if (x.cols == 0) {  // empty inner dimension: the product is zero
@@ -79,8 +80,13 @@ static void gemm(mat c, mat x, mat y, float beta) {
     int64_t lx, ly, lc;
     LRA_ASSERT(blas_layout(x, &tx, &lx) && blas_layout(y, &ty, &ly));
     LRA_ASSERT(blas_layout(c, &tc, &lc) && tc == CblasNoTrans);
-    lra_gemm(tx == CblasTrans, ty == CblasTrans, c.rows, c.cols, x.cols, 1.0f, x.p, lx, y.p, ly, beta, c.p, lc);
+    if (direct)
+        lra_gemm_direct(tx == CblasTrans, ty == CblasTrans, c.rows, c.cols, x.cols, 1.0f, x.p, lx, y.p, ly, beta, c.p, lc);
+    else
+        lra_gemm(tx == CblasTrans, ty == CblasTrans, c.rows, c.cols, x.cols, 1.0f, x.p, lx, y.p, ly, beta, c.p, lc);
 }
+
+static void gemm(mat c, mat x, mat y, float beta) { gemm_with(c, x, y, beta, 0); }
 
 static float *bmat_at(const bmat *b, int64_t i0, int64_t i1) {
     return b->m.p + (b->bsz[0] == 1 ? 0 : i0 * b->bstr[0]) + (b->bsz[1] == 1 ? 0 : i1 * b->bstr[1]);
@@ -139,11 +145,10 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
         }
     }
     int64_t nd = d.bsz[0] * d.bsz[1];
-    // Parallel over destinations when there are enough of them to fill the threads (or the products are
-    // small); otherwise the loop is serial and each product spreads its tiles over the threads.  lra_gemm
-    // gives the same bits either way, so results do not depend on the thread count.
-    double flops = 2.0 * (double)d.m.rows * (double)d.m.cols * (double)x.m.cols;
-    int par = nd > 1 && (nd >= omp_get_max_threads() || flops < 4e6);
+    // Many destinations: parallel over them, one untiled BLAS call each (no tile packing overhead).  Few:
+    // the loop is serial and each product spreads its tiles over the threads.  The choice depends on the
+    // shapes only, so results do not depend on the thread count.
+    const int par = nd >= LRA_GEMM_DIRECT_MIN_BATCH;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t j = 0; j < nd; j++) {
         int64_t j0 = j / d.bsz[1], j1 = j % d.bsz[1];
@@ -157,7 +162,7 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
                 mat xm = x.m, ym = y.m;
                 xm.p = bmat_at(&x, i0, i1);
                 ym.p = bmat_at(&y, i0, i1);
-                gemm(dm, xm, ym, first ? beta0 : 1.0f);
+                gemm_with(dm, xm, ym, first ? beta0 : 1.0f, par);
                 first = 0;
             }
         if (first && !accumulate) {  // empty batch range: D = 0

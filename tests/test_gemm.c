@@ -100,10 +100,10 @@ static void test_plan(void) {
         CHECK(p.row_tiles * p.rows >= s->m && (p.row_tiles - 1) * p.rows < s->m);
         CHECK(p.col_tiles * p.cols >= s->n && (p.col_tiles - 1) * p.cols < s->n);
         CHECK(p.k_chunks * p.depth >= s->k && (p.k_chunks - 1) * p.depth < s->k);
-        CHECK(p.row_tiles * p.col_tiles * p.k_chunks <= 64);
+        CHECK(p.row_tiles * p.col_tiles * p.k_chunks <= 32);
     }
     lra_gemm_plan big = lra_gemm_plan_for(2048, 2048, 2048), dw = lra_gemm_plan_for(64, 64, 64000);
-    CHECK(big.row_tiles * big.col_tiles >= 32 && big.k_chunks == 1);
+    CHECK(big.row_tiles * big.col_tiles >= 16 && big.k_chunks == 1);
     CHECK(dw.k_chunks > 1);  // a weight gradient: the long inner dimension is what can be shared out
 }
 

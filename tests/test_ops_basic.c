@@ -553,7 +553,12 @@ static void run_more_ops(snapshot *s) {
     lra_tensor *f2 = lra_op_acos(ctx, lra_op_tanh(ctx, sel), 1e-6f);
     lra_tensor *ce = lra_op_cross_entropy(ctx, logits, ints(ctx, LRA_DIMS(512), 10, 3), 0.0);
     lra_tensor *top = lra_op_topk_indices(ctx, lra_op_reshape(ctx, f1, LRA_DIMS(64 * 24, 128)), 8);
-    lra_tensor *one = lra_op_full(ctx, (int64_t[]){1}, 1, 0.25f);
+    // 32 destinations: the batched product takes its parallel-over-destinations path (lra_gemm_direct).
+    lra_tensor *qb = randn(ctx, LRA_DIMS(4, 8, 96, 32), 26), *kb = randn(ctx, LRA_DIMS(4, 8, 80, 32), 27);
+    qb->requires_grad = kb->requires_grad = 1;
+    lra_tensor *sb = lra_op_matmul(ctx, qb, kb, 0, 1);  // [4, 8, 96, 80]
+    lra_tensor *one = lra_op_mul(ctx, lra_op_full(ctx, (int64_t[]){1}, 1, 0.25f),
+                                 lra_op_scale(ctx, lra_op_sum_all(ctx, lra_op_tanh(ctx, sb)), 1e-4f));
     lra_tensor *loss = lra_op_add(ctx, lra_op_add(ctx, lra_op_scale(ctx, lra_op_sum_all(ctx, f1), 1e-4f), lra_op_scale(ctx, lra_op_sum_all(ctx, f2), 1e-4f)),
                                   lra_op_mul(ctx, ce, one));
     lra_backward(ctx, loss);
@@ -567,6 +572,9 @@ static void run_more_ops(snapshot *s) {
     for (int64_t i = 0; i < 64 * 24 * 8; i++) topf[i] = (float)lra_i32(top)[i];
     snap_add(s, topf, 64 * 24 * 8);
     for (int i = 0; i < 5; i++) snap_add(s, ins[i]->grad, lra_tensor_numel(ins[i]));
+    snap_add(s, lra_f32(sb), lra_tensor_numel(sb));
+    snap_add(s, qb->grad, lra_tensor_numel(qb));
+    snap_add(s, kb->grad, lra_tensor_numel(kb));
     lra_ctx_free(ctx);
 }
 
