@@ -51,14 +51,11 @@ static void sync_running_stats(lra_trainer *t) {
     }
 }
 
-// After rank 0 alone read a checkpoint: its parameters, optimizer moments and training state go to every
-// rank, so only rank 0 needs to see the run directory.
+// After rank 0 alone read a checkpoint: its weights and training state go to every rank, so only rank 0
+// needs to see the run directory.
 static void share_state(lra_trainer *t) {
     if (t->o->world <= 1) return;
-    lra_params *p = &t->model.params;
-    lra_dist_bcast_f32(p->data, p->total, 0);
-    lra_dist_bcast_f32(p->m, p->total, 0);
-    lra_dist_bcast_f32(p->v, p->total, 0);
+    lra_trainer_share_weights(t);
     lra_dist_bcast_bytes(&t->st, sizeof t->st, 0);
 }
 

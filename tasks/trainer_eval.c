@@ -120,8 +120,7 @@ static lra_status write_eval_json(lra_trainer *t, const lra_eval_result *best, c
     return st;
 }
 
-// After rank 0 alone read a checkpoint: its parameters and optimizer moments go to every rank.
-static void share_weights(lra_trainer *t) {
+void lra_trainer_share_weights(lra_trainer *t) {
     if (t->o->world <= 1) return;
     lra_params *p = &t->model.params;
     lra_dist_bcast_f32(p->data, p->total, 0);
@@ -143,7 +142,7 @@ lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_s
             free(bp);
             return s;
         }
-        share_weights(t);
+        lra_trainer_share_weights(t);
         t->st = keep;
         LRA_TRY(evaluate_split(t, &t->test, 0, &best));
     }

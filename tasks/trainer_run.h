@@ -31,6 +31,8 @@ lra_status lra_trainer_save(lra_trainer *t, const char *path);
 lra_status lra_trainer_dev_eval(lra_trainer *t, lra_progress *prog, int *stop);
 // Test evaluation with the best checkpoint (and the last weights), metrics line and eval.json.
 lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_summary *out);
+// After rank 0 alone read a checkpoint: its parameters and optimizer moments go to every rank.
+void lra_trainer_share_weights(lra_trainer *t);
 // Peak resident memory of this process in MiB.
 double lra_trainer_peak_rss_mb(void);
 
