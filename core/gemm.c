@@ -106,10 +106,9 @@ static job make_job(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alp
 }
 
 // C = beta * C for an empty inner dimension (BLAS with k = 0 does the same; kept explicit).
-static void scale_only(const job *j, float *c) {
-    for (int64_t r = 0; r < j->m; r++)
-        for (int64_t col = 0; col < j->n; col++)
-            c[r * j->ldc + col] = j->beta == 0.0f ? 0.0f : j->beta * c[r * j->ldc + col];
+static void scale_only(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t col = 0; col < n; col++) c[r * ldc + col] = beta == 0.0f ? 0.0f : beta * c[r * ldc + col];
 }
 
 // Whether this call should open its own parallel region.  Otherwise the tiles run in a loop on the
@@ -123,7 +122,7 @@ void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int
     lra_profile_flops(2.0 * (double)count * (double)m * (double)n * (double)(k > 0 ? k : 0));
     job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
     if (k <= 0) {
-        for (int64_t i = 0; i < count; i++) scale_only(&j, c + i * stride_c);
+        for (int64_t i = 0; i < count; i++) scale_only(m, n, beta, c + i * stride_c, ldc);
         return;
     }
     float *partial = NULL;
@@ -164,8 +163,7 @@ void lra_gemm_direct(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
     if (m <= 0 || n <= 0) return;
     lra_profile_flops(2.0 * (double)m * (double)n * (double)(k > 0 ? k : 0));
     if (k <= 0) {
-        job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
-        scale_only(&j, c);
+        scale_only(m, n, beta, c, ldc);
         return;
     }
     blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

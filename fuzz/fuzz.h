@@ -17,6 +17,11 @@
 
 // A private scratch folder for this process (created on first use, removed at exit).
 const char *lra_fuzz_tmpdir(void);
+// The `lra train` config schema, built once and kept for the process.
+struct lra_config_schema;
+struct lra_config_schema *lra_fuzz_settings_schema(void);
+// Runs the targets on one thread: OpenMP workers spinning on a busy machine made tiny models take seconds.
+void lra_fuzz_single_thread(void);
 // Writes data to lra_fuzz_tmpdir()/<leaf> and returns the full path in buf (cap bytes); aborts on failure.
 const char *lra_fuzz_write_file(const char *leaf, const uint8_t *data, size_t size, char *buf, size_t cap);
 

@@ -75,19 +75,6 @@ static void fix_checksums(uint8_t *b, size_t n) {
     wr32(b + 60, (uint32_t)crc32(0, b, 60));
 }
 
-static lra_config_schema *schema(void) {
-    static lra_config_schema *s;  // built once; kept for the process
-    if (!s) s = lra_settings_schema();
-    return s;
-}
-
-// One thread: OpenMP workers spinning on a busy machine made tiny models take seconds.
-static void single_thread(void) {
-    static int done;
-    if (!done) lra_threads_set(1);
-    done = 1;
-}
-
 static void load(const char *path) {
     lra_container_reader *r = NULL;
     if (lra_container_open(&r, path) == LRA_OK) {
@@ -99,7 +86,7 @@ static void load(const char *path) {
     lra_config *c = NULL;
     lra_run_settings rs;
     lra_status s = lra_config_parse(&c, path, yaml);
-    if (s == LRA_OK) s = lra_config_validate(c, schema());
+    if (s == LRA_OK) s = lra_config_validate(c, lra_fuzz_settings_schema());
     if (s == LRA_OK) s = lra_settings_resolve(c, &rs);
     if (s == LRA_OK) s = lra_memory_check(c, &rs, MODEL_LIMIT);
     if (s == LRA_OK) {
@@ -116,7 +103,7 @@ static void load(const char *path) {
 }
 
 LRA_FUZZ_TARGET(checkpoint) {
-    single_thread();
+    lra_fuzz_single_thread();
     if (size == 0) return 0;
     uint8_t *b = malloc(size);
     if (!b) return 0;

@@ -9,12 +9,6 @@
 #include "fuzz/fuzz.h"
 #include "tasks/settings.h"
 
-static lra_config_schema *schema(void) {
-    static lra_config_schema *s;  // built once; kept for the process
-    if (!s) s = lra_settings_schema();
-    return s;
-}
-
 LRA_FUZZ_TARGET(config) {
     lra_fuzz_tmpdir();  // quiets the log
     char *text = malloc(size + 1);
@@ -31,7 +25,7 @@ LRA_FUZZ_TARGET(config) {
         s = lra_config_set(c, line + 5);
         if (end) *end = saved;
     }
-    if (s == LRA_OK) s = lra_config_validate(c, schema());
+    if (s == LRA_OK) s = lra_config_validate(c, lra_fuzz_settings_schema());
     lra_run_settings rs;
     if (s == LRA_OK) s = lra_settings_resolve(c, &rs);
     if (s == LRA_OK) free(lra_settings_resolved_yaml(c, &rs));

@@ -13,24 +13,11 @@
 
 #define MODEL_LIMIT (64u << 20)  // bytes a fuzzed config may make the harness allocate
 
-static lra_config_schema *schema(void) {
-    static lra_config_schema *s;  // built once; kept for the process
-    if (!s) s = lra_settings_schema();
-    return s;
-}
-
-// One thread: OpenMP workers spinning on a busy machine made tiny models take seconds.
-static void single_thread(void) {
-    static int done;
-    if (!done) lra_threads_set(1);
-    done = 1;
-}
-
 static void import_model(lra_safetensors *f, const char *path, const char *yaml) {
     lra_config *c = NULL;
     lra_run_settings rs;
     lra_status s = lra_config_parse(&c, path, yaml);
-    if (s == LRA_OK) s = lra_config_validate(c, schema());
+    if (s == LRA_OK) s = lra_config_validate(c, lra_fuzz_settings_schema());
     if (s == LRA_OK) s = lra_settings_resolve(c, &rs);
     if (s == LRA_OK) s = lra_memory_check(c, &rs, MODEL_LIMIT);
     if (s == LRA_OK) {
@@ -48,7 +35,7 @@ static void import_model(lra_safetensors *f, const char *path, const char *yaml)
 }
 
 LRA_FUZZ_TARGET(safetensors) {
-    single_thread();
+    lra_fuzz_single_thread();
     char path[512];
     lra_fuzz_write_file("fuzz.safetensors", data, size, path, sizeof path);
     lra_safetensors *f = NULL;

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
+#include "core/threads.h"
+#include "tasks/settings.h"
 
 static char scratch[256];
 
@@ -43,4 +46,16 @@ const char *lra_fuzz_write_file(const char *leaf, const uint8_t *data, size_t si
         abort();
     }
     return buf;
+}
+
+lra_config_schema *lra_fuzz_settings_schema(void) {
+    static lra_config_schema *s;
+    if (!s) s = lra_settings_schema();
+    return s;
+}
+
+void lra_fuzz_single_thread(void) {
+    static int done;
+    if (!done) lra_threads_set(1);
+    done = 1;
 }

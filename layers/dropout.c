@@ -3,7 +3,7 @@
 
 #include "core/ops.h"
 
-lra_tensor *lra_dropout_apply(lra_ctx *ctx, lra_tensor *x, float p, int layer, lra_dropout_site site,
+lra_tensor *lra_dropout_apply(lra_ctx *ctx, lra_tensor *x, float p, int layer, lra_key_purpose site,
                               uint64_t tower) {
     if (!ctx->training || p <= 0.0f) return x;
     lra_key key = lra_key_make(&(lra_key_fields){.purpose = site, .seed = ctx->seed, .step = ctx->step,

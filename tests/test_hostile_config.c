@@ -159,6 +159,28 @@ static const char *ckpt_copy(const char *dir, const char *name, char *out, size_
     return out;
 }
 
+// Loads a checkpoint into a model built from its own config `yaml` (as `lra eval` and the checkpoint
+// fuzz target do); the config must resolve, the load's status is returned.
+static lra_status load_with_its_config(const char *path, const char *yaml, lra_train_state *st, char **metrics) {
+    lra_config_schema *sc = lra_settings_schema();
+    lra_config *c = NULL;
+    lra_run_settings rs;
+    lra_status s = lra_config_parse(&c, path, yaml);
+    if (s == LRA_OK) s = lra_config_validate(c, sc);
+    if (s == LRA_OK) s = lra_settings_resolve(c, &rs);
+    CHECK_MSG(s == LRA_OK, "%s: its config does not resolve: %s", path, lra_error_message());
+    if (s == LRA_OK) {
+        lra_model m;
+        lra_model_build(&m, &rs.model, rs.seed);
+        lra_train_state_init(st, 0);
+        s = lra_checkpoint_load(path, &m, st, metrics);
+        lra_model_free(&m);
+    }
+    lra_config_free(c);
+    lra_config_schema_free(sc);
+    return s;
+}
+
 static void checkpoint_bad_format_message(void) {
     char dir[512], path[1024];
     lra_test_mkdtemp(dir, sizeof dir, "hostile_ckpt");
@@ -170,24 +192,12 @@ static void checkpoint_bad_format_message(void) {
     CHECK_OK(lra_checkpoint_read_config(ckpt_copy(dir, "seed-tiny-listops", path, sizeof path), &yaml));
     CHECK(yaml && strstr(yaml, "task: listops"));
     // ... into the model its config describes (what the checkpoint fuzz target does).
-    lra_config_schema *sc = lra_settings_schema();
-    lra_config *c = NULL;
-    CHECK_OK(lra_config_parse(&c, path, yaml));
-    CHECK_OK(lra_config_validate(c, sc));
-    lra_run_settings rs;
-    CHECK_OK(lra_settings_resolve(c, &rs));
-    lra_model m;
-    lra_model_build(&m, &rs.model, rs.seed);
     lra_train_state st;
-    lra_train_state_init(&st, 0);
     char *metrics = NULL;
-    CHECK_OK(lra_checkpoint_load(path, &m, &st, &metrics));
+    CHECK_OK(load_with_its_config(path, yaml, &st, &metrics));
     CHECK_EQ_INT(st.step, 3);
     CHECK(metrics && strstr(metrics, "\"loss\""));
     free(metrics);
-    lra_model_free(&m);
-    lra_config_free(c);
-    lra_config_schema_free(sc);
     free(yaml);
     lra_test_rmtree(dir);
 }
@@ -219,21 +229,9 @@ static void checkpoint_state_ranges(void) {
     lra_test_mkdtemp(dir, sizeof dir, "hostile_ckpt");
     char *yaml = NULL;
     CHECK_OK(lra_checkpoint_read_config(ckpt_copy(dir, "meta-finished-out-of-range", path, sizeof path), &yaml));
-    lra_config_schema *sc = lra_settings_schema();
-    lra_config *c = NULL;
-    CHECK_OK(lra_config_parse(&c, path, yaml));
-    CHECK_OK(lra_config_validate(c, sc));
-    lra_run_settings rs;
-    CHECK_OK(lra_settings_resolve(c, &rs));
-    lra_model m;
-    lra_model_build(&m, &rs.model, rs.seed);
     lra_train_state st;
-    lra_train_state_init(&st, 0);
-    CHECK_EQ_INT(lra_checkpoint_load(path, &m, &st, NULL), LRA_ERR_FORMAT);
+    CHECK_EQ_INT(load_with_its_config(path, yaml, &st, NULL), LRA_ERR_FORMAT);
     HAS("meta-finished-out-of-range.ckpt: metadata 'finished' is 9, expected 0..1");
-    lra_model_free(&m);
-    lra_config_free(c);
-    lra_config_schema_free(sc);
     free(yaml);
     lra_test_rmtree(dir);
 }
