@@ -289,7 +289,7 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
             }                                                                                            \
         }                                                                                                \
     }                                                                                                    \
-    static inline float NAME##_dx(float g, float xv, float yv, float p) {                               \
+    static inline __attribute__((always_inline)) float NAME##_dx(float g, float xv, float yv, float p) { \
         (void)xv;                                                                                        \
         (void)yv;                                                                                        \
         (void)p;                                                                                         \

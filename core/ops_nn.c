@@ -264,7 +264,8 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
     int64_t rows = ex->rows, d = ex->d;
     const float *gy = node->out->grad;
     const float *gam = gamma ? lra_ops_contig_data(ctx, gamma) : NULL;
-    float *gx = x->requires_grad ? lra_grad(ctx, x) : NULL;
+    int gx_add = 0;
+    float *gx = x->requires_grad ? lra_grad_for_write(ctx, x, &gx_add) : NULL;
     float *gg = (gamma && gamma->requires_grad) ? lra_grad(ctx, gamma) : NULL;
     float *gb = (beta && beta->requires_grad) ? lra_grad(ctx, beta) : NULL;
     int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
@@ -291,7 +292,7 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
                 for (int64_t i = 0; i < d; i++) {
                     float xh = (xr[i] - mean) * rstd;
                     float g = gam ? gr[i] * gam[i] : gr[i];
-                    gxr[i] += rstd * (g - m1 - xh * m2);
+                    gxr[i] = (gx_add ? gxr[i] : 0.0f) + rstd * (g - m1 - xh * m2);
                 }
             }
             if (pg) {

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attention/attention.h"
+#include "core/gemm.h"
 #include "core/profile.h"
 #include "core/rng.h"
 #include "core/threads.h"
@@ -29,6 +30,34 @@ static double now_s(void) {
 static lra_status same_batch(void *user, const lra_batch **out) {
     *out = user;
     return LRA_OK;
+}
+
+// lra_gemm's rate (GFLOP/s) at the products of the model's dense layers for `rows` token rows of width
+// 64 and MLP width 128: a projection (rows x 64 x 64), the MLP's two (rows x 128 x 64, rows x 64 x 128) and a
+// weight gradient (64 x 64 over rows).  Each set is timed three times; the quietest counts.
+static double dense_gemm_rate(int64_t rows) {
+    const int64_t d = 64, f = 128;
+    float *x = calloc((size_t)(rows * f), sizeof(float)), *y = calloc((size_t)(rows * f), sizeof(float));
+    float *w = calloc((size_t)(f * f), sizeof(float));
+    if (!x || !y || !w) {
+        free(x), free(y), free(w);
+        return 0.0;
+    }
+    for (int64_t i = 0; i < rows * f; i++) x[i] = (float)(i % 7) * 0.25f;
+    for (int64_t i = 0; i < f * f; i++) w[i] = (float)(i % 5) * 0.5f;
+    double best = 1e30, flops = 0.0;
+    for (int rep = 0; rep < 3; rep++) {
+        const double t0 = now_s(), f0 = lra_gemm_flops_total();
+        lra_gemm(false, true, rows, d, d, 1.0f, x, d, w, d, 0.0f, y, d);
+        lra_gemm(false, true, rows, f, d, 1.0f, x, d, w, d, 0.0f, y, f);
+        lra_gemm(false, true, rows, d, f, 1.0f, x, f, w, f, 0.0f, y, d);
+        lra_gemm(true, false, d, d, rows, 1.0f, x, d, y, d, 0.0f, w, d);
+        const double t = now_s() - t0;
+        flops = lra_gemm_flops_total() - f0;
+        if (t < best) best = t;
+    }
+    free(x), free(y), free(w);
+    return flops / best * 1e-9;
 }
 
 int lra_bench_train(int argc, char **argv) {
@@ -119,29 +148,39 @@ int lra_bench_train(int argc, char **argv) {
     lra_stepper st = {.model = &m, .opt = &opt, .sched = &sched, .ctx = ctx, .seed = 0, .batch_size = (int)batch,
                       .accumulation = 1, .rank = 0, .world = 1};
     if (lra_stepper_init(&st) != LRA_OK) return lra_arg_fail("bench train");
-    double t0 = 0;
+    double t0 = 0, flops0 = 0;
     for (int64_t s = 0; s <= steps; s++) {
         if (s == 1) {  // the first step warms up (arena growth, plans)
             t0 = now_s();
+            flops0 = lra_gemm_flops_total();
             if (profile) lra_profile_enable(1);
         }
         lra_step_result res;
         if (lra_step(&st, s, same_batch, &fixed, &res) != LRA_OK) return lra_arg_fail("bench train");
     }
     const double ms = (now_s() - t0) / (double)steps * 1e3;
+    // The dense bound: the step's matrix products at the rate lra_gemm reaches on the model's shapes.
+    const double gflop = (lra_gemm_flops_total() - flops0) / (double)steps * 1e-9;
+    const double rate = dense_gemm_rate(batch * n);
+    const double bound_ms = rate > 0.0 ? gflop / rate * 1e3 : 0.0;
     lra_profile_phase(LRA_PHASE_NONE);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const double rss = ru.ru_maxrss / 1024.0;
     if (json)
         printf("{\"impl\": \"lra %s\", \"attn\": \"%s\", \"n\": %lld, \"batch\": %lld, \"threads\": %d, "
-               "\"ms_per_step\": %.1f, \"peak_rss_mib\": %.0f, \"arena_mib\": %.1f}\n",
+               "\"ms_per_step\": %.1f, \"peak_rss_mib\": %.0f, \"arena_mib\": %.1f, \"gemm_gflop_per_step\": %.3f, "
+               "\"gemm_gflops\": %.1f, \"bound_ms\": %.1f, \"step_over_bound\": %.2f}\n",
                LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
-               lra_arena_high_water(ctx->arena) / 1048576.0);
+               lra_arena_high_water(ctx->arena) / 1048576.0, gflop, rate, bound_ms,
+               bound_ms > 0 ? ms / bound_ms : 0.0);
     else
-        printf("lra %s attn=%s n=%lld batch=%lld threads=%d: %.1f ms/step, peak RSS %.0f MiB (step arena %.1f MiB)\n",
+        printf("lra %s attn=%s n=%lld batch=%lld threads=%d: %.1f ms/step, peak RSS %.0f MiB (step arena %.1f MiB)\n"
+               "  dense bound: %.2f GFLOP of products per step at %.1f GFLOP/s (lra_gemm on the model's shapes) "
+               "= %.1f ms; step / bound = %.2fx\n",
                LRA_VERSION, attn, (long long)n, (long long)batch, lra_threads_get(), ms, rss,
-               lra_arena_high_water(ctx->arena) / 1048576.0);
+               lra_arena_high_water(ctx->arena) / 1048576.0, gflop, rate, bound_ms,
+               bound_ms > 0 ? ms / bound_ms : 0.0);
     if (profile) {  // after the timing line; as JSON on stdout with --json
         fflush(stdout);
         lra_profile_report(json ? stdout : stderr, (long long)steps, json);
