@@ -94,7 +94,7 @@ static lra_tensor *syn_forward(void *state, lra_params *params, lra_ctx *ctx, lr
     LRA_ASSERT_MSG(n <= s->L, "synthesizer: sequence length %lld > the model's length %lld", (long long)n,
                    (long long)s->L);
     lra_tensor *logits = NULL;  // [B, H, n, n] or [1, H, n, n]
-    if (s->dot) logits = lra_op_scale(ctx, lra_op_matmul(ctx, q, k, 0, 1), 1.0f / sqrtf((float)p));
+    if (s->dot) logits = lra_op_matmul(ctx, lra_op_scale(ctx, q, 1.0f / sqrtf((float)p)), k, 0, 1);  // scale n p, not n^2
     if (s->parts & SYN_RANDOM) {
         lra_tensor *R = lra_params_tensor(params, s->iR);
         R = first_cols(ctx, first_cols(ctx, R, 1, n), 2, n);
