@@ -34,10 +34,12 @@ static const lra_attn_option k_options[] = {
     {"dropout", LRA_OPT_FLOAT, 0.1, 0.0, 0.99, NULL, "attention dropout on the probabilities (reference 0.1)", 0},
     {"unmasked_synthetic", LRA_OPT_BOOL, 0, 0, 1, NULL,
      "without dot_product, padded keys are not masked (reference: it masks only with the dot product)", 0},
+    {"dense_reshape", LRA_OPT_BOOL, 0, 0, 1, NULL,
+     "dense logits [B, n, H, L] reshaped (not transposed) to [B, H, n, L], mixing rows (reference)", 0},
 };
 
 typedef struct {
-    int parts, dot, unmasked;
+    int parts, dot, unmasked, dense_reshape;
     float dropout;
     int64_t L, k;
     int iR, iR1, iR2, iW1, iW2;  // parameter indices (-1 when unused)
@@ -48,6 +50,7 @@ static void *syn_create(const lra_attn_setup *setup, lra_params *params) {
     s->parts = k_mode_parts[(int)lra_attn_value(setup->opts, "mode")];
     s->dot = lra_attn_value(setup->opts, "dot_product") != 0;
     s->unmasked = lra_attn_value(setup->opts, "unmasked_synthetic") != 0;
+    s->dense_reshape = lra_attn_value(setup->opts, "dense_reshape") != 0;
     s->dropout = (float)lra_attn_value(setup->opts, "dropout");
     s->k = (int64_t)lra_attn_value(setup->opts, "k");
     s->L = setup->seq_len;
@@ -109,7 +112,10 @@ static lra_tensor *syn_forward(void *state, lra_params *params, lra_ctx *ctx, lr
         lra_tensor *W1 = lra_op_reshape(ctx, lra_params_tensor(params, s->iW1), LRA_DIMS(1, H, p, p));
         lra_tensor *W2 = first_cols(ctx, lra_params_tensor(params, s->iW2), 1, n);  // [p, n]
         lra_tensor *hid = lra_op_relu(ctx, lra_op_matmul(ctx, q, W1, 0, 0));      // [B, H, n, p]
-        logits = add_part(ctx, logits, lra_op_matmul(ctx, hid, W2, 0, 0));
+        lra_tensor *dl = lra_op_matmul(ctx, hid, W2, 0, 0);                       // [B, H, n, n]
+        if (s->dense_reshape)  // the reference's layout: row (h, i) gets token (h n + i) / H, head (h n + i) % H
+            dl = lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, dl, 1, 2)), dl->shape, 4);
+        logits = add_part(ctx, logits, dl);
     }
     // Padded keys at -inf (an all-padding row attends uniformly, as lra_attn_mask_add does).
     lra_tensor *madd = (s->dot || !s->unmasked) ? lra_attn_mask_add(ctx, mask) : NULL;

@@ -8,7 +8,8 @@ random_dot: a transcription of google-research/long-range-arena lra_benchmarks/m
       softmax, dropout off, times V.  C options: the defaults with dropout=0.
 dense_factorized: synthesizer_mode 'dense+factorized_random' with ignore_dot_product True: R1[:, :n] R2[:, :, :n]
       plus relu(q W1_h) W2[:, :n] (the C kernel's form of the reference's dense_syn / dense_syn_len, fed
-      from the projected query rows), and, as there, no padding mask at all (C: unmasked_synthetic=true).
+      from the projected query rows), reshaped from [B, n, H, L] to [B, H, n, L] as there (C: dense_reshape=true),
+      and, as there, no padding mask at all (C: unmasked_synthetic=true).
 Usage: /usr/bin/python3 tools/ref/attn_synthesizer.py"""
 import torch
 
@@ -28,7 +29,8 @@ def random_dot(q, k, v, mask, random):
 def dense_factorized(q, k, v, mask, random1, random2, dense1, dense2):
     n = q.shape[2]
     logits = (random1[:, :n] @ random2[:, :, :n])[None]
-    logits = logits + torch.relu(q @ dense1[None]) @ dense2[:, :n]
+    proj = (torch.relu(q @ dense1[None]) @ dense2).transpose(1, 2)   # [B, n, H, L]: the reference's layout
+    logits = logits + proj.reshape(q.shape[0], H, n, -1)[..., :n]       # its reshape (not a transpose), then [:n]
     return torch.softmax(logits, -1) @ v
 
 
@@ -43,5 +45,6 @@ if __name__ == "__main__":
     W1, W2 = 0.5 * torch.randn(H, P, P, generator=g), 0.5 * torch.randn(P, L, generator=g)
     dump(out_path("synthesizer"), "synthesizer", L, q, k, v, mask, gout,
          [("random_dot", "dropout=0", random_dot, {"random": R}),
-          ("dense_factorized", f"mode=dense+factorized_random,dot_product=false,k={KF},dropout=0,unmasked_synthetic=true",
+          ("dense_factorized", f"mode=dense+factorized_random,dot_product=false,k={KF},dropout=0,unmasked_synthetic=true,"
+           "dense_reshape=true",
            dense_factorized, {"random1": R1, "random2": R2, "dense1": W1, "dense2": W2})])
