@@ -255,6 +255,26 @@ typedef struct {
     int64_t rows, d;
 } ln_extra;
 
+// sum_i x[i] (squares = 0) or sum_i (x[i] - c)^2 (squares = 1) in double: eight fixed lanes (element i goes to lane i % 8, lanes added in order), so the loop vectorises and the order never
+// depends on anything but d.
+static inline double row_sum_d(const float *x, int64_t d, double c, int squares) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    if (!squares) {
+        for (; i + 8 <= d; i += 8)
+            for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j];
+        for (; i < d; i++) acc[i % 8] += (double)x[i];
+    } else {
+        for (; i + 8 <= d; i += 8)
+            for (int j = 0; j < 8; j++) {
+                const double t = (double)x[i + j] - c;
+                acc[j] += t * t;
+            }
+        for (; i < d; i++) acc[i % 8] += ((double)x[i] - c) * ((double)x[i] - c);
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // PyTorch's backward: with xh = (x - mean) * rstd and g = gy * gamma,
 //   gx = rstd * (g - mean(g) - xh * mean(g * xh)),  dgamma = sum_rows gy * xh,  dbeta = sum_rows gy.
 // The parameter sums go through per-block partials (blocks of LN_BLOCK_ROWS rows, summed in block order).
@@ -339,15 +359,8 @@ lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lr
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xd + r * d;
         float *yr = yd + r * d;
-        double s = 0.0;
-        for (int64_t i = 0; i < d; i++) s += (double)xr[i];
-        double mu = s / (double)d;
-        double v = 0.0;
-        for (int64_t i = 0; i < d; i++) {
-            double c = (double)xr[i] - mu;
-            v += c * c;
-        }
-        v /= (double)d;  // biased, as PyTorch
+        double mu = row_sum_d(xr, d, 0.0, 0) / (double)d;
+        double v = row_sum_d(xr, d, mu, 1) / (double)d;  // biased, as PyTorch
         float m = (float)mu, rs = (float)(1.0 / sqrt(v + (double)eps));
         mean[r] = m;
         rstd[r] = rs;
@@ -377,9 +390,9 @@ lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lr
 // may pass y == x (in place).
 static void dropout_scale(float *y, const float *x, const uint8_t *keep, int64_t n, float scale, int add) {
     if (add)
-        for (int64_t i = 0; i < n; i++) y[i] += keep[i] ? x[i] * scale : 0.0f;
+        for (int64_t i = 0; i < n; i++) y[i] += x[i] * (scale * (float)keep[i]);
     else
-        for (int64_t i = 0; i < n; i++) y[i] = keep[i] ? x[i] * scale : 0.0f;
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * (scale * (float)keep[i]);
 }
 
 // The forward kept the mask (one byte per element); gx = gy * mask, in gy's buffer when x has no gradient yet.

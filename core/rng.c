@@ -207,10 +207,11 @@ void lra_rng_fill_normal(uint64_t seed, uint64_t stream, uint64_t offset, float 
 }
 
 // ---- dropout masks: 16 bits per element -----------------------------------------------------------
-// A keep/drop decision needs 16 bits, not 32: element e of a stream is the 16-bit lane e % 8 of Philox
-// block e / 8 (lane 2w is the low half of word w, lane 2w+1 the high half), so one Philox call serves eight
-// elements, and blocks are computed 16 at a time in lane-parallel form, which the compiler vectorises.
-// Element e is dropped iff its lane < round(p * 65536): the drop probability is within 2^-17 of p.
+// A keep/drop decision needs 16 bits, not 32, so one Philox call serves eight elements.  Elements come in
+// groups of 128 that use 16 consecutive blocks, computed together in lane-parallel form (which the compiler
+// vectorises): element e = 128 g + 16 (4 h + w) + b is half h (0 = low 16 bits) of word w of block
+// 16 g + b, so each run of 16 elements is one vector of block lanes.  Element e is dropped iff its 16 bits
+// are < round(p * 65536): the drop probability is within 2^-17 of p.
 
 #define PHILOX_LANES 16
 #define KEEP_GROUP (PHILOX_LANES * 8)  // elements per 16 blocks
@@ -262,8 +263,11 @@ void lra_rng_fill_keep(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t 
         const uint64_t e0 = (first + (uint64_t)g) * KEEP_GROUP;  // the group's first element
         philox_blocks16(seed, stream, e0 / 8, w);
         uint8_t k[KEEP_GROUP];
-        for (int b = 0; b < PHILOX_LANES; b++)
-            for (int l = 0; l < 8; l++) k[b * 8 + l] = (uint8_t)(((w[l / 2][b] >> (16 * (l & 1))) & 0xFFFFu) >= thr);
+        for (int h = 0; h < 2; h++)
+            for (int word = 0; word < 4; word++) {
+                uint8_t *kk = k + (h * 4 + word) * PHILOX_LANES;
+                for (int b = 0; b < PHILOX_LANES; b++) kk[b] = (uint8_t)(((w[word][b] >> (16 * h)) & 0xFFFFu) >= thr);
+            }
         const uint64_t lo = e0 > offset ? e0 : offset;
         const uint64_t hi = e0 + KEEP_GROUP < offset + n ? e0 + KEEP_GROUP : offset + n;
         memcpy(keep + (lo - offset), k + (lo - e0), (size_t)(hi - lo));
@@ -280,7 +284,7 @@ void lra_rng_fill_dropout(uint64_t seed, uint64_t stream, uint64_t offset, float
         uint8_t keep[CHUNK];
         const size_t i0 = (size_t)c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
         lra_rng_fill_keep(seed, stream, offset + i0, keep, len, p);
-        for (size_t i = 0; i < len; i++) out[i0 + i] = keep[i] ? keep_scale : 0.0f;
+        for (size_t i = 0; i < len; i++) out[i0 + i] = keep_scale * (float)keep[i];
     }
 }
 

@@ -119,9 +119,9 @@ static void test_fills_match_sequential_draws(void) {
     CHECK(memcmp(whole, part, sizeof whole) == 0);
 }
 
-// The dropout mask is the documented function of the Philox blocks: element e is 16-bit lane e % 8 of block
-// e / 8 (the vectorised 16-block generator must agree with the scalar bijection), dropped iff the lane is
-// below round(65536 p); any offset and length, split or whole.
+// The dropout mask is the documented function of the Philox blocks: element e = 128 g + 16 (4 h + w) + b is
+// half h of word w of block 16 g + b (the vectorised 16-block generator must agree with the scalar
+// bijection), dropped iff those 16 bits are below round(65536 p); any offset and length, split or whole.
 static void test_keep_mask_layout(void) {
     const uint64_t seed = 0x1234567890ull, stream = 0xFEDCBA9876543210ull;
     const float p = 0.3f;
@@ -131,12 +131,13 @@ static void test_keep_mask_layout(void) {
         uint8_t keep[N];
         lra_rng_fill_keep(seed, stream, off, keep, N, p);
         for (int i = 0; i < N; i++) {
-            const uint64_t e = off + (uint64_t)i, blk = e / 8;
+            const uint64_t e = off + (uint64_t)i, r = e % 128, blk = e / 128 * 16 + r % 16, word = (r / 16) % 4,
+                           half = r / 64;
             const uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
             const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
             uint32_t w[4];
             lra_philox4x32_10(ctr, key, w);
-            const uint32_t lane = (w[(e % 8) / 2] >> (16 * (e % 2))) & 0xFFFFu;
+            const uint32_t lane = (w[word] >> (16 * half)) & 0xFFFFu;
             CHECK_MSG(keep[i] == (lane >= thr), "off %d element %d", (int)off, i);
         }
         uint8_t part[N];
