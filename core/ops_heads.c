@@ -46,7 +46,10 @@ static void bias_grad_blocks(lra_ctx *ctx, float *gb, const float *gy, int64_t n
 // segment (r / seg_rows) % nseg of `bias` (nseg segments of width floats).
 static void fill_bias_rows(float *y, const float *bias, int64_t rows, int64_t width, int64_t seg_rows, int64_t nseg) {
 #pragma omp parallel for schedule(static) if (rows * width >= 65536)
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * width, bias + ((r / seg_rows) % nseg) * width, (size_t)width * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+        const float *b = bias + ((r / seg_rows) % nseg) * width;
+        for (int64_t j = 0; j < width; j++) y[r * width + j] = b[j];
+    }
 }
 
 // ------------------------------------------------------------------------------------------- linear_heads

@@ -372,7 +372,8 @@ lra_tensor *lra_op_linear(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
         const float *bp = lra_ops_contig_data(ctx, bias);
         float *yp = lra_f32(y);
 #pragma omp parallel for schedule(static) if (R * out > 65536)
-        for (int64_t r = 0; r < R; r++) memcpy(yp + r * out, bp, (size_t)out * sizeof(float));
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t j = 0; j < out; j++) yp[r * out + j] = bp[j];
         beta = 1.0f;
     }
     gemm(Y, X, mat_t(W), beta);
