@@ -28,7 +28,7 @@
 
 static const lra_attn_option k_options[] = {
     {"n_hashes", LRA_OPT_INT, 2, 1, 1024, NULL, "hash rounds (Skeinformer LRA setting 2)", LRA_OPT_COUNT},
-    {"num_buckets", LRA_OPT_INT, 0, 0, 1 << 20, NULL,
+    {"num_buckets", LRA_OPT_INT, 0, 0, 1 << 16, NULL,
      "buckets NB, even (0 = HF: largest power of two <= 2 n / chunk_length)", 0},
     {"chunk_length", LRA_OPT_INT, 64, 1, 1 << 20, NULL, "items per chunk (HF lsh_attn_chunk_length 64)", 0},
 };
