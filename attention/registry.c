@@ -27,7 +27,9 @@
     X(yoso) \
     X(s3) \
     X(linear) \
-    X(synthesizer)
+    X(synthesizer) \
+    X(reformer) \
+    X(sinkhorn)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)

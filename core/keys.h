@@ -39,6 +39,7 @@ typedef enum {
     LRA_KEY_SKYFORMER_LANDMARKS,   // Skyformer landmarks (shared)
     LRA_KEY_YOSO_HASH,             // YOSO hash functions (e, h)
     LRA_KEY_S3_INDEX_CALL,         // S3 index sets drawn per call (shared)
+    LRA_KEY_REFORMER_ROTATIONS,    // Reformer LSH rotations (h; example 0: shared by the batch)
     // Drawn once at init: per layer only.
     LRA_KEY_PERFORMER_FEATURES,    // Performer's orthogonal random features
     LRA_KEY_S3_INDEX_INIT,         // S3's fixed index sets
