@@ -73,8 +73,8 @@ int lra_bench_train(int argc, char **argv) {
             printf("usage: lra bench train [--attn KERNEL] [--n N] [--batch B] [--steps S] [--threads T]\n"
                    "                       [--features F] [--opt NAME=VALUE]... [--json] [--profile]\n\n"
                    "Times whole training steps at the shapes of ../shared/bench/torch_ref.py (same flags).\n"
-                   "--features sets the kernel's count option (default as the peer: 256; yoso 32 hashes; s3 8 =\n"
-                   "s1 = s2); --opt sets any other option of the kernel (`lra attention list`).\n");
+                   "--features sets the kernel's count option (default as the peer: 256 where it has --features; yoso\n"
+                   "32 hashes; s3 8 = s1 = s2); --opt sets any other option of the kernel (`lra attention list`).\n");
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--attn", &v))) {
             if (m < 0) return 2;
@@ -117,12 +117,18 @@ int lra_bench_train(int argc, char **argv) {
     // The peer has no attention dropout; feature counts follow --features where the kernel has one.
     const lra_attn_option *count_opt = lra_attn_count_option(c.enc.kernel);
     const char *count = count_opt ? count_opt->name : NULL;
+    // The peer passes --features only to the kernels below (default 256; yoso 32 hashes; s3 8 = s1 = s2);
+    // the others keep their own defaults unless --features is given.
+    static const char *const peer_counted = " nystrom skeinformer linformer performer informer yoso s3 ";
+    char padded[80];
+    snprintf(padded, sizeof padded, " %s ", attn);
     const int is_s3 = !strcmp(attn, "s3");
-    if (features < 0) features = !strcmp(attn, "yoso") ? 32 : is_s3 ? 8 : 256;
+    if (features < 0 && strstr(peer_counted, padded)) features = !strcmp(attn, "yoso") ? 32 : is_s3 ? 8 : 256;
     for (int i = 0; i < c.enc.kernel_opts.n; i++) {
         const char *name = c.enc.kernel_opts.names[i];
         if (!strcmp(name, "dropout")) c.enc.kernel_opts.values[i] = 0;
-        if ((count && !strcmp(name, count)) || (is_s3 && (!strcmp(name, "s1") || !strcmp(name, "s2"))))
+        if (features > 0 &&
+            ((count && !strcmp(name, count)) || (is_s3 && (!strcmp(name, "s1") || !strcmp(name, "s2")))))
             c.enc.kernel_opts.values[i] = (double)features;
     }
     for (int i = 0; i < n_opts; i++) {
