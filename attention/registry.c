@@ -26,7 +26,8 @@
     X(yoso_e) \
     X(yoso) \
     X(s3) \
-    X(fnet)
+    X(fnet) \
+    X(ponet)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)
