@@ -27,7 +27,9 @@
     X(yoso) \
     X(s3) \
     X(fnet) \
-    X(ponet)
+    X(ponet) \
+    X(luna) \
+    X(transformer_ls)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)
