@@ -123,9 +123,10 @@ static void check_kernel(const char *name, int layers) {
     }
     lra_tensor *loss = lra_op_sum_all(ctx, lra_op_mul(ctx, out, &tdo));
     double abs_fwd = 0, abs_grad = 0, rel_fwd = 0, rel_grad = 0;
+    lra_tensor tdc;  // lives until the backward pass
     if (want_carry) {
         REQUIRE(carry && dcarry && lra_tensor_numel(carry) == ec->shape[0] * ec->shape[1] * ec->shape[2]);
-        lra_tensor tdc = lra_tensor_make(LRA_F32, dcarry, carry->shape, 3);
+        tdc = lra_tensor_make(LRA_F32, dcarry, carry->shape, 3);
         loss = lra_op_add(ctx, loss, lra_op_sum_all(ctx, lra_op_mul(ctx, carry, &tdc)));
         rel_fwd = fmax(rel_fwd, compare("carry", name, lra_f32(carry), want_carry, lra_tensor_numel(carry), &abs_fwd));
     }
