@@ -333,7 +333,9 @@ static int bench_attention(int argc, char **argv) {
                    "Forward + backward (training mode) time of each kernel on random q, k, v [B, H, n, P] with full\n"
                    "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats after\n"
                    "one warm-up (for n >= 8192 the single first run, to bound the time), and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
-                   "buffers (values and gradients).  A size whose time, extrapolated quadratically from the previous\n"
+                   "buffers (values and gradients).  Token mixers (kernels that replace the layer's token mixing) run on\n"
+                   "x = merge_heads(q + k + v) [B, n, H*P] with their own projections included.\n"
+                   "A size whose time, extrapolated quadratically from the previous\n"
                    "size, exceeds --budget seconds (default 30; 0 = no limit) is skipped ('-') so the default run\n"
                    "stays within minutes on 2 cores.  --quick: n = 1024,4096, R = 1.\n");
             return 0;
