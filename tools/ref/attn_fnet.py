@@ -11,7 +11,7 @@ Usage: /usr/bin/python3 tools/ref/attn_fnet.py
 """
 import torch
 
-from attn_common import finish, inputs
+from attn_mixers_common import finish, inputs
 
 
 def fnet_reference(X):

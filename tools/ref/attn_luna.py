@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from attn_common import finish, inputs, params
+from attn_mixers_common import finish, inputs, params
 
 B, n, H, p, L = 2, 16, 2, 4, 5
 D = H * p

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from attn_common import finish, inputs, params
+from attn_mixers_common import finish, inputs, params
 
 B, n, H, p, S = 2, 16, 2, 4, 3
 D = H * p

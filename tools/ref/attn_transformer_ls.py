@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from attn_common import finish, inputs, params
+from attn_mixers_common import finish, inputs, params
 
 B, n, H, p, R, W = 2, 16, 2, 4, 3, 4
 D = H * p
