@@ -7,6 +7,10 @@
 //   the slice's keys (or over the whole batch with global_key_max) for keys; stabilisers are constants.
 //   Padded keys get phi = 0 (pad_keys_in_denominator keeps the reference's nonzero value);
 //   O_i = phi(q_i)^T (sum_j phi(k_j) v'_j^T) / (phi(q_i)^T sum_j phi(k_j)).
+// kernel=relu (YOSO's "performer-256 (relu)", performer_pytorch generalized_kernel with kernel_fn ReLU):
+//   phi(z)_r = m^-1/2 (relu(w_r.z) + 1e-3), same z, masking and normalisation (no stabiliser needed; the
+//   m^-1/2 cancels in the ratio).  YOSO's code asks for it but performer_pytorch only uses kernel_fn when
+//   generalized_attention=True, which YOSO never sets, so the YOSO runs used the softmax form.
 // One composite node with a hand-written backward (stabilisers are constants); memory 2 n m per
 // (example, head) for the saved features.
 #include <math.h>
@@ -26,11 +30,12 @@ static const lra_attn_option k_options[] = {
     {"double_scale", LRA_OPT_BOOL, 0, 0, 1, NULL, "scale by p^-1/4 twice, estimating exp(q.k/p) (reference)", 0},
     {"pad_keys_in_denominator", LRA_OPT_BOOL, 0, 0, 1, NULL, "padded keys add m^-1/2(e^-G + 1e-4) to the denominator (reference)", 0},
     {"global_key_max", LRA_OPT_BOOL, 0, 0, 1, NULL, "key stabiliser G = max over the whole batch (reference)", 0},
+    {"kernel", LRA_OPT_ENUM, 0, 0, 0, "softmax|relu", "feature map: softmax (FAVOR+) or relu(w.z) + 1e-3 (YOSO's relu)", 0},
 };
 
 typedef struct {
     int64_t m;
-    int double_scale, pad_keys, global_max;
+    int double_scale, pad_keys, global_max, relu;
     int index, layer;
 } performer_state;
 
@@ -40,6 +45,7 @@ static void *performer_create(const lra_attn_setup *setup, lra_params *params) {
     s->double_scale = lra_attn_value(setup->opts, "double_scale") != 0;
     s->pad_keys = lra_attn_value(setup->opts, "pad_keys_in_denominator") != 0;
     s->global_max = lra_attn_value(setup->opts, "global_key_max") != 0;
+    s->relu = (int)lra_attn_value(setup->opts, "kernel") == 1;
     s->layer = setup->layer;
     char name[LRA_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%sfeatures", setup->prefix);
@@ -91,6 +97,7 @@ typedef struct {
     const performer_state *st;
     int64_t B, H, n, p, m;
     float zs, s;               // input scale, feature scale m^-1/2
+    float eps;                 // feature offset: 1e-4 (softmax), 1e-3 (relu)
     const float *mask, *W;     // [B, n], [m, p]
     float *phq, *phk;          // [B, H, n, m] features (phk zeroed on padded keys unless pad_keys)
     float *kv, *den, *out;     // [B, H, m, p], [B, H, n], [B, H, n, p]
@@ -149,6 +156,7 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
         for (int64_t i = 0; i < n; i++)
             for (int64_t r = 0; r < m; r++) dks[r] += phq[i * m + r] * dden[i];
         // Queries: dphi = dnum kv^T + dden ksum^T; dproj = dphi (phi - s eps); dz = dproj W - rowsum(dproj) z.
+        // relu: dproj = dphi s [proj > 0] (phi > s eps exactly there), no |z|^2 term.
         lra_gemm(false, true, (int)n, (int)m, (int)p, 1.0f, dnum, (int)p, kv, (int)p,
                     0.0f, dphi, (int)m);
         for (int64_t pass = 0; pass < 2; pass++) {
@@ -182,11 +190,12 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
                 const float mi = (pass && !sv->st->pad_keys) ? mrow[i] : 1.0f;
                 double rs = 0.0;
                 for (int64_t r = 0; r < m; r++) {
-                    const float e = mi != 0.0f ? phi[i * m + r] / mi - sv->s * 1e-4f : 0.0f;
+                    float e = mi != 0.0f ? phi[i * m + r] / mi - sv->s * sv->eps : 0.0f;
+                    if (sv->st->relu) e = e > 0.0f ? sv->s : 0.0f;
                     dphi[i * m + r] *= mi * e;  // d proj
                     rs += dphi[i * m + r];
                 }
-                diag[i] = (float)rs;
+                diag[i] = sv->st->relu ? 0.0f : (float)rs;
             }
             lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, dphi, (int)m, sv->W,
                         (int)p, 0.0f, dz, (int)p);
@@ -210,6 +219,7 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
     const float rho = powf((float)p, -0.25f);
     sv->zs = st->double_scale ? rho * rho : rho;
     sv->s = 1.0f / sqrtf((float)m);
+    sv->eps = st->relu ? 1e-3f : 1e-4f;
     sv->mask = lra_f32(mask);
     sv->W = lra_f32(lra_params_tensor(params, st->index));
     const size_t nf = (size_t)(B * H * n * m);
@@ -233,7 +243,9 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
         const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
         float *phq = sv->phq + fbase, *projk = sv->phk + fbase;
         project(sv, lra_f32(q) + base, NULL, z, phq, diag);
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = 0; i < n && st->relu; i++)
+            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * ((phq[i * m + r] > 0.0f ? phq[i * m + r] : 0.0f) + sv->eps);
+        for (int64_t i = 0; i < n && !st->relu; i++) {
             float mx = -INFINITY;
             for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
             for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
@@ -259,8 +271,12 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
         double *ksum = sv->ksum + bh * m;
         for (int64_t j = 0; j < n; j++) {
             const float keep = st->pad_keys ? 1.0f : mrow[j];
-            for (int64_t r = 0; r < m; r++)
-                phk[j * m + r] = keep * sv->s * (expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
+            if (st->relu)
+                for (int64_t r = 0; r < m; r++)
+                    phk[j * m + r] = keep * sv->s * ((phk[j * m + r] > 0.0f ? phk[j * m + r] : 0.0f) + sv->eps);
+            else
+                for (int64_t r = 0; r < m; r++)
+                    phk[j * m + r] = keep * sv->s * (expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
             for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * lra_f32(v)[base + j * p + c];
         }
         lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,

@@ -26,6 +26,8 @@
     X(yoso_e) \
     X(yoso) \
     X(s3) \
+    X(linear) \
+    X(synthesizer) \
     X(fnet) \
     X(ponet) \
     X(luna) \

@@ -65,6 +65,21 @@ float *lra_grad(lra_ctx *ctx, lra_tensor *t) {
     return t->grad;
 }
 
+float *lra_grad_for_write(lra_ctx *ctx, lra_tensor *t, int *add) {
+    *add = t->grad != NULL;
+    if (!t->grad) t->grad = lra_arena_alloc(ctx->arena, (size_t)lra_tensor_numel(t) * sizeof(float));
+    return t->grad;
+}
+
+float *lra_grad_take(lra_ctx *ctx, lra_tensor *in, lra_tensor *out, int *add) {
+    if (!in->grad && out->grad && lra_tensor_numel(in) == lra_tensor_numel(out)) {
+        in->grad = out->grad;
+        *add = 0;
+        return in->grad;
+    }
+    return lra_grad_for_write(ctx, in, add);
+}
+
 static void run_tape(lra_ctx *ctx) {
     for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
         lra_node *nd = ctx->nodes[i];

@@ -66,6 +66,16 @@ void *lra_node_alloc(lra_ctx *ctx, size_t bytes);
 
 // The gradient buffer of t (contiguous [numel]); allocated zeroed in the arena on first use.
 float *lra_grad(lra_ctx *ctx, lra_tensor *t);
+// For a backward pass that writes every element of in's gradient from out's gradient (elementwise ops,
+// reshapes): the buffer to write and whether to ADD into it (*add = 1: in already has a gradient) or to
+// SET it (*add = 0).  When in has no gradient yet and out's gradient has as many elements, in takes out's
+// buffer -- out's gradient is dead once its node has run -- so the caller may compute g[i] = f(gy[i]) in
+// place (read element i before writing it).  Saves zeroing, a buffer and a pass over memory per op.
+// Not for a node whose inputs include `in` twice (the second would see the first's writes).
+float *lra_grad_take(lra_ctx *ctx, lra_tensor *in, lra_tensor *out, int *add);
+// An uninitialised gradient buffer for t when it has none (*add = 0: the caller sets every element), else
+// the existing one (*add = 1).
+float *lra_grad_for_write(lra_ctx *ctx, lra_tensor *t, int *add);
 // Seeds d(loss)/d(loss) += 1 for a one-element tensor and runs the tape backwards.
 void lra_backward(lra_ctx *ctx, lra_tensor *loss);
 // Same with an arbitrary seed gradient for t (contiguous [numel(t)], added into t's gradient).

@@ -115,11 +115,27 @@ static void scale_only(int64_t m, int64_t n, float beta, float *c, int64_t ldc) 
 // calling thread: inside a parallel region (BLAS is then single-threaded) or with one thread.
 static bool own_region(void) { return !omp_in_parallel() && omp_get_max_threads() > 1; }
 
+// Every product's flop count, for lra_gemm_flops_total (callers may be inside parallel regions).
+static double g_flops_total;
+
+static void count_flops(double flops) {
+#pragma omp atomic update
+    g_flops_total += flops;
+    lra_profile_flops(flops);
+}
+
+double lra_gemm_flops_total(void) {
+    double v;
+#pragma omp atomic read
+    v = g_flops_total;
+    return v;
+}
+
 void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                       int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b, float beta,
                       float *c, int64_t ldc, int64_t stride_c) {
     if (count <= 0 || m <= 0 || n <= 0) return;
-    lra_profile_flops(2.0 * (double)count * (double)m * (double)n * (double)(k > 0 ? k : 0));
+    count_flops(2.0 * (double)count * (double)m * (double)n * (double)(k > 0 ? k : 0));
     job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
     if (k <= 0) {
         for (int64_t i = 0; i < count; i++) scale_only(m, n, beta, c + i * stride_c, ldc);
@@ -161,7 +177,7 @@ void lra_gemm_direct(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
     LRA_ASSERT_MSG(omp_in_parallel() || omp_get_max_threads() == 1,
                    "lra_gemm_direct outside a parallel region with several threads: BLAS would thread itself");
     if (m <= 0 || n <= 0) return;
-    lra_profile_flops(2.0 * (double)m * (double)n * (double)(k > 0 ? k : 0));
+    count_flops(2.0 * (double)m * (double)n * (double)(k > 0 ? k : 0));
     if (k <= 0) {
         scale_only(m, n, beta, c, ldc);
         return;

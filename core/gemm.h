@@ -46,6 +46,10 @@ typedef struct {
     int64_t row_tiles, col_tiles, k_chunks;  // tiles along m and n, chunks along k
     int64_t rows, cols, depth;               // rows, columns and inner length of a full tile / chunk
 } lra_gemm_plan;
+// Floating-point operations (2 m n k per product) of every product since the program started: what
+// `lra bench train` divides by the sgemm rate to get a step's dense-work bound.
+double lra_gemm_flops_total(void);
+
 lra_gemm_plan lra_gemm_plan_for(int64_t m, int64_t n, int64_t k);
 
 #endif

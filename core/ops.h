@@ -24,6 +24,13 @@ lra_tensor *lra_op_matmul(lra_ctx *ctx, lra_tensor *a, lra_tensor *b, int trans_
 // x: [..., in], w: [out, in] (PyTorch layout), bias: [out] or NULL -> [..., out]; one sgemm over all rows.
 lra_tensor *lra_op_linear(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias);
 
+// ---------------------------------------------------------------- projections with heads (ops_heads.c)
+// x: [B, n, D], w: [H*p, D], bias: [H*p] or NULL -> [B, H, n, p] (linear, then the heads split off and
+// moved before the sequence axis, with no transposed copy).
+lra_tensor *lra_op_linear_heads(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias, int heads);
+// o: [B, H, n, p], w: [E, H*p], bias: [E] or NULL -> [B, n, E] (the heads merged back, then linear).
+lra_tensor *lra_op_heads_linear(lra_ctx *ctx, lra_tensor *o, lra_tensor *w, lra_tensor *bias);
+
 // ---------------------------------------------------------------- elementwise (ops_elementwise.c)
 lra_tensor *lra_op_add(lra_ctx *ctx, lra_tensor *a, lra_tensor *b);  // broadcasting
 lra_tensor *lra_op_sub(lra_ctx *ctx, lra_tensor *a, lra_tensor *b);

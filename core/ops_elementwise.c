@@ -134,6 +134,29 @@ static void reduce_into(float *g, const int64_t gs[4], const float *src, const i
 
 // ---------------------------------------------------------------- binary ops
 
+// t's gradient += scale * (y's gradient summed over t's broadcast axes).  Without broadcasting, t takes y's
+// gradient buffer when it has none (lra_grad_take): a residual add then costs nothing.  t may be both
+// inputs of the node (x + x): the second pass then adds into the buffer the first one took.
+static void pass_grad(lra_ctx *ctx, lra_tensor *t, const int64_t *ts, lra_tensor *y, const int64_t *os,
+                      float scale) {
+    const float *gy = y->grad;
+    const int64_t n = lra_tensor_numel(y);
+    if (lra_tensor_numel(t) != n) {
+        reduce_into(lra_grad(ctx, t), ts, gy, os, scale);
+        return;
+    }
+    int add;
+    float *g = lra_grad_take(ctx, t, y, &add);
+    if (g == gy && !add && scale == 1.0f) return;  // took the buffer as it is
+    if (add) {
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) g[i] += scale * gy[i];
+    } else {
+#pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) g[i] = scale * gy[i];
+    }
+}
+
 static void binary_backward(lra_ctx *ctx, lra_node *node) {
     int kind = (int)node->iattr[0];
     lra_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
@@ -148,22 +171,18 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
     float *tmp = NULL;
     if ((kind == BIN_MUL || kind == BIN_DIV) && (a->requires_grad || b->requires_grad))
         tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
-    if (a->requires_grad) {
-        float *ga = lra_grad(ctx, a);
-        if (kind == BIN_ADD || kind == BIN_SUB) {
-            reduce_into(ga, as, gy, os, 1.0f);
-        } else {  // d(a*b)/da = b, d(a/b)/da = 1/b
-            binary_apply(kind, tmp, os, gy, cs, lra_f32(b), bst);
-            reduce_into(ga, as, tmp, os, 1.0f);
-        }
+    if (kind == BIN_ADD || kind == BIN_SUB) {
+        if (a->requires_grad) pass_grad(ctx, a, as, y, os, 1.0f);
+        if (b->requires_grad) pass_grad(ctx, b, bs, y, os, kind == BIN_SUB ? -1.0f : 1.0f);
+        return;
+    }
+    if (a->requires_grad) {  // d(a*b)/da = b, d(a/b)/da = 1/b
+        binary_apply(kind, tmp, os, gy, cs, lra_f32(b), bst);
+        reduce_into(lra_grad(ctx, a), as, tmp, os, 1.0f);
     }
     if (b->requires_grad) {
         float *gb = lra_grad(ctx, b);
-        if (kind == BIN_ADD) {
-            reduce_into(gb, bs, gy, os, 1.0f);
-        } else if (kind == BIN_SUB) {
-            reduce_into(gb, bs, gy, os, -1.0f);
-        } else if (kind == BIN_MUL) {
+        if (kind == BIN_MUL) {
             binary_apply(BIN_MUL, tmp, os, gy, cs, lra_f32(a), ast);
             reduce_into(gb, bs, tmp, os, 1.0f);
         } else {  // d(a/b)/db = -y/b
@@ -205,7 +224,7 @@ lra_tensor *lra_op_div(lra_ctx *ctx, lra_tensor *a, lra_tensor *b) { return bina
 // ---------------------------------------------------------------- unary ops
 
 typedef void (*un_fwd_kernel)(float *, const float *, int64_t, int64_t, float);
-typedef void (*un_bwd_kernel)(float *, const float *, const float *, const float *, int64_t, float);
+typedef void (*un_bwd_kernel)(float *, const float *, const float *, const float *, int64_t, float, int);
 
 // y: contiguous copy of x's shape = f(x), x any strides.
 static lra_tensor *unary_forward(lra_ctx *ctx, lra_tensor *x, un_fwd_kernel k, float p) {
@@ -232,11 +251,16 @@ static lra_tensor *unary_forward(lra_ctx *ctx, lra_tensor *x, un_fwd_kernel k, f
     return y;
 }
 
-// gx += g(gy, x, y): x is read contiguous (copied in the arena first when it is a strided view).
+// How a backward kernel writes gx: add into it, set it, or set it in place over gy's buffer (gx == gy).
+enum { GRAD_ADD = 0, GRAD_SET = 1, GRAD_INPLACE = 2 };
+
+// gx (+)= g(gy, x, y): x is read contiguous (copied in the arena first when it is a strided view).
 static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k, int needs_x) {
     lra_tensor *x = node->in[0], *y = node->out;
     if (!x->requires_grad) return;
-    float *gx = lra_grad(ctx, x);
+    int add;
+    float *gx = lra_grad_take(ctx, x, y, &add);
+    const int mode = add ? GRAD_ADD : gx == y->grad ? GRAD_INPLACE : GRAD_SET;
     int64_t n = lra_tensor_numel(x);
     const float *xc = lra_f32(y);  // a stand-in when the derivative needs only y
     if (needs_x) xc = lra_ops_contig_data(ctx, x);
@@ -245,7 +269,7 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
 #pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
     for (int64_t c = 0; c < nch; c++) {
         int64_t i0 = c * EW_CHUNK, len = n - i0 < EW_CHUNK ? n - i0 : EW_CHUNK;
-        k(gx + i0, y->grad + i0, xc + i0, lra_f32(y) + i0, len, p);
+        k(gx + i0, y->grad + i0, xc + i0, lra_f32(y) + i0, len, p, mode);
     }
 }
 
@@ -265,14 +289,24 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
             }                                                                                            \
         }                                                                                                \
     }                                                                                                    \
-    static void NAME##_bwd(float *restrict gx, const float *restrict gy, const float *restrict x,        \
-                           const float *restrict y, int64_t n, float p) {                                \
-        for (int64_t i = 0; i < n; i++) {                                                                \
-            const float g = gy[i], xv = x[i], yv = y[i];                                                 \
-            (void)xv;                                                                                    \
-            (void)yv;                                                                                    \
-            (void)p;                                                                                     \
-            gx[i] += (BWD);                                                                              \
+    static inline __attribute__((always_inline)) float NAME##_dx(float g, float xv, float yv, float p) { \
+        (void)xv;                                                                                        \
+        (void)yv;                                                                                        \
+        (void)p;                                                                                         \
+        return (BWD);                                                                                    \
+    }                                                                                                    \
+    static void NAME##_bwd(float *gx, const float *gy, const float *restrict x, const float *restrict y, \
+                           int64_t n, float p, int mode) {                                               \
+        if (mode == GRAD_INPLACE) {                                                                      \
+            for (int64_t i = 0; i < n; i++) gx[i] = NAME##_dx(gx[i], x[i], y[i], p);                     \
+        } else if (mode == GRAD_SET) {                                                                   \
+            float *restrict o = gx;                                                                      \
+            const float *restrict g = gy;                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] = NAME##_dx(g[i], x[i], y[i], p);                       \
+        } else {                                                                                         \
+            float *restrict o = gx;                                                                      \
+            const float *restrict g = gy;                                                                \
+            for (int64_t i = 0; i < n; i++) o[i] += NAME##_dx(g[i], x[i], y[i], p);                      \
         }                                                                                                \
     }                                                                                                    \
     static void NAME##_backward(lra_ctx *ctx, lra_node *node) {                                          \

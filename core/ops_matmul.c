@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "core/ops_internal.h"
 #include "core/ops.h"
 #include "core/optable.h"
 #include "core/status.h"
@@ -307,8 +308,9 @@ static void linear_backward(lra_ctx *ctx, lra_node *node) {
     int64_t R = X.rows;
     mat G = {y->grad, R, out, out, 1};
     if (x->requires_grad) {
-        mat gX = {lra_grad(ctx, x), R, in, in, 1};
-        gemm(gX, G, W, 1.0f);  // dx += dy . W
+        int add;
+        mat gX = {lra_grad_for_write(ctx, x, &add), R, in, in, 1};
+        gemm(gX, G, W, add ? 1.0f : 0.0f);  // dx (+)= dy . W
     }
     if (w->requires_grad) {
         mat gW = {lra_grad(ctx, w), out, in, in, 1};
@@ -367,12 +369,10 @@ lra_tensor *lra_op_linear(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
     mat Y = {lra_f32(y), R, out, out, 1};
     float beta = 0.0f;
     if (bias) {
-        const float *bp = lra_f32(bias);
-        int64_t bs = bias->stride[0];
+        const float *bp = lra_ops_contig_data(ctx, bias);
         float *yp = lra_f32(y);
 #pragma omp parallel for schedule(static) if (R * out > 65536)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < out; j++) yp[r * out + j] = bp[j * bs];
+        for (int64_t r = 0; r < R; r++) memcpy(yp + r * out, bp, (size_t)out * sizeof(float));
         beta = 1.0f;
     }
     gemm(Y, X, mat_t(W), beta);

@@ -264,7 +264,8 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
     int64_t rows = ex->rows, d = ex->d;
     const float *gy = node->out->grad;
     const float *gam = gamma ? lra_ops_contig_data(ctx, gamma) : NULL;
-    float *gx = x->requires_grad ? lra_grad(ctx, x) : NULL;
+    int gx_add = 0;
+    float *gx = x->requires_grad ? lra_grad_for_write(ctx, x, &gx_add) : NULL;
     float *gg = (gamma && gamma->requires_grad) ? lra_grad(ctx, gamma) : NULL;
     float *gb = (beta && beta->requires_grad) ? lra_grad(ctx, beta) : NULL;
     int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
@@ -291,7 +292,7 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
                 for (int64_t i = 0; i < d; i++) {
                     float xh = (xr[i] - mean) * rstd;
                     float g = gam ? gr[i] * gam[i] : gr[i];
-                    gxr[i] += rstd * (g - m1 - xh * m2);
+                    gxr[i] = (gx_add ? gxr[i] : 0.0f) + rstd * (g - m1 - xh * m2);
                 }
             }
             if (pg) {
@@ -372,57 +373,67 @@ lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lr
 
 // ---------------------------------------------------------------------------------------------- dropout
 
-// out[i] = x[i] * mask[i] (or gx[i] += gy[i] * mask[i] when accumulate) over n elements, with the mask
-// drawn chunk by chunk: mask[i] is draw base + i of the (seed, stream) Philox stream, whatever the chunking.
-static void dropout_apply(const float *x, float *out, int64_t n, float p, uint64_t seed, uint64_t stream,
-                          uint64_t base, int accumulate) {
-    int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (int64_t c = 0; c < nchunk; c++) {
-        float mask[DROPOUT_CHUNK];
-        int64_t i0 = c * DROPOUT_CHUNK;
-        int64_t len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
-        if (p > 0.0f) lra_rng_fill_dropout(seed, stream, base + (uint64_t)i0, mask, (size_t)len, p);
-        else
-            for (int64_t i = 0; i < len; i++) mask[i] = 1.0f;
-        if (accumulate)
-            for (int64_t i = 0; i < len; i++) out[i0 + i] += x[i0 + i] * mask[i];
-        else
-            for (int64_t i = 0; i < len; i++) out[i0 + i] = x[i0 + i] * mask[i];
-    }
+// y[i] = x[i] * scale where keep[i], else 0 -- or y[i] += that when add -- over n elements.  The caller
+// may pass y == x (in place).
+static void dropout_scale(float *y, const float *x, const uint8_t *keep, int64_t n, float scale, int add) {
+    if (add)
+        for (int64_t i = 0; i < n; i++) y[i] += keep[i] ? x[i] * scale : 0.0f;
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = keep[i] ? x[i] * scale : 0.0f;
 }
 
-// The mask is regenerated from (seed, stream) rather than stored.
+// The forward kept the mask (one byte per element); gx = gy * mask, in gy's buffer when x has no gradient yet.
 static void dropout_backward(lra_ctx *ctx, lra_node *node) {
     lra_tensor *x = node->in[0];
     if (!x->requires_grad) return;
-    float *gx = lra_grad(ctx, x);
-    dropout_apply(node->out->grad, gx, lra_tensor_numel(x), (float)node->fattr[0], (uint64_t)node->iattr[0],
-                  (uint64_t)node->iattr[1], (uint64_t)node->iattr[2], 1);
+    const int64_t n = lra_tensor_numel(x);
+    const float *gy = node->out->grad;
+    const uint8_t *keep = node->extra;
+    const float scale = (float)node->fattr[1];
+    int add;
+    float *gx = lra_grad_take(ctx, x, node->out, &add);
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < nchunk; c++) {
+        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        dropout_scale(gx + i0, gy + i0, keep + i0, len, scale, add);
+    }
 }
 
-// x: [B, ...] -> same shape.  Element i of example b draws word (ctx->example_offset + b) * (numel / B) + i
-// of the stream, so a batch split into micro-batches (or ranks) with the right example_offset draws the
-// same mask as the whole batch.
+// x: [B, ...] -> same shape.  Element i of example b is element (ctx->example_offset + b) * (numel / B) + i
+// of the (seed, stream) keep mask (lra_rng_fill_keep), so a batch split into micro-batches (or ranks) with
+// the right example_offset draws the same mask as the whole batch.  The mask is kept for backward (one byte
+// per element, a quarter of the activation) rather than drawn again.
 lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream) {
     LRA_ASSERT_MSG(x->dtype == LRA_F32, "dropout needs an f32 tensor");
     LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "dropout p=%g outside [0, 1)", (double)p);
     int identity = !ctx->training || p == 0.0f;
     if (identity && lra_tensor_is_contiguous(x)) return x;
-    if (identity) p = 0.0f;  // a plain contiguous copy (still differentiable)
+    if (identity) return lra_op_contiguous(ctx, x);
     const float *xd = lra_ops_contig_data(ctx, x);
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
-    int64_t n = lra_tensor_numel(x);
-    int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
+    const int64_t n = lra_tensor_numel(x);
+    const int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
     LRA_ASSERT_MSG(ctx->example_offset >= 0, "dropout: negative example_offset %lld", (long long)ctx->example_offset);
-    uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
-    dropout_apply(xd, lra_f32(y), n, p, ctx->seed, stream, base, 0);
+    const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
+    const float scale = 1.0f / (1.0f - p);
+    const int keep_mask = ctx->grad_enabled && x->requires_grad;
+    uint8_t *keep_all = keep_mask ? lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1)) : NULL;
+    float *yd = lra_f32(y);
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < nchunk; c++) {
+        uint8_t local[DROPOUT_CHUNK];
+        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        uint8_t *keep = keep_all ? keep_all + i0 : local;
+        lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
+        dropout_scale(yd + i0, xd + i0, keep, len, scale, 0);
+    }
     lra_node *nd = lra_tape_record(ctx, "dropout", dropout_backward, y, 1, (lra_tensor *[]){x});
     if (nd) {
-        nd->iattr[0] = (int64_t)ctx->seed;
-        nd->iattr[1] = (int64_t)stream;
-        nd->iattr[2] = (int64_t)base;
+        nd->extra = keep_all;
         nd->fattr[0] = p;
+        nd->fattr[1] = scale;
     }
     return y;
 }

@@ -64,10 +64,15 @@ static lra_tensor *copy_contiguous(lra_ctx *ctx, const lra_tensor *x) {
 
 // ---------------------------------------------------------------- reshape / contiguous
 
+// The gradient has the same elements in the same order: x takes y's buffer when it has none.
 static void flat_backward(lra_ctx *ctx, lra_node *node) {
     lra_tensor *x = node->in[0];
     if (!x->requires_grad) return;
-    add_flat(lra_grad(ctx, x), node->out->grad, lra_tensor_numel(x));
+    int add;
+    float *gx = lra_grad_take(ctx, x, node->out, &add);
+    if (gx == node->out->grad) return;
+    if (add) add_flat(gx, node->out->grad, lra_tensor_numel(x));
+    else memcpy(gx, node->out->grad, (size_t)lra_tensor_numel(x) * sizeof(float));
 }
 
 // x: any shape; shape[ndim] with at most one -1 -> the same elements in row-major order.

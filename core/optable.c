@@ -6,6 +6,7 @@
 #include "core/status.h"
 
 extern const lra_op_info lra_optable_matmul[];
+extern const lra_op_info lra_optable_heads[];
 extern const lra_op_info lra_optable_elementwise[];
 extern const lra_op_info lra_optable_reduce[];
 extern const lra_op_info lra_optable_view[];
@@ -26,7 +27,7 @@ static void append(const lra_op_info *part) {
 const lra_op_info *lra_optable(void) {
     if (g_count < 0) {
         g_count = 0;
-        const lra_op_info *parts[] = {lra_optable_matmul, lra_optable_elementwise, lra_optable_reduce,
+        const lra_op_info *parts[] = {lra_optable_matmul, lra_optable_heads, lra_optable_elementwise, lra_optable_reduce,
                                       lra_optable_view,   lra_optable_nn,          lra_optable_index,
                                       lra_optable_fft};
         for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) append(parts[p]);

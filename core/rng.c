@@ -4,6 +4,7 @@
 #include "core/rng.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,11 +206,82 @@ void lra_rng_fill_normal(uint64_t seed, uint64_t stream, uint64_t offset, float 
     }
 }
 
-void lra_rng_fill_dropout(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float p) {
+// ---- dropout masks: 16 bits per element -----------------------------------------------------------
+// A keep/drop decision needs 16 bits, not 32: element e of a stream is the 16-bit lane e % 8 of Philox
+// block e / 8 (lane 2w is the low half of word w, lane 2w+1 the high half), so one Philox call serves eight
+// elements, and blocks are computed 16 at a time in lane-parallel form, which the compiler vectorises.
+// Element e is dropped iff its lane < round(p * 65536): the drop probability is within 2^-17 of p.
+
+#define PHILOX_LANES 16
+#define KEEP_GROUP (PHILOX_LANES * 8)  // elements per 16 blocks
+
+// Blocks first .. first + 15 of (seed, stream): w[word][lane] = word `word` of block first + lane.
+static void philox_blocks16(uint64_t seed, uint64_t stream, uint64_t first, uint32_t w[4][PHILOX_LANES]) {
+    uint32_t c0[PHILOX_LANES], c1[PHILOX_LANES], c2[PHILOX_LANES], c3[PHILOX_LANES];
+    for (int j = 0; j < PHILOX_LANES; j++) {
+        const uint64_t b = first + (uint64_t)j;
+        c0[j] = (uint32_t)b;
+        c1[j] = (uint32_t)(b >> 32);
+        c2[j] = (uint32_t)stream;
+        c3[j] = (uint32_t)(stream >> 32);
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        for (int j = 0; j < PHILOX_LANES; j++) {  // philox_round, one lane per block
+            const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[j], p1 = (uint64_t)PHILOX_M1 * c2[j];
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[j] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[j] ^ k1;
+            c0[j] = n0;
+            c1[j] = (uint32_t)p1;
+            c2[j] = n2;
+            c3[j] = (uint32_t)p0;
+        }
+    }
+    memcpy(w[0], c0, sizeof c0);
+    memcpy(w[1], c1, sizeof c1);
+    memcpy(w[2], c2, sizeof c2);
+    memcpy(w[3], c3, sizeof c3);
+}
+
+static uint32_t drop_threshold(float p) {
     LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "dropout p=%g outside [0, 1)", (double)p);
+    return (uint32_t)lrint((double)p * 65536.0);
+}
+
+void lra_rng_fill_keep(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *keep, size_t n, float p) {
+    if (n == 0) return;
+    const uint32_t thr = drop_threshold(p);
+    const uint64_t first = offset / KEEP_GROUP, last = (offset + n - 1) / KEEP_GROUP;
+    const int64_t ng = (int64_t)(last - first + 1);
+#pragma omp parallel for schedule(static) if (n >= RNG_PARALLEL_MIN && !omp_in_parallel())
+    for (int64_t g = 0; g < ng; g++) {
+        uint32_t w[4][PHILOX_LANES];
+        const uint64_t e0 = (first + (uint64_t)g) * KEEP_GROUP;  // the group's first element
+        philox_blocks16(seed, stream, e0 / 8, w);
+        uint8_t k[KEEP_GROUP];
+        for (int b = 0; b < PHILOX_LANES; b++)
+            for (int l = 0; l < 8; l++) k[b * 8 + l] = (uint8_t)(((w[l / 2][b] >> (16 * (l & 1))) & 0xFFFFu) >= thr);
+        const uint64_t lo = e0 > offset ? e0 : offset;
+        const uint64_t hi = e0 + KEEP_GROUP < offset + n ? e0 + KEEP_GROUP : offset + n;
+        memcpy(keep + (lo - offset), k + (lo - e0), (size_t)(hi - lo));
+    }
+}
+
+void lra_rng_fill_dropout(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float p) {
     if (n == 0) return;
     const float keep_scale = 1.0f / (1.0f - p);
-    RNG_FILL_WORDS(seed, stream, offset, (uint64_t)n, out, u32_to_unit_float(x) < p ? 0.0f : keep_scale);
+    enum { CHUNK = 4096 };
+    const int64_t nch = (int64_t)((n + CHUNK - 1) / CHUNK);
+#pragma omp parallel for schedule(static) if (n >= RNG_PARALLEL_MIN && !omp_in_parallel())
+    for (int64_t c = 0; c < nch; c++) {
+        uint8_t keep[CHUNK];
+        const size_t i0 = (size_t)c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        lra_rng_fill_keep(seed, stream, offset + i0, keep, len, p);
+        for (size_t i = 0; i < len; i++) out[i0 + i] = keep[i] ? keep_scale : 0.0f;
+    }
 }
 
 void lra_rng_fill_bernoulli(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *out, size_t n, float prob) {

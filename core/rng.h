@@ -38,7 +38,10 @@ int64_t lra_rng_int(lra_rng *r, int64_t lo, int64_t hi);  // uniform in [lo, hi)
 void lra_rng_fill_uniform(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n);
 void lra_rng_fill_normal(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float mean,
                          float std);
-// out[i] = 1/(1-p) with probability 1-p, else 0 (inverted-dropout mask); p in [0, 1).
+// Dropout masks use 16 bits per element, eight elements per Philox block (rng.c says how): keep[i] = 1
+// with probability 1 - p (exactly 1 - round(65536 p) / 65536), else 0; p in [0, 1).
+void lra_rng_fill_keep(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *keep, size_t n, float p);
+// out[i] = 1/(1-p) where fill_keep keeps element offset + i, else 0 (inverted-dropout mask).
 void lra_rng_fill_dropout(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float p);
 // out[i] = 1 with probability prob, else 0.
 void lra_rng_fill_bernoulli(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *out, size_t n, float prob);

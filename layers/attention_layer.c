@@ -40,12 +40,6 @@ void lra_attention_layer_init_params(lra_attention_layer *a, lra_params *p, uint
 
 void lra_attention_layer_destroy(lra_attention_layer *a) { lra_attn_instance_free(&a->attn); }
 
-// [B, n, H*p] -> contiguous [B, H, n, p]
-static lra_tensor *split_heads(lra_ctx *ctx, lra_tensor *x, int heads, int head_dim) {
-    lra_tensor *r = lra_op_reshape(ctx, x, LRA_DIMS(x->shape[0], x->shape[1], heads, head_dim));
-    return lra_op_contiguous(ctx, lra_op_transpose(ctx, r, 1, 2));
-}
-
 lra_tensor *lra_attention_layer_forward(const lra_attention_layer *a, lra_params *p, lra_ctx *ctx, lra_tensor *x,
                                         lra_tensor *mask, uint64_t tower, lra_tensor **carry) {
     lra_attn_call call = {.seed = ctx->seed, .step = ctx->step, .layer = a->layer, .training = ctx->training,
@@ -53,11 +47,10 @@ lra_tensor *lra_attention_layer_forward(const lra_attention_layer *a, lra_params
     LRA_ASSERT(a->attn.params == p);
     if (a->attn.def->mix) return lra_attn_instance_mix(&a->attn, ctx, x, mask, &call);
     lra_tensor *h = lra_attn_instance_pre(&a->attn, ctx, x, mask, &call);
-    lra_tensor *q = split_heads(ctx, lra_linear_forward(&a->wq, p, ctx, h), a->heads, a->head_dim);
-    lra_tensor *k = split_heads(ctx, lra_linear_forward(&a->wk, p, ctx, h), a->heads, a->head_dim);
-    lra_tensor *v = split_heads(ctx, lra_linear_forward(&a->wv, p, ctx, h), a->heads, a->head_dim);
+    // The projections write the heads' layout directly, and the output projection reads it.
+    lra_tensor *q = lra_linear_forward_heads(&a->wq, p, ctx, h, a->heads);  // [B, H, n, p]
+    lra_tensor *k = lra_linear_forward_heads(&a->wk, p, ctx, h, a->heads);
+    lra_tensor *v = lra_linear_forward_heads(&a->wv, p, ctx, h, a->heads);
     lra_tensor *o = lra_attn_instance_forward(&a->attn, ctx, q, k, v, mask, &call);  // [B, H, n, p]
-    lra_tensor *merged = lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));      // [B, n, H, p]
-    merged = lra_op_reshape(ctx, merged, LRA_DIMS(x->shape[0], x->shape[1], a->heads * a->head_dim));
-    return lra_linear_forward(&a->ff, p, ctx, merged);
+    return lra_linear_forward_merge(&a->ff, p, ctx, o);                              // [B, n, D]
 }

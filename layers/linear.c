@@ -23,3 +23,12 @@ void lra_linear_declare(lra_linear *l, lra_params *p, const char *name, int in, 
 lra_tensor *lra_linear_forward(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *x) {
     return lra_op_linear(ctx, x, lra_params_tensor(p, l->w), l->b >= 0 ? lra_params_tensor(p, l->b) : NULL);
 }
+
+lra_tensor *lra_linear_forward_heads(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *x, int heads) {
+    return lra_op_linear_heads(ctx, x, lra_params_tensor(p, l->w), l->b >= 0 ? lra_params_tensor(p, l->b) : NULL,
+                               heads);
+}
+
+lra_tensor *lra_linear_forward_merge(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *o) {
+    return lra_op_heads_linear(ctx, o, lra_params_tensor(p, l->w), l->b >= 0 ? lra_params_tensor(p, l->b) : NULL);
+}

@@ -15,5 +15,9 @@ typedef struct {
 void lra_linear_declare(lra_linear *l, lra_params *p, const char *name, int in, int out, int bias);
 // x: [..., in] -> [..., out]
 lra_tensor *lra_linear_forward(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *x);
+// x: [B, n, in] -> [B, heads, n, out / heads] (the projection with its heads split off; ops.h)
+lra_tensor *lra_linear_forward_heads(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *x, int heads);
+// o: [B, H, n, in / H] -> [B, n, out] (the heads merged back, then the projection)
+lra_tensor *lra_linear_forward_merge(const lra_linear *l, lra_params *p, lra_ctx *ctx, lra_tensor *o);
 
 #endif

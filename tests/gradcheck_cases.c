@@ -105,6 +105,64 @@ static int check_linear(lra_gradcheck_report *rep) {
     return ok;
 }
 
+// -------------------------------------------------------------- ops_heads.c
+
+static lra_tensor *linear_heads_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const int *how = user;  // {heads, prep of w}
+    return lra_op_linear_heads(ctx, in[0], prep(ctx, in[1], how[1]), n > 2 ? in[2] : NULL, how[0]);
+}
+
+static lra_tensor *heads_linear_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const int *how = user;  // {unused, prep of o}
+    return lra_op_heads_linear(ctx, prep(ctx, in[0], how[1]), in[1], n > 2 ? in[2] : NULL);
+}
+
+static int check_linear_heads(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    static const struct {
+        int how[2];
+        int64_t sx[3], sw[2], sb[1];
+        int has_bias;
+    } cases[] = {
+        {{2, PREP_NONE}, {3, 5, 4}, {6, 4}, {6}, 1},
+        {{1, PREP_NONE}, {2, 3, 5}, {4, 5}, {4}, 0},
+        {{3, PREP_T}, {2, 4, 3}, {3, 6}, {6}, 1},  // w as a transposed view: [6, 3]
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && ok; i++) {
+        lra_tensor *ins[3] = {lra_gradcheck_input(cases[i].sx, 3, 1300 + i, 1.0f, 0.0f, 1),
+                              lra_gradcheck_input(cases[i].sw, 2, 1310 + i, 1.0f, 0.0f, 1),
+                              lra_gradcheck_input(cases[i].sb, 1, 1320 + i, 1.0f, 0.0f, 1)};
+        ok &= lra_gradcheck_case_run(linear_heads_fn, ins, cases[i].has_bias ? 3 : 2, (void *)cases[i].how, NULL,
+                                     NULL, rep);
+        for (int k = 0; k < 3; k++) lra_gradcheck_free_input(ins[k]);
+    }
+    return ok;
+}
+
+static int check_heads_linear(lra_gradcheck_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    static const struct {
+        int how[2];
+        int64_t so[4], sw[2], sb[1];
+        int has_bias;
+    } cases[] = {
+        {{0, PREP_NONE}, {3, 2, 5, 3}, {4, 6}, {4}, 1},
+        {{0, PREP_NONE}, {2, 1, 3, 4}, {5, 4}, {5}, 0},
+        {{0, PREP_T}, {2, 3, 4, 2}, {3, 12}, {3}, 1},  // o as a transposed view: [2, 3, 2, 4] -> [2, 3, 4, 2]
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && ok; i++) {
+        lra_tensor *ins[3] = {lra_gradcheck_input(cases[i].so, 4, 1330 + i, 1.0f, 0.0f, 1),
+                              lra_gradcheck_input(cases[i].sw, 2, 1340 + i, 1.0f, 0.0f, 1),
+                              lra_gradcheck_input(cases[i].sb, 1, 1350 + i, 1.0f, 0.0f, 1)};
+        ok &= lra_gradcheck_case_run(heads_linear_fn, ins, cases[i].has_bias ? 3 : 2, (void *)cases[i].how, NULL,
+                                     NULL, rep);
+        for (int k = 0; k < 3; k++) lra_gradcheck_free_input(ins[k]);
+    }
+    return ok;
+}
+
 // -------------------------------------------------------------- ops_elementwise.c
 
 // Check inputs pass through a view first: 0 as is, 1 transposed (last two dims), 2 sliced (last dim
@@ -830,6 +888,8 @@ static int gc_cmul(lra_gradcheck_report *rep) {
 const lra_gradcheck_case_entry lra_gradcheck_cases[] = {
     {"matmul", check_matmul},
     {"linear", check_linear},
+    {"linear_heads", check_linear_heads},
+    {"heads_linear", check_heads_linear},
     {"add", check_add},
     {"sub", check_sub},
     {"mul", check_mul},

@@ -557,10 +557,17 @@ static void run_more_ops(snapshot *s) {
     lra_tensor *qb = randn(ctx, LRA_DIMS(4, 8, 96, 32), 26), *kb = randn(ctx, LRA_DIMS(4, 8, 80, 32), 27);
     qb->requires_grad = kb->requires_grad = 1;
     lra_tensor *sb = lra_op_matmul(ctx, qb, kb, 0, 1);  // [4, 8, 96, 80]
+    // The head projections: 4 heads of 16 over x, merged back by a second projection.
+    lra_tensor *wh = randn(ctx, LRA_DIMS(64, 64), 28), *bh = randn(ctx, LRA_DIMS(64), 29);
+    lra_tensor *wo = randn(ctx, LRA_DIMS(48, 64), 30), *bo = randn(ctx, LRA_DIMS(48), 31);
+    wh->requires_grad = bh->requires_grad = wo->requires_grad = bo->requires_grad = 1;
+    lra_tensor *heads = lra_op_linear_heads(ctx, x, wh, bh, 4);                      // [16, 4, 128, 16]
+    lra_tensor *merged = lra_op_heads_linear(ctx, lra_op_tanh(ctx, heads), wo, bo);  // [16, 128, 48]
     lra_tensor *one = lra_op_mul(ctx, lra_op_full(ctx, (int64_t[]){1}, 1, 0.25f),
                                  lra_op_scale(ctx, lra_op_sum_all(ctx, lra_op_tanh(ctx, sb)), 1e-4f));
     lra_tensor *loss = lra_op_add(ctx, lra_op_add(ctx, lra_op_scale(ctx, lra_op_sum_all(ctx, f1), 1e-4f), lra_op_scale(ctx, lra_op_sum_all(ctx, f2), 1e-4f)),
                                   lra_op_mul(ctx, ce, one));
+    loss = lra_op_add(ctx, loss, lra_op_scale(ctx, lra_op_sum_all(ctx, lra_op_tanh(ctx, merged)), 1e-4f));
     lra_backward(ctx, loss);
     snap_add(s, lra_f32(loss), 1);
     snap_add(s, lra_f32(ln), lra_tensor_numel(ln));
@@ -575,6 +582,9 @@ static void run_more_ops(snapshot *s) {
     snap_add(s, lra_f32(sb), lra_tensor_numel(sb));
     snap_add(s, qb->grad, lra_tensor_numel(qb));
     snap_add(s, kb->grad, lra_tensor_numel(kb));
+    snap_add(s, lra_f32(merged), lra_tensor_numel(merged));
+    lra_tensor *hp[4] = {wh, bh, wo, bo};
+    for (int i = 0; i < 4; i++) snap_add(s, hp[i]->grad, lra_tensor_numel(hp[i]));
     lra_ctx_free(ctx);
 }
 
@@ -583,7 +593,7 @@ static void test_determinism_covers_every_op(void) {
     static const char *const covered[] = {
         "add", "sub", "mul", "div", "scale", "add_scalar", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "acos",
         "abs", "gelu", "relu", "elu", "rfft", "irfft", "cmul", "index_select", "gather_rows", "topk_indices",
-        "matmul", "linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "embedding",
+        "matmul", "linear", "linear_heads", "heads_linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "embedding",
         "l2_normalize", "sum", "mean", "max", "sum_all", "reshape", "transpose", "permute", "slice", "contiguous",
         "concat", "split", "full"};
     for (const lra_op_info *op = lra_optable(); op->name; op++) {

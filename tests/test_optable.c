@@ -14,6 +14,7 @@
 // disappear; test_header_matches_list checks this list against the header itself.
 static const char *const HEADER_OPS[] = {
     "matmul", "linear",                                                                          // ops_matmul.c
+    "linear_heads", "heads_linear",                                                              // ops_heads.c
     "add", "sub", "mul", "div", "scale", "add_scalar", "exp", "log", "sqrt", "rsqrt", "pow",      // ops_elementwise.c
     "tanh", "acos", "abs", "gelu", "relu", "elu",                                                 //
     "sum", "mean", "max", "sum_all",                                                              // ops_reduce.c

@@ -119,6 +119,38 @@ static void test_fills_match_sequential_draws(void) {
     CHECK(memcmp(whole, part, sizeof whole) == 0);
 }
 
+// The dropout mask is the documented function of the Philox blocks: element e is 16-bit lane e % 8 of block
+// e / 8 (the vectorised 16-block generator must agree with the scalar bijection), dropped iff the lane is
+// below round(65536 p); any offset and length, split or whole.
+static void test_keep_mask_layout(void) {
+    const uint64_t seed = 0x1234567890ull, stream = 0xFEDCBA9876543210ull;
+    const float p = 0.3f;
+    const uint32_t thr = 19661;  // round(0.3 * 65536)
+    enum { N = 1000 };
+    for (uint64_t off = 0; off < 300; off += 37) {
+        uint8_t keep[N];
+        lra_rng_fill_keep(seed, stream, off, keep, N, p);
+        for (int i = 0; i < N; i++) {
+            const uint64_t e = off + (uint64_t)i, blk = e / 8;
+            const uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+            const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+            uint32_t w[4];
+            lra_philox4x32_10(ctr, key, w);
+            const uint32_t lane = (w[(e % 8) / 2] >> (16 * (e % 2))) & 0xFFFFu;
+            CHECK_MSG(keep[i] == (lane >= thr), "off %d element %d", (int)off, i);
+        }
+        uint8_t part[N];
+        lra_rng_fill_keep(seed, stream, off, part, 333, p);
+        lra_rng_fill_keep(seed, stream, off + 333, part + 333, N - 333, p);
+        CHECK(memcmp(keep, part, N) == 0);
+    }
+    float d[64];
+    uint8_t k[64];
+    lra_rng_fill_dropout(seed, stream, 5, d, 64, p);
+    lra_rng_fill_keep(seed, stream, 5, k, 64, p);
+    for (int i = 0; i < 64; i++) CHECK(d[i] == (k[i] ? 1.0f / 0.7f : 0.0f));
+}
+
 static void test_fills_independent_of_thread_count(void) {
     const size_t n = 300001;  // above the parallel threshold, odd, with an unaligned offset
     float *u1 = malloc(n * sizeof(float)), *u2 = malloc(n * sizeof(float));
@@ -139,7 +171,7 @@ static void test_fills_independent_of_thread_count(void) {
     CHECK(memcmp(z1, z2, n * sizeof(float)) == 0);
     CHECK(memcmp(d1, d2, n * sizeof(float)) == 0);
     CHECK(memcmp(b1, b2, n) == 0);
-    // Dropout and Bernoulli use the same word per element: kept in dropout <=> u >= 0.25.
+    // Dropout draws 16-bit lanes, Bernoulli whole words: each has its own rate.
     int64_t zeros = 0, ones = 0;
     for (size_t i = 0; i < n; i++) {
         CHECK(d1[i] == 0.0f || d1[i] == 1.0f / 0.75f);
@@ -386,6 +418,7 @@ static const lra_test_case TESTS[] = {
     {"seek_positions_exactly", test_seek_positions_exactly},
     {"streams_and_seeds_differ", test_streams_and_seeds_differ},
     {"fills_match_sequential_draws", test_fills_match_sequential_draws},
+    {"keep_mask_layout", test_keep_mask_layout},
     {"fills_independent_of_thread_count", test_fills_independent_of_thread_count},
     {"uniform_and_normal_moments", test_uniform_and_normal_moments},
     {"int_ranges_unbiased", test_int_ranges_unbiased},
