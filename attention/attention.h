@@ -1,20 +1,28 @@
 // The attention-kernel contract and registry.  A kernel is math on Q, K, V and the padding mask; the
 // multi-head layer (layers/attention_layer.c) owns the projections and calls the kernel chosen by name
-// (config key model.attention.type).  A kernel is ONE file that defines a `lra_attn_kernel_def` and one
+// (config key model.attention.type).  A kernel may instead be a token MIXER (`mix`, below): it replaces
+// the layer's whole token mixing -- it receives the layer input x [B, n, D] and the mask, owns all its
+// parameters (projections included) and returns [B, n, D]; the layer then declares no Q/K/V/output
+// projections.  A mixer may pass an extra sequence from layer to layer through the call's carry slot
+// (Luna's packed sequence).  A kernel is ONE file that defines a `lra_attn_kernel_def` and one
 // line in attention/registry.c; the config keys, `lra attention list`, the benches and the conformance
 // suite (tests/test_attention.c) find it through the registry.  A kernel declares
 //   - its options (name, type, default, range, one-line doc, flags) -- config keys
 //     model.attention.<kernel>.<option>; LRA_OPT_COUNT marks the feature/sample count the benches vary;
 //   - parameters or fixed buffers it owns, added to the parameter store in create();
 //   - optionally a transform of the layer input that runs before the Q/K/V projections (S3's smoother);
-//   - a forward that records its backward on the tape (usually ONE composite node);
+//   - a forward that records its backward on the tape (usually ONE composite node), OR a mix (token
+//     mixers: FNet, PoNet, Luna, Transformer-LS); exactly one of the two;
 //   - its conformance settings (small options for the suite's sizes, exemptions, tolerances).
 //
 // Every kernel instance is built, run and freed through lra_attn_instance_* (below), which is also where
 // the guarantees on a kernel's inputs are enforced, once:
 //   - q, k, v: f32, contiguous, one shape [B, H, n, p];
 //   - mask: f32, contiguous, shape [B, n]; 1 = real token, 0 = padding (not necessarily a suffix);
-//   - pre_transform's x: f32, contiguous, [B, n, D];
+//   - pre_transform's and mix's x: f32, contiguous, [B, n, D]; mix returns [B, n, D];
+//   - mix's call->carry is never NULL: *carry is NULL at the first layer (or when the caller keeps no
+//     carry) and otherwise the f32 [B, m, D] tensor the previous layer's mixer left there; the mixer
+//     may replace *carry (keeping the batch size B);
 //   - the parameter store is an argument (never kept in kernel state): it may be any store built the same
 //     way (a model's, a test's own).
 // Random draws use the stream keys of core/keys.h, keyed by (call->seed, call->step, call->layer,
@@ -75,6 +83,9 @@ typedef struct {
     int layer;
     int training;         // dropout active (sampling kernels sample in both modes, per the spec)
     uint64_t tower;       // 0, or 1 for the second document of the retrieval dual encoder
+    // Mixers only: the extra sequence carried from layer to layer within one encoder forward (owned by
+    // the encoder forward, which starts it at NULL; a tensor of the step's arena).  NULL = none kept.
+    lra_tensor **carry;
 } lra_attn_call;
 
 // What the conformance suite (tests/test_attention.c) needs to know about a kernel; all zero = defaults.
@@ -110,6 +121,10 @@ typedef struct lra_attn_kernel_def {
     // q, k, v: contiguous [B, H, n, p]; mask: contiguous [B, n] (1 = real token) -> [B, H, n, p]
     lra_tensor *(*forward)(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
                            lra_tensor *v, lra_tensor *mask, const lra_attn_call *call);
+    // Token mixer (instead of forward; no pre_transform): x contiguous [B, n, D], mask contiguous [B, n]
+    // -> [B, n, D].  The layer skips its own projections; call->carry is a valid slot (see above).
+    lra_tensor *(*mix)(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
+                       const lra_attn_call *call);
     void (*destroy)(void *state);  // may be NULL
     lra_attn_conformance conformance;
 } lra_attn_kernel_def;
@@ -163,6 +178,16 @@ lra_tensor *lra_attn_instance_pre(const lra_attn_instance *in, lra_ctx *ctx, lra
 // The kernel on q, k, v [B, H, n, p] and mask [B, n] (made contiguous here) -> [B, H, n, p].
 lra_tensor *lra_attn_instance_forward(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
                                       lra_tensor *v, lra_tensor *mask, const lra_attn_call *call);
+// The mixer on x [B, n, D] and mask [B, n] (made contiguous here) -> [B, n, D]; call->carry may be NULL
+// (a private slot is used then).
+lra_tensor *lra_attn_instance_mix(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
+                                  const lra_attn_call *call);
+// Any kernel on head-layout inputs, for the conformance suite and the benches, which drive every kernel
+// the same way: a q/k/v kernel runs as lra_attn_instance_forward; a mixer runs on
+// x = merge_heads(q + k + v) [B, n, H*p] (so changing any of q, k, v changes x) and its output is split
+// back into heads [B, H, n, p].
+lra_tensor *lra_attn_instance_run_heads(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                        lra_tensor *v, lra_tensor *mask, const lra_attn_call *call);
 // Prints every kernel with its summary and options (for `lra attention list`).
 void lra_attention_print_list(FILE *f);
 

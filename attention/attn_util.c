@@ -3,6 +3,7 @@
 #include "attention/attn_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/fastmath.h"
@@ -116,4 +117,49 @@ lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, lra_pin
         Z = lra_op_scale(ctx, lra_op_matmul(ctx, Z, t, 0, 0), 0.25f);
     }
     return Z;
+}
+
+lra_attn_linear lra_attn_linear_declare(lra_params *params, const char *prefix, const char *name, int in, int out,
+                                        int bias) {
+    char buf[LRA_PARAM_NAME_MAX];
+    const float bound = 1.0f / sqrtf((float)in);
+    lra_attn_linear l;
+    snprintf(buf, sizeof buf, "%s%s.weight", prefix, name);
+    l.w = lra_params_add(params, buf, LRA_DIMS(out, in), LRA_INIT_UNIFORM, bound);
+    l.b = -1;
+    if (bias) {
+        snprintf(buf, sizeof buf, "%s%s.bias", prefix, name);
+        l.b = lra_params_add(params, buf, LRA_DIMS(out), LRA_INIT_UNIFORM, bound);
+    }
+    return l;
+}
+
+lra_tensor *lra_attn_linear_forward(lra_ctx *ctx, lra_params *params, lra_attn_linear l, lra_tensor *x) {
+    return lra_op_linear(ctx, x, lra_params_tensor(params, l.w), l.b >= 0 ? lra_params_tensor(params, l.b) : NULL);
+}
+
+lra_attn_linear lra_attn_layernorm_declare(lra_params *params, const char *prefix, const char *name, int d) {
+    char buf[LRA_PARAM_NAME_MAX];
+    lra_attn_linear l;
+    snprintf(buf, sizeof buf, "%s%s.weight", prefix, name);
+    l.w = lra_params_add(params, buf, LRA_DIMS(d), LRA_INIT_ONES, 0.0f);
+    snprintf(buf, sizeof buf, "%s%s.bias", prefix, name);
+    l.b = lra_params_add(params, buf, LRA_DIMS(d), LRA_INIT_ZEROS, 0.0f);
+    return l;
+}
+
+lra_tensor *lra_attn_layernorm_forward(lra_ctx *ctx, lra_params *params, lra_attn_linear ln, lra_tensor *x) {
+    return lra_op_layer_norm(ctx, x, lra_params_tensor(params, ln.w), lra_params_tensor(params, ln.b), 1e-5f);
+}
+
+lra_tensor *lra_attn_split_heads(lra_ctx *ctx, lra_tensor *x, int heads) {
+    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
+    lra_tensor *r = lra_op_reshape(ctx, x, LRA_DIMS(B, n, heads, D / heads));
+    return lra_op_contiguous(ctx, lra_op_transpose(ctx, r, 1, 2));
+}
+
+lra_tensor *lra_attn_merge_heads(lra_ctx *ctx, lra_tensor *x) {
+    const int64_t B = x->shape[0], H = x->shape[1], n = x->shape[2], p = x->shape[3];
+    lra_tensor *t = lra_op_contiguous(ctx, lra_op_transpose(ctx, x, 1, 2));
+    return lra_op_reshape(ctx, t, LRA_DIMS(B, n, H * p));
 }

@@ -45,4 +45,19 @@ typedef enum { LRA_PINV_PER_MATRIX = 0, LRA_PINV_GLOBAL, LRA_PINV_GLOBAL_ABS_PRO
 #define LRA_PINV_INIT_CHOICES "per_matrix|global|global_abs_prod"
 lra_tensor *lra_attn_newton_pinv(lra_ctx *ctx, lra_tensor *A, int iters, lra_pinv_init init);
 
+// Parameters of a Linear in -> out (PyTorch layout and default init U(+-1/sqrt(in)) for weight and bias),
+// named "<prefix><name>.weight" / ".bias", for kernels that own projections (token mixers).
+typedef struct {
+    int w, b;  // indices in the store (b = -1: no bias)
+} lra_attn_linear;
+lra_attn_linear lra_attn_linear_declare(lra_params *params, const char *prefix, const char *name, int in, int out,
+                                        int bias);
+lra_tensor *lra_attn_linear_forward(lra_ctx *ctx, lra_params *params, lra_attn_linear l, lra_tensor *x);
+// LayerNorm parameters "<prefix><name>.weight" (ones) / ".bias" (zeros) over d, and the op (eps 1e-5).
+lra_attn_linear lra_attn_layernorm_declare(lra_params *params, const char *prefix, const char *name, int d);
+lra_tensor *lra_attn_layernorm_forward(lra_ctx *ctx, lra_params *params, lra_attn_linear ln, lra_tensor *x);
+// [B, n, H*p] -> contiguous [B, H, n, p], and back.
+lra_tensor *lra_attn_split_heads(lra_ctx *ctx, lra_tensor *x, int heads);
+lra_tensor *lra_attn_merge_heads(lra_ctx *ctx, lra_tensor *x);
+
 #endif

@@ -8,6 +8,8 @@
 lra_status lra_attn_instance_make(lra_attn_instance *in, const lra_attn_kernel_def *def,
                                   const lra_attn_setup *setup, lra_params *params, uint64_t seed) {
     memset(in, 0, sizeof *in);
+    LRA_ASSERT_MSG(!def->forward != !def->mix && !(def->mix && def->pre_transform),
+                   "attention '%s': exactly one of forward and mix (a mixer has no pre_transform)", def->name);
     in->def = def;
     in->opts = *setup->opts;
     lra_attn_setup s = *setup;
@@ -55,6 +57,7 @@ lra_tensor *lra_attn_instance_pre(const lra_attn_instance *in, lra_ctx *ctx, lra
 lra_tensor *lra_attn_instance_forward(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
                                       lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
     const char *name = in->def->name;
+    LRA_ASSERT_MSG(in->def->forward, "attention '%s' is a token mixer: use lra_attn_instance_mix", name);
     LRA_ASSERT_MSG(q->dtype == LRA_F32 && q->ndim == 4 && lra_tensor_same_shape(q, k) && lra_tensor_same_shape(q, v),
                    "attention '%s': q, k, v must be f32 [B, H, n, p] of one shape", name);
     q = lra_op_contiguous(ctx, q);
@@ -62,4 +65,39 @@ lra_tensor *lra_attn_instance_forward(const lra_attn_instance *in, lra_ctx *ctx,
     v = lra_op_contiguous(ctx, v);
     mask = checked_mask(ctx, mask, q->shape[0], q->shape[2], name);
     return in->def->forward(in->state, in->params, ctx, q, k, v, mask, call);
+}
+
+lra_tensor *lra_attn_instance_mix(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
+                                  const lra_attn_call *call) {
+    const char *name = in->def->name;
+    LRA_ASSERT_MSG(in->def->mix, "attention '%s' is not a token mixer", name);
+    LRA_ASSERT_MSG(x->dtype == LRA_F32 && x->ndim == 3, "attention '%s': x must be f32 [B, n, D]", name);
+    x = lra_op_contiguous(ctx, x);
+    mask = checked_mask(ctx, mask, x->shape[0], x->shape[1], name);
+    lra_tensor *own = NULL;
+    lra_attn_call c = *call;
+    if (!c.carry) c.carry = &own;
+    lra_tensor *in_carry = *c.carry;
+    LRA_ASSERT_MSG(!in_carry || (in_carry->dtype == LRA_F32 && in_carry->ndim == 3 &&
+                                 in_carry->shape[0] == x->shape[0] && in_carry->shape[2] == x->shape[2]),
+                   "attention '%s': the carried sequence must be f32 [B, m, D]", name);
+    if (in_carry) *c.carry = lra_op_contiguous(ctx, in_carry);
+    lra_tensor *out = in->def->mix(in->state, in->params, ctx, x, mask, &c);
+    LRA_ASSERT_MSG(out->ndim == 3 && lra_tensor_same_shape(out, x), "attention '%s': mix must return [B, n, D]", name);
+    LRA_ASSERT_MSG(!*c.carry || ((*c.carry)->ndim == 3 && (*c.carry)->shape[0] == x->shape[0]),
+                   "attention '%s': the carry left must be [B, m, D]", name);
+    return out;
+}
+
+lra_tensor *lra_attn_instance_run_heads(const lra_attn_instance *in, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
+                                        lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
+    if (!in->def->mix) return lra_attn_instance_forward(in, ctx, q, k, v, mask, call);
+    LRA_ASSERT_MSG(q->ndim == 4 && lra_tensor_same_shape(q, k) && lra_tensor_same_shape(q, v),
+                   "attention '%s': q, k, v must be [B, H, n, p] of one shape", in->def->name);
+    const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3];
+    lra_tensor *s = lra_op_add(ctx, lra_op_add(ctx, q, k), v);
+    lra_tensor *x = lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, s, 1, 2)), LRA_DIMS(B, n, H * p));
+    lra_tensor *o = lra_attn_instance_mix(in, ctx, x, mask, call);
+    o = lra_op_reshape(ctx, o, LRA_DIMS(B, n, H, p));
+    return lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));
 }

@@ -29,7 +29,11 @@
     X(linear) \
     X(synthesizer) \
     X(reformer) \
-    X(sinkhorn)
+    X(sinkhorn) \
+    X(fnet) \
+    X(ponet) \
+    X(luna) \
+    X(transformer_ls)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)

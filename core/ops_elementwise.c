@@ -136,9 +136,11 @@ static void reduce_into(float *g, const int64_t gs[4], const float *src, const i
 
 // t's gradient += scale * (y's gradient summed over t's broadcast axes).  Without broadcasting, t takes y's
 // gradient buffer when it has none (lra_grad_take): a residual add then costs nothing.  t may be both
-// inputs of the node (x + x): the second pass then adds into the buffer the first one took.
+// inputs of the node (x + x): the second pass then adds into the buffer the first one took.  `other`: the
+// node's other input, when it is a different tensor that already took y's buffer, t must not take it too
+// (the two would share one gradient buffer: a later contribution to one would reach the other).
 static void pass_grad(lra_ctx *ctx, lra_tensor *t, const int64_t *ts, lra_tensor *y, const int64_t *os,
-                      float scale) {
+                      float scale, const lra_tensor *other) {
     const float *gy = y->grad;
     const int64_t n = lra_tensor_numel(y);
     if (lra_tensor_numel(t) != n) {
@@ -146,7 +148,8 @@ static void pass_grad(lra_ctx *ctx, lra_tensor *t, const int64_t *ts, lra_tensor
         return;
     }
     int add;
-    float *g = lra_grad_take(ctx, t, y, &add);
+    const int taken = other && other != t && other->grad == gy;
+    float *g = taken ? lra_grad_for_write(ctx, t, &add) : lra_grad_take(ctx, t, y, &add);
     if (g == gy && !add && scale == 1.0f) return;  // took the buffer as it is
     if (add) {
 #pragma omp parallel for schedule(static) if (n >= EW_PAR_MIN)
@@ -172,8 +175,8 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
     if ((kind == BIN_MUL || kind == BIN_DIV) && (a->requires_grad || b->requires_grad))
         tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
     if (kind == BIN_ADD || kind == BIN_SUB) {
-        if (a->requires_grad) pass_grad(ctx, a, as, y, os, 1.0f);
-        if (b->requires_grad) pass_grad(ctx, b, bs, y, os, kind == BIN_SUB ? -1.0f : 1.0f);
+        if (a->requires_grad) pass_grad(ctx, a, as, y, os, 1.0f, NULL);
+        if (b->requires_grad) pass_grad(ctx, b, bs, y, os, kind == BIN_SUB ? -1.0f : 1.0f, a);
         return;
     }
     if (a->requires_grad) {  // d(a*b)/da = b, d(a/b)/da = 1/b

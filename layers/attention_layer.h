@@ -2,7 +2,9 @@
 // head split to [B, H, n, p], the kernel from the attention registry, head merge, output projection
 // `ff`.  Names follow the reference: "<name>.W_q", ".W_k", ".W_v", ".ff", kernel parameters under
 // "<name>.attn.".  When the kernel declares a pre-transform (S3's smoother), it runs on the layer input
-// before the projections.
+// before the projections.  When the kernel is a token mixer (def->mix: FNet, PoNet, Luna, ...), the layer
+// declares no projections and the mixer maps the layer input to the output; `carry` is the encoder
+// forward's slot for the sequence a mixer passes to the next layer (attention.h).
 #ifndef LRA_LAYERS_ATTENTION_LAYER_H
 #define LRA_LAYERS_ATTENTION_LAYER_H
 
@@ -24,8 +26,8 @@ void lra_attention_layer_declare(lra_attention_layer *a, lra_params *p, const ch
                                  const lra_attn_values *opts);
 void lra_attention_layer_init_params(lra_attention_layer *a, lra_params *p, uint64_t seed);
 void lra_attention_layer_destroy(lra_attention_layer *a);
-// x: [B, n, D], mask: [B, n] -> [B, n, D]
+// x: [B, n, D], mask: [B, n] -> [B, n, D]; carry: the encoder forward's carry slot (or NULL)
 lra_tensor *lra_attention_layer_forward(const lra_attention_layer *a, lra_params *p, lra_ctx *ctx, lra_tensor *x,
-                                        lra_tensor *mask, uint64_t tower);
+                                        lra_tensor *mask, uint64_t tower, lra_tensor **carry);
 
 #endif

@@ -19,8 +19,9 @@ typedef struct {
 void lra_block_declare(lra_block *b, lra_params *p, const char *name, int dim, int heads, int head_dim, int hidden,
                        int64_t seq_len, float dropout, int layer, const lra_attn_kernel_def *kernel,
                        const lra_attn_values *opts);
-// x: [B, n, D], mask: [B, n] -> [B, n, D]
+// x: [B, n, D], mask: [B, n] -> [B, n, D]; carry: the encoder forward's slot for a mixer's carried
+// sequence (attention.h), passed through to the attention layer.
 lra_tensor *lra_block_forward(const lra_block *b, lra_params *p, lra_ctx *ctx, lra_tensor *x, lra_tensor *mask,
-                              uint64_t tower);
+                              uint64_t tower, lra_tensor **carry);
 
 #endif

@@ -1,5 +1,7 @@
 // Conformance suite for every registered attention kernel (attention/registry.c), plus kernel-specific
-// checks.  The walk covers kernels added later automatically; tolerances, exemptions and the option
+// checks.  Token mixers (def->mix) run through lra_attn_instance_run_heads: their input is
+// x = merge_heads(q + k + v), so every check below (padding: changed padded K/V rows change padded x
+// rows) applies to them unchanged.  The walk covers kernels added later automatically; tolerances, exemptions and the option
 // settings some checks need come from each kernel's definition (`.conformance`, attention.h).
 //   - shapes, finite outputs;
 //   - padded keys have no influence on the real rows (kernels whose spec masks padding);
@@ -63,7 +65,7 @@ static void kinst_free(kinst *ki) { lra_attn_instance_free(&ki->in); }
 static lra_tensor *kinst_forward(kinst *ki, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                                  lra_tensor *mask, uint64_t step) {
     lra_attn_call call = {.seed = ctx->seed, .step = step, .layer = 0, .training = ctx->training, .tower = 0};
-    return lra_attn_instance_forward(&ki->in, ctx, q, k, v, mask, &call);
+    return lra_attn_instance_run_heads(&ki->in, ctx, q, k, v, mask, &call);  // mixers: x from q + k + v
 }
 
 // Mask [B, n]: example b has len[b] real tokens (a prefix).
@@ -625,7 +627,7 @@ static void test_registry(void) {
     CHECK(lra_attention_count() >= 8);
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *d = kernel_at(i);
-        CHECK(d->name && d->summary && d->forward);
+        CHECK(d->name && d->summary && (!d->forward != !d->mix));
         CHECK(lra_attention_find(d->name) == d);
         lra_attn_values vals;
         lra_attn_values_defaults(d, &vals);

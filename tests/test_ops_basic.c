@@ -457,6 +457,23 @@ static void test_view_backward_chain(void) {
     lra_ctx_free(ctx);
 }
 
+// y = a + b, with b also used by an op recorded before the add: the add's backward runs first and must
+// not hand y's gradient buffer to both a and b (b's later contribution would reach a's gradient).
+static void test_add_inputs_keep_own_gradients(void) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    lra_tensor *a = randn(ctx, LRA_DIMS(2, 3), 1), *b = randn(ctx, LRA_DIMS(2, 3), 2);
+    a->requires_grad = b->requires_grad = 1;
+    lra_tensor *e = lra_op_scale(ctx, b, 3.0f);  // recorded first: its backward runs after the add's
+    lra_tensor *y = lra_op_add(ctx, a, b);
+    lra_tensor *loss = lra_op_add(ctx, lra_op_sum_all(ctx, y), lra_op_sum_all(ctx, e));
+    lra_backward(ctx, loss);
+    for (int i = 0; i < 6; i++) {
+        CHECK_NEAR(a->grad[i], 1.0, 0);
+        CHECK_NEAR(b->grad[i], 4.0, 0);
+    }
+    lra_ctx_free(ctx);
+}
+
 // ---------------------------------------------------------------- determinism
 
 typedef struct {
@@ -638,6 +655,7 @@ static const lra_test_case TESTS[] = {
     {"reduce_values", test_reduce_values},
     {"view_semantics", test_view_semantics},
     {"view_backward_chain", test_view_backward_chain},
+    {"add_inputs_keep_own_gradients", test_add_inputs_keep_own_gradients},
     {"determinism_threads", test_determinism_threads},
     {"determinism_covers_every_op", test_determinism_covers_every_op},
     {"gradcheck_matmul", test_gradcheck_matmul},

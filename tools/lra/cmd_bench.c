@@ -201,6 +201,11 @@ static int bench_approx(int argc, char **argv) {
             fprintf(stderr, "lra bench approx: unknown kernel '%s' (see `lra attention list`)\n", knames[i]);
             return 2;
         }
+        if (defs[i]->mix) {  // a token mixer is not an approximation of softmax attention on Q, K, V
+            fprintf(stderr, "lra bench approx: '%s' is a token mixer (no Q, K, V to compare with softmax)\n",
+                    knames[i]);
+            return 2;
+        }
     }
     const int64_t p = 64, H = heads, D = H * p, samples = (trials + H - 1) / H;
     FILE *cf = NULL;
@@ -328,7 +333,9 @@ static int bench_attention(int argc, char **argv) {
                    "Forward + backward (training mode) time of each kernel on random q, k, v [B, H, n, P] with full\n"
                    "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats after\n"
                    "one warm-up (for n >= 8192 the single first run, to bound the time), and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
-                   "buffers (values and gradients).  A size whose time, extrapolated quadratically from the previous\n"
+                   "buffers (values and gradients).  Token mixers (kernels that replace the layer's token mixing) run on\n"
+                   "x = merge_heads(q + k + v) [B, n, H*P] with their own projections included.\n"
+                   "A size whose time, extrapolated quadratically from the previous\n"
                    "size, exceeds --budget seconds (default 30; 0 = no limit) is skipped ('-') so the default run\n"
                    "stays within minutes on 2 cores.  --quick: n = 1024,4096, R = 1.\n");
             return 0;
@@ -435,7 +442,8 @@ static int bench_attention(int argc, char **argv) {
                 lra_params_zero_grad(bk.params);
                 lra_attn_call call = {.seed = 11, .step = (uint64_t)r, .layer = 0, .training = 1};
                 const double t0 = now_s();
-                lra_tensor *o = lra_attn_instance_forward(&bk, ctx, qkv[0], qkv[1], qkv[2], &mask, &call);
+                // mixers run on x = merge_heads(q + k + v): same [B, n, H*p] data volume for every kernel
+                lra_tensor *o = lra_attn_instance_run_heads(&bk, ctx, qkv[0], qkv[1], qkv[2], &mask, &call);
                 if (o->requires_grad) lra_backward_from(ctx, o, seed_grad);
                 const double dt = now_s() - t0;
                 if (r > 0 || repeat == 0) best = dt < best ? dt : best;
