@@ -27,7 +27,8 @@
     X(yoso) \
     X(s3) \
     X(cosformer) \
-    X(fmmformer)
+    X(fmmformer) \
+    X(scatterbrain)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)
