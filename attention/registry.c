@@ -28,7 +28,8 @@
     X(s3) \
     X(cosformer) \
     X(fmmformer) \
-    X(scatterbrain)
+    X(scatterbrain) \
+    X(h_transformer_1d)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)
