@@ -147,7 +147,9 @@ static level_out block_attention(lra_ctx *ctx, const ht_state *st, const level *
         o.rowmax[r] = mx;
         lra_f32(c)[r] = isinf(mx) ? 0.0f : mx;
     }
-    lra_tensor *E = lra_op_exp(ctx, lra_op_sub(ctx, Sm, c));
+    // The reference's per-level maximum is part of its function (levels are summed with their own
+    // scales), so its gradient flows; the consistent rescaling cancels out and is a constant.
+    lra_tensor *E = lra_op_exp(ctx, lra_op_sub(ctx, Sm, st->per_level ? lra_op_max(ctx, Sm, 3, 1) : c));
     o.a = lra_op_sum(ctx, cnt ? lra_op_mul(ctx, E, cnt) : E, 3, 1);
     lra_tensor *y = lra_op_matmul(ctx, lra_op_reshape(ctx, E, LRA_DIMS(B, H * G, g, g)), vg, 0, 0);
     o.y = lra_op_reshape(ctx, y, LRA_DIMS(B, H, Nl, p));
