@@ -54,11 +54,11 @@ def make(bandwidth, kernels):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/attn/fmmformer.safetensors"
     cases = []
-    for seed, (bw, kern, lens) in enumerate([(3, 3, [32, 21]), (5, 2, [32, 32]), (12, 1, [27, 32])]):
+    for seed, (bw, kern, lens) in enumerate([(3, 3, [24, 15]), (5, 2, [24, 24]), (12, 1, [19, 24])]):
         g = torch.Generator().manual_seed(100 + seed)
         params = {"W%d" % (l + 1): torch.rand(2, 8, generator=g, dtype=torch.float64) for l in range(kern + 1)}
         cases.append(("bandwidth=%d,kernels=%d" % (bw, kern),
-                      run_case(make(bw, kern), *inputs(10 + seed, 2, 2, 32, 8, lens), params)))
+                      run_case(make(bw, kern), *inputs(10 + seed, 2, 2, 24, 8, lens), params)))
     write(out, "fmmformer", cases)
 
 

@@ -92,12 +92,12 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/attn/scatterbrain.safetensors"
     cases = []
     for s, (opts, c, m, pad, lens) in enumerate([
-            ("pad_keys_in_stabiliser=true,local_context=8,nb_features=16", 8, 16, True, [40, 29]),
-            ("local_context=8,nb_features=16", 8, 16, False, [40, 29]),
-            ("local_context=5,nb_features=32", 5, 32, False, [33, 40])]):
+            ("pad_keys_in_stabiliser=true,local_context=8,nb_features=16", 8, 16, True, [24, 17]),
+            ("local_context=8,nb_features=16", 8, 16, False, [24, 17]),
+            ("local_context=5,nb_features=32", 5, 32, False, [19, 24])]):
         g = torch.Generator().manual_seed(200 + s)
         W = torch.randn(m // 2, 8, generator=g, dtype=torch.float64)
-        cases.append((opts, run_case(make(c, 1e-4, pad), *inputs(20 + s, 2, 2, 40, 8, lens), {"projection_matrix": W})))
+        cases.append((opts, run_case(make(c, 1e-4, pad), *inputs(20 + s, 2, 2, 24, 8, lens), {"projection_matrix": W})))
     write(out, "scatterbrain", cases)
 
 
