@@ -33,7 +33,11 @@
     X(fnet) \
     X(ponet) \
     X(luna) \
-    X(transformer_ls)
+    X(transformer_ls) \
+    X(cosformer) \
+    X(fmmformer) \
+    X(scatterbrain) \
+    X(h_transformer_1d)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)

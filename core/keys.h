@@ -43,6 +43,7 @@ typedef enum {
     // Drawn once at init: per layer only.
     LRA_KEY_PERFORMER_FEATURES,    // Performer's orthogonal random features
     LRA_KEY_S3_INDEX_INIT,         // S3's fixed index sets
+    LRA_KEY_SCATTERBRAIN_FEATURES, // Scatterbrain's orthogonal random features
     // Data: per epoch.
     LRA_KEY_BATCH_ORDER,           // the batcher's shuffle
     LRA_KEY_COUNT
