@@ -79,13 +79,20 @@ static void test_times_add_up(void) {
               "forward ops %.3g s of a %.3g s phase", fwd_ops, t.seconds[LRA_PHASE_FORWARD]);
     CHECK_MSG(bwd_ops <= t.seconds[LRA_PHASE_BACKWARD] * 1.0001 && bwd_ops >= 0.9 * t.seconds[LRA_PHASE_BACKWARD],
               "backward ops %.3g s of a %.3g s phase", bwd_ops, t.seconds[LRA_PHASE_BACKWARD]);
-    // Exact flop counts: per step 2 layers x (4 projections [B*n, 32] x [32, 32] + 2 MLP layers), and the head.
-    long long calls;
-    double secs, flops;
+    // Exact flop counts per step: 2 layers x (2 MLP layers [B*n, 32] x [32, 64] and back) and the head's
+    // two (plain linear); 2 layers x 3 projections into heads [B*n, 32] x [32, 32] (linear_heads); 2 layers x
+    // the output projection (heads_linear).
+    long long calls, hcalls, ocalls;
+    double secs, flops, hflops, oflops;
     REQUIRE(lra_profile_op_stats("linear", LRA_PHASE_FORWARD, &calls, &secs, &flops));
-    const double per_step = 2.0 * (4.0 * 2 * B * n * 32 * 32 + 2.0 * 2 * B * n * 32 * 64) + (2.0 * B * 32 * 32 + 2.0 * B * 32 * 4);
-    CHECK_MSG(calls == 4 * (2 * 6 + 2), "linear calls %lld", calls);
-    CHECK_MSG(flops == 4 * per_step, "linear forward flops %.0f, expected %.0f", flops, 4 * per_step);
+    REQUIRE(lra_profile_op_stats("linear_heads", LRA_PHASE_FORWARD, &hcalls, &secs, &hflops));
+    REQUIRE(lra_profile_op_stats("heads_linear", LRA_PHASE_FORWARD, &ocalls, &secs, &oflops));
+    const double mlp = 2.0 * (2.0 * 2 * B * n * 32 * 64) + (2.0 * B * 32 * 32 + 2.0 * B * 32 * 4);
+    const double proj = 2.0 * B * n * 32 * 32;  // one [B*n, 32] x [32, 32] product
+    CHECK_MSG(calls == 4 * (2 * 2 + 2), "linear calls %lld", calls);
+    CHECK_MSG(flops == 4 * mlp, "linear forward flops %.0f, expected %.0f", flops, 4 * mlp);
+    CHECK_MSG(hcalls == 4 * 2 * 3 && hflops == 4 * 2 * 3 * proj, "linear_heads: %lld calls, %.0f flops", hcalls, hflops);
+    CHECK_MSG(ocalls == 4 * 2 && oflops == 4 * 2 * proj, "heads_linear: %lld calls, %.0f flops", ocalls, oflops);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
