@@ -25,7 +25,11 @@
     X(linformer_unreduced) \
     X(yoso_e) \
     X(yoso) \
-    X(s3)
+    X(s3) \
+    X(bigbird) \
+    X(longformer) \
+    X(local) \
+    X(sparse)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)
