@@ -91,14 +91,25 @@ static void gather_rows(const float *src, const int32_t *idx, int64_t r, int64_t
 }
 
 // Scores of one group: S[t, c] = scale q_t . k_c, or -inf for a padded key or an excluded pair.
+// kbad: scratch [L] (padded-key flags of the group).
 static void group_scores(const bsp_saved *sv, const float *mrow, const int32_t *qi, int64_t r, const int32_t *ki,
-                         int64_t L, int64_t p, const float *Qg, const float *Kg, float *S) {
+                         int64_t L, int64_t p, const float *Qg, const float *Kg, float *S, float *kbad) {
     lra_gemm_direct(false, true, r, L, p, sv->scale, Qg, p, Kg, p, 0.0f, S, L);
+    int any_bad = 0;
+    for (int64_t c = 0; c < L; c++) {
+        kbad[c] = mrow[ki[c]] == 0.0f ? -INFINITY : 0.0f;
+        any_bad |= mrow[ki[c]] == 0.0f;
+    }
     const lra_bsp_allow_fn allow = sv->spec.allow;
     for (int64_t t = 0; t < r; t++) {
         float *row = S + t * L;
-        for (int64_t c = 0; c < L; c++)
-            if (mrow[ki[c]] == 0.0f || (allow && !allow(sv->spec.allow_arg, qi[t], ki[c]))) row[c] = -INFINITY;
+        if (any_bad) {
+#pragma omp simd
+            for (int64_t c = 0; c < L; c++) row[c] += kbad[c];  // -inf on padded keys
+        }
+        if (allow)
+            for (int64_t c = 0; c < L; c++)
+                if (!allow(sv->spec.allow_arg, qi[t], ki[c])) row[c] = -INFINITY;
     }
 }
 
@@ -110,13 +121,13 @@ static void bsp_backward(lra_ctx *ctx, lra_node *node) {
     float *dq = lra_grad(ctx, q), *dk = lra_grad(ctx, k), *dv = lra_grad(ctx, v);
     const float *dO = node->out->grad;
     const int64_t mq = sv->max_q, mk = sv->max_k;
-    const size_t per = (size_t)(2 * mq * mk + 4 * mq * p + 4 * mk * p);
+    const size_t per = (size_t)(2 * mq * mk + 4 * mq * p + 4 * mk * p + mk);
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)omp_get_max_threads() * per * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; bh++) {
         float *S = scratch + (size_t)omp_get_thread_num() * per, *dP = S + mq * mk;
         float *Qg = dP + mq * mk, *dOg = Qg + mq * p, *Og = dOg + mq * p, *dQg = Og + mq * p;
-        float *Kg = dQg + mq * p, *Vg = Kg + mk * p, *dKg = Vg + mk * p, *dVg = dKg + mk * p;
+        float *Kg = dQg + mq * p, *Vg = Kg + mk * p, *dKg = Vg + mk * p, *dVg = dKg + mk * p, *kbad = dVg + mk * p;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->mask + b * n;
         const lra_bsp_pattern *pt = pattern_of(&sv->spec, h);
@@ -130,7 +141,7 @@ static void bsp_backward(lra_ctx *ctx, lra_node *node) {
             gather_rows(lra_f32(v) + base, ki, L, p, Vg);
             gather_rows(dO + base, qi, r, p, dOg);
             gather_rows(out + base, qi, r, p, Og);
-            group_scores(sv, mrow, qi, r, ki, L, p, Qg, Kg, S);
+            group_scores(sv, mrow, qi, r, ki, L, p, Qg, Kg, S, kbad);
             for (int64_t t = 0; t < r; t++) {
                 const float l = lse[bh * n + qi[t]];
                 if (l == -INFINITY || (sv->spec.zero_padded_queries && mrow[qi[t]] == 0.0f)) {
@@ -188,12 +199,12 @@ lra_tensor *lra_bsp_attention(lra_ctx *ctx, const char *op, lra_tensor *q, lra_t
     lra_tensor *lse = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, n));
     for (int64_t e = 0; e < B * H * n; e++) lra_f32(lse)[e] = -INFINITY;  // rows in no group
     const int64_t mq = sv->max_q, mk = sv->max_k;
-    const size_t per = (size_t)(mq * mk + 2 * mq * p + 2 * mk * p);
+    const size_t per = (size_t)(mq * mk + 2 * mq * p + 2 * mk * p + mk);
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)omp_get_max_threads() * per * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; bh++) {
         float *S = scratch + (size_t)omp_get_thread_num() * per, *Qg = S + mq * mk, *Og = Qg + mq * p;
-        float *Kg = Og + mq * p, *Vg = Kg + mk * p;
+        float *Kg = Og + mq * p, *Vg = Kg + mk * p, *kbad = Vg + mk * p;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->mask + b * n;
         const lra_bsp_pattern *pt = pattern_of(spec, h);
@@ -206,7 +217,7 @@ lra_tensor *lra_bsp_attention(lra_ctx *ctx, const char *op, lra_tensor *q, lra_t
             gather_rows(lra_f32(q) + base, qi, r, p, Qg);
             gather_rows(lra_f32(k) + base, ki, L, p, Kg);
             gather_rows(lra_f32(v) + base, ki, L, p, Vg);
-            group_scores(sv, mrow, qi, r, ki, L, p, Qg, Kg, S);
+            group_scores(sv, mrow, qi, r, ki, L, p, Qg, Kg, S, kbad);
             for (int64_t t = 0; t < r; t++) l[qi[t]] = lra_softmax_row(S + t * L, L);
             lra_gemm_direct(false, false, r, p, L, 1.0f, S, L, Vg, p, 0.0f, Og, p);
             for (int64_t t = 0; t < r; t++) {
