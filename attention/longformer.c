@@ -71,7 +71,7 @@ static lra_tensor *longformer_forward(void *state, lra_params *params, lra_ctx *
 
 const lra_attn_kernel_def lra_attn_longformer = {
     .name = "longformer",
-    .summary = "Longformer: sliding window (|i-j| <= window/2) plus global leading tokens (HF)",
+    .summary = "Longformer: sliding window of window/2 tokens each side plus global leading tokens (HF)",
     .options = k_options,
     .n_options = sizeof k_options / sizeof k_options[0],
     .create = longformer_create,
