@@ -16,7 +16,7 @@
 
 static const lra_attn_option k_options[] = {
     {"block_size", LRA_OPT_INT, 64, 1, 4096, NULL, "tokens per block (query and key blocks)", 0},
-    {"num_random_blocks", LRA_OPT_INT, 3, 0, 64, NULL, "random key blocks per query block", LRA_OPT_COUNT},
+    {"num_random_blocks", LRA_OPT_INT, 3, 0, 1 << 20, NULL, "random key blocks per query block", LRA_OPT_COUNT},
     {"reference_pattern", LRA_OPT_BOOL, 0, 0, 1, NULL,
      "HF's restricted random-block candidates (first 1024 tokens / 2r+5 blocks), one pattern for all layers", 0},
 };
@@ -115,6 +115,7 @@ lra_tensor *lra_bigbird_forward_blocks(lra_ctx *ctx, lra_tensor *q, lra_tensor *
     lra_bsp_builder bld;
     lra_bsp_builder_init(&bld);
     char *seen = lra_xcalloc((size_t)nb, 1);
+    int32_t *blocks = lra_xmalloc((size_t)(5 + r) * sizeof(int32_t));
     for (int64_t h = 0; h < H; h++) {
         for (int64_t i = 0; i < nb; i++) {
             const int64_t q0 = i * bs, q1 = q0 + bs < n ? q0 + bs : n;
@@ -123,11 +124,10 @@ lra_tensor *lra_bigbird_forward_blocks(lra_ctx *ctx, lra_tensor *q, lra_tensor *
                 lra_bsp_add_k(&bld, 0, n);  // global rows: every key
             } else {
                 // window, then the global blocks, then the random ones (the reference's key order)
-                int32_t blocks[5 + 64];
                 int nbk = 0;
                 blocks[nbk++] = (int32_t)(i - 1), blocks[nbk++] = (int32_t)i, blocks[nbk++] = (int32_t)(i + 1);
                 blocks[nbk++] = 0, blocks[nbk++] = (int32_t)(nb - 1);
-                for (int t = 0; t < r && t < 64; t++) {
+                for (int t = 0; t < r; t++) {
                     const int32_t j = R[(h * rows + (i - 1)) * r + t];
                     if (j >= 0) blocks[nbk++] = j;
                 }
@@ -144,7 +144,7 @@ lra_tensor *lra_bigbird_forward_blocks(lra_ctx *ctx, lra_tensor *q, lra_tensor *
         }
         pats[h] = lra_bsp_finish(&bld, ctx->arena);
     }
-    free(seen);
+    free(seen), free(blocks);
     lra_bsp_builder_free(&bld);
     const lra_bsp_spec spec = {.patterns = pats, .zero_padded_queries = 1};
     return lra_bsp_attention(ctx, "attention.bigbird", q, k, v, mask, &spec);
