@@ -198,10 +198,57 @@ static void test_bigbird(void) {
     dump_close(&d);
 }
 
+// BigBird's random blocks form a fixed pattern: the same at every step, drawn per layer by default and
+// one for all layers under reference_pattern (at n = 1024, HF's "old plan", and 2048, its "plan").
+static lra_tensor *bigbird_at(lra_ctx *ctx, lra_attn_instance *in, lra_tensor *q, lra_tensor *mask, int layer,
+                              uint64_t step) {
+    lra_attn_call call = {.seed = 3, .step = step, .layer = layer, .training = 1};
+    return lra_attn_instance_forward(in, ctx, q, q, q, mask, &call);
+}
+
+static int same(const lra_tensor *a, const lra_tensor *b) {
+    return !memcmp(lra_f32(a), lra_f32(b), (size_t)lra_tensor_numel(a) * sizeof(float));
+}
+
+static void test_bigbird_pattern(void) {
+    const int64_t ns[2] = {1024, 2048}, H = 2, p = 4;
+    for (int t = 0; t < 2; t++) {
+        const int64_t n = ns[t];
+        float *x = malloc((size_t)(H * n * p) * sizeof(float)), *m = malloc((size_t)n * sizeof(float));
+        for (int64_t e = 0; e < H * n * p; e++) x[e] = sinf(0.37f * (float)e) + 0.1f * cosf(1.3f * (float)e);
+        for (int64_t j = 0; j < n; j++) m[j] = 1.0f;
+        lra_tensor q = lra_tensor_make(LRA_F32, x, (int64_t[]){1, H, n, p}, 4);
+        lra_tensor mask = lra_tensor_make(LRA_F32, m, (int64_t[]){1, n}, 2);
+        for (int ref = 0; ref < 2; ref++) {
+            const lra_attn_kernel_def *def = lra_attention_find("bigbird");
+            lra_attn_values vals;
+            lra_attn_values_defaults(def, &vals);
+            REQUIRE(lra_attn_values_set(def, &vals, "reference_pattern", ref ? "true" : "false") == LRA_OK);
+            lra_attn_setup setup = {.layer = 0, .n_heads = (int)H, .head_dim = (int)p, .model_dim = (int)(H * p),
+                                    .seq_len = n, .opts = &vals, .prefix = "test."};
+            lra_attn_instance in;
+            REQUIRE(lra_attn_instance_make(&in, def, &setup, NULL, 1) == LRA_OK);
+            lra_ctx *ctx = lra_ctx_new(0);
+            lra_tensor *a = bigbird_at(ctx, &in, &q, &mask, 0, 1), *b = bigbird_at(ctx, &in, &q, &mask, 0, 2);
+            lra_tensor *c = bigbird_at(ctx, &in, &q, &mask, 1, 1);
+            int finite = 1;
+            for (int64_t e = 0; e < lra_tensor_numel(a); e++) finite &= isfinite(lra_f32(a)[e]);
+            CHECK_MSG(finite, "n %lld reference_pattern %d: non-finite output", (long long)n, ref);
+            CHECK_MSG(same(a, b), "n %lld reference_pattern %d: pattern changed between steps", (long long)n, ref);
+            CHECK_MSG(same(a, c) == ref, "n %lld reference_pattern %d: layers %s", (long long)n, ref,
+                      ref ? "differ" : "share a pattern");
+            lra_ctx_free(ctx);
+            lra_attn_instance_free(&in);
+        }
+        free(x), free(m);
+    }
+}
+
 static const lra_test_case TESTS[] = {
     {"local", test_local},
     {"sparse", test_sparse},
     {"longformer", test_longformer},
     {"bigbird", test_bigbird},
+    {"bigbird_pattern", test_bigbird_pattern},
 };
 LRA_TEST_MAIN(TESTS)
