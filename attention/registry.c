@@ -37,7 +37,11 @@
     X(cosformer) \
     X(fmmformer) \
     X(scatterbrain) \
-    X(h_transformer_1d)
+    X(h_transformer_1d) \
+    X(bigbird) \
+    X(longformer) \
+    X(local) \
+    X(sparse)
 
 #define LRA_KERNEL_DECLARE(name) extern const lra_attn_kernel_def lra_attn_##name;
 LRA_KERNELS(LRA_KERNEL_DECLARE)

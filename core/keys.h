@@ -46,6 +46,8 @@ typedef enum {
     LRA_KEY_SCATTERBRAIN_FEATURES, // Scatterbrain's orthogonal random features
     // Data: per epoch.
     LRA_KEY_BATCH_ORDER,           // the batcher's shuffle
+    // Fixed sparsity patterns: per run seed, layer and head (step and tower unused).
+    LRA_KEY_BIGBIRD_BLOCKS,        // BigBird's random key blocks
     LRA_KEY_COUNT
 } lra_key_purpose;
 
