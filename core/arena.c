@@ -14,8 +14,8 @@ typedef struct chunk {
 } chunk;
 
 struct lra_arena {
-    chunk *head;          // current chunk (allocations come from here)
-    chunk *full;          // earlier chunks of this step
+    chunk *first;         // chunks in creation order, kept across resets
+    chunk *cur;           // the chunk allocations come from now
     size_t first_size;
     size_t used_total;    // across chunks, since reset
     size_t high_water;
@@ -44,32 +44,33 @@ static void chunk_free_list(chunk *c) {
 lra_arena *lra_arena_new(size_t chunk_bytes) {
     lra_arena *a = lra_xcalloc(1, sizeof *a);
     a->first_size = chunk_bytes ? chunk_bytes : ((size_t)16 << 20);
-    a->head = chunk_new(a->first_size);
+    a->first = a->cur = chunk_new(a->first_size);
     a->capacity = a->first_size;
     return a;
 }
 
 void lra_arena_free(lra_arena *a) {
     if (!a) return;
-    chunk_free_list(a->head);
-    chunk_free_list(a->full);
+    chunk_free_list(a->first);
     free(a);
 }
 
 void *lra_arena_alloc(lra_arena *a, size_t bytes) {
     size_t need = (bytes + LRA_ARENA_ALIGN - 1) / LRA_ARENA_ALIGN * LRA_ARENA_ALIGN;
     if (need == 0) need = LRA_ARENA_ALIGN;
-    if (a->head->used + need > a->head->size) {
-        // Grow: the new chunk doubles the reserve so that the number of chunks stays logarithmic.
-        size_t size = a->capacity > need ? a->capacity : need;
-        chunk *c = chunk_new(size);
-        a->head->next = a->full;
-        a->full = a->head;
-        a->head = c;
-        a->capacity += size;
+    // Move on through the chunks earlier steps reserved (their pages are already mapped), and reserve a new
+    // one -- doubling the reserve, so the number of chunks stays logarithmic -- only past the last.
+    while (a->cur->used + need > a->cur->size) {
+        if (!a->cur->next) {
+            size_t size = a->capacity > need ? a->capacity : need;
+            a->cur->next = chunk_new(size);
+            a->capacity += size;
+        }
+        a->cur = a->cur->next;
+        a->cur->used = 0;
     }
-    void *p = a->head->base + a->head->used;
-    a->head->used += need;
+    void *p = a->cur->base + a->cur->used;
+    a->cur->used += need;
     a->used_total += need;
     if (a->used_total > a->high_water) a->high_water = a->used_total;
     return p;
@@ -81,17 +82,11 @@ void *lra_arena_calloc(lra_arena *a, size_t bytes) {
     return p;
 }
 
+// Rewinds to the first chunk and keeps every chunk: a step of the same shape reuses the same memory, so it
+// neither reserves nor page-faults anything after the first.
 void lra_arena_reset(lra_arena *a) {
-    if (a->full) {
-        // Fold all chunks into one of the total size: the next step fits without growing.
-        size_t total = a->capacity;
-        chunk_free_list(a->full);
-        chunk_free_list(a->head);
-        a->full = NULL;
-        a->head = chunk_new(total);
-        a->capacity = total;
-    }
-    a->head->used = 0;
+    a->cur = a->first;
+    a->cur->used = 0;
     a->used_total = 0;
 }
 

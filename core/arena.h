@@ -1,7 +1,7 @@
 // Step arena: 64-byte aligned bump allocation for everything that lives for one training step
 // (activations, tape nodes, gradients of activations).  It grows by chunks as needed, so there is no
-// size to guess; lra_arena_reset frees nothing but rewinds, and folds several chunks into one big
-// chunk so that the next step of the same shape allocates nothing new.
+// size to guess; lra_arena_reset frees nothing but rewinds to the first chunk, so the next step of the
+// same shape reuses the same (already mapped) memory and reserves nothing new.
 #ifndef LRA_CORE_ARENA_H
 #define LRA_CORE_ARENA_H
 
