@@ -57,9 +57,9 @@ for k in $kernels; do
       nystrom)
         n=$(( (n + 127) / 128 * 128 )); extra_l="--features 128"; extra_t="--features 128" ;;
       bigbird)
-        b=$(fit_block "$n" 8); extra_l="--block $b"; extra_t="--block $b" ;;
+        b=$(fit_block "$n" 8); extra_l="--opt block_size=$b"; extra_t="--block $b" ;;
       reformer)
-        b=$(fit_block "$n" 2); extra_l="--block $b"; extra_t="--block $b" ;;
+        b=$(fit_block "$n" 2); extra_l="--opt chunk_length=$b"; extra_t="--block $b" ;;
     esac
     # shellcheck disable=SC2086
     l=$("$build/lra" bench train --attn "$k" --n "$n" --batch "$batch" --threads "$threads" --steps "$steps" \
