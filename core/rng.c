@@ -252,39 +252,60 @@ static uint32_t drop_threshold(float p) {
     return (uint32_t)lrint((double)p * 65536.0);
 }
 
+// Group g (elements (first + g) * 128 ...) of the keep mask, clipped to [offset, offset + n).
+static void keep_group(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *keep, size_t n, uint32_t thr,
+                       uint64_t group) {
+    uint32_t w[4][PHILOX_LANES];
+    const uint64_t e0 = group * KEEP_GROUP;  // the group's first element
+    philox_blocks16(seed, stream, e0 / 8, w);
+    uint8_t k[KEEP_GROUP];
+    for (int h = 0; h < 2; h++)
+        for (int word = 0; word < 4; word++) {
+            uint8_t *kk = k + (h * 4 + word) * PHILOX_LANES;
+            for (int b = 0; b < PHILOX_LANES; b++) kk[b] = (uint8_t)(((w[word][b] >> (16 * h)) & 0xFFFFu) >= thr);
+        }
+    const uint64_t lo = e0 > offset ? e0 : offset;
+    const uint64_t hi = e0 + KEEP_GROUP < offset + n ? e0 + KEEP_GROUP : offset + n;
+    memcpy(keep + (lo - offset), k + (lo - e0), (size_t)(hi - lo));
+}
+
+// Small fills and fills from inside a parallel region (attention rows) stay out of OpenMP altogether:
+// even a one-thread nested region costs a team set-up per call.
+static int fill_in_parallel(size_t n) { return n >= RNG_PARALLEL_MIN && !omp_in_parallel() && omp_get_max_threads() > 1; }
+
 void lra_rng_fill_keep(uint64_t seed, uint64_t stream, uint64_t offset, uint8_t *keep, size_t n, float p) {
     if (n == 0) return;
     const uint32_t thr = drop_threshold(p);
     const uint64_t first = offset / KEEP_GROUP, last = (offset + n - 1) / KEEP_GROUP;
     const int64_t ng = (int64_t)(last - first + 1);
-#pragma omp parallel for schedule(static) if (n >= RNG_PARALLEL_MIN && !omp_in_parallel())
-    for (int64_t g = 0; g < ng; g++) {
-        uint32_t w[4][PHILOX_LANES];
-        const uint64_t e0 = (first + (uint64_t)g) * KEEP_GROUP;  // the group's first element
-        philox_blocks16(seed, stream, e0 / 8, w);
-        uint8_t k[KEEP_GROUP];
-        for (int h = 0; h < 2; h++)
-            for (int word = 0; word < 4; word++) {
-                uint8_t *kk = k + (h * 4 + word) * PHILOX_LANES;
-                for (int b = 0; b < PHILOX_LANES; b++) kk[b] = (uint8_t)(((w[word][b] >> (16 * h)) & 0xFFFFu) >= thr);
-            }
-        const uint64_t lo = e0 > offset ? e0 : offset;
-        const uint64_t hi = e0 + KEEP_GROUP < offset + n ? e0 + KEEP_GROUP : offset + n;
-        memcpy(keep + (lo - offset), k + (lo - e0), (size_t)(hi - lo));
+    if (fill_in_parallel(n)) {
+#pragma omp parallel for schedule(static)
+        for (int64_t g = 0; g < ng; g++) keep_group(seed, stream, offset, keep, n, thr, first + (uint64_t)g);
+    } else {
+        for (int64_t g = 0; g < ng; g++) keep_group(seed, stream, offset, keep, n, thr, first + (uint64_t)g);
     }
+}
+
+// Chunk c (elements c * 4096 ...) of the float dropout mask.
+static void dropout_chunk(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float p,
+                          float keep_scale, size_t c) {
+    enum { CHUNK = 4096 };
+    uint8_t keep[CHUNK];
+    const size_t i0 = c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+    lra_rng_fill_keep(seed, stream, offset + i0, keep, len, p);
+    for (size_t i = 0; i < len; i++) out[i0 + i] = keep_scale * (float)keep[i];
 }
 
 void lra_rng_fill_dropout(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n, float p) {
     if (n == 0) return;
+    LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "dropout p=%g outside [0, 1)", (double)p);
     const float keep_scale = 1.0f / (1.0f - p);
-    enum { CHUNK = 4096 };
-    const int64_t nch = (int64_t)((n + CHUNK - 1) / CHUNK);
-#pragma omp parallel for schedule(static) if (n >= RNG_PARALLEL_MIN && !omp_in_parallel())
-    for (int64_t c = 0; c < nch; c++) {
-        uint8_t keep[CHUNK];
-        const size_t i0 = (size_t)c * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
-        lra_rng_fill_keep(seed, stream, offset + i0, keep, len, p);
-        for (size_t i = 0; i < len; i++) out[i0 + i] = keep_scale * (float)keep[i];
+    const int64_t nch = (int64_t)((n + 4095) / 4096);
+    if (fill_in_parallel(n)) {
+#pragma omp parallel for schedule(static)
+        for (int64_t c = 0; c < nch; c++) dropout_chunk(seed, stream, offset, out, n, p, keep_scale, (size_t)c);
+    } else {
+        for (int64_t c = 0; c < nch; c++) dropout_chunk(seed, stream, offset, out, n, p, keep_scale, (size_t)c);
     }
 }
 
