@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/fastmath.h"
@@ -162,4 +163,34 @@ lra_tensor *lra_attn_merge_heads(lra_ctx *ctx, lra_tensor *x) {
     const int64_t B = x->shape[0], H = x->shape[1], n = x->shape[2], p = x->shape[3];
     lra_tensor *t = lra_op_contiguous(ctx, lra_op_transpose(ctx, x, 1, 2));
     return lra_op_reshape(ctx, t, LRA_DIMS(B, n, H * p));
+}
+
+void lra_attn_orthogonal_features(lra_rng *r, float *w, int64_t rows, int64_t p) {
+    double *G = lra_xmalloc((size_t)(p * p) * sizeof(double));
+    for (int64_t r0 = 0; r0 < rows; r0 += p) {
+        for (int64_t e = 0; e < p * p; e++) G[e] = lra_rng_normal(r);
+        // Modified Gram-Schmidt on the rows: orthonormal rows spanning R^p (a Gaussian matrix has full rank).
+        for (int64_t i = 0; i < p; i++) {
+            for (int64_t j = 0; j < i; j++) {
+                double dot = 0.0;
+                for (int64_t c = 0; c < p; c++) dot += G[i * p + c] * G[j * p + c];
+                for (int64_t c = 0; c < p; c++) G[i * p + c] -= dot * G[j * p + c];
+            }
+            double nrm = 0.0;
+            for (int64_t c = 0; c < p; c++) nrm += G[i * p + c] * G[i * p + c];
+            nrm = sqrt(nrm);
+            for (int64_t c = 0; c < p; c++) G[i * p + c] /= nrm;
+        }
+        for (int64_t i = 0; i < p && r0 + i < rows; i++)
+            for (int64_t c = 0; c < p; c++) w[(r0 + i) * p + c] = (float)G[i * p + c];
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        double nrm = 0.0;
+        for (int64_t c = 0; c < p; c++) {
+            const double g = lra_rng_normal(r);
+            nrm += g * g;
+        }
+        for (int64_t c = 0; c < p; c++) w[i * p + c] *= (float)sqrt(nrm);
+    }
+    free(G);
 }

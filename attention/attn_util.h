@@ -34,6 +34,10 @@ lra_tensor *lra_attn_mask_rows(lra_ctx *ctx, lra_tensor *mask);
 lra_tensor *lra_attn_mask_add(lra_ctx *ctx, lra_tensor *mask);
 // Identity [m, m] (constant).
 lra_tensor *lra_attn_eye(lra_ctx *ctx, int64_t m);
+// Orthogonal random features w [rows, p] drawn from r (Performer's gaussian_orthogonal_random_matrix,
+// scaling 0): blocks of p orthonormal rows (modified Gram-Schmidt of a Gaussian block; the last block
+// truncated), then row i scaled by the norm of a fresh N(0, I_p) draw.
+void lra_attn_orthogonal_features(lra_rng *r, float *w, int64_t rows, int64_t p);
 
 // Newton-Schulz iterative pseudo-inverse of A [B, H, m, m] (Nystromformer): Z0 = A^T / c0, then `iters`
 // times Z <- Z (13I - AZ (15I - AZ (7I - AZ))) / 4.  A is non-negative.  c0 by `init`:

@@ -63,34 +63,7 @@ static void performer_init(void *state, lra_params *params, uint64_t seed) {
     const int64_t m = W->shape[0], p = W->shape[1];
     lra_rng r = lra_key_rng(
         lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_PERFORMER_FEATURES, .seed = seed, .layer = s->layer}));
-    double *G = lra_xmalloc((size_t)(p * p) * sizeof(double));
-    float *w = lra_f32(W);
-    for (int64_t r0 = 0; r0 < m; r0 += p) {
-        for (int64_t e = 0; e < p * p; e++) G[e] = lra_rng_normal(&r);
-        // Modified Gram-Schmidt on the rows: orthonormal rows spanning R^p (a Gaussian matrix has full rank).
-        for (int64_t i = 0; i < p; i++) {
-            for (int64_t j = 0; j < i; j++) {
-                double dot = 0.0;
-                for (int64_t c = 0; c < p; c++) dot += G[i * p + c] * G[j * p + c];
-                for (int64_t c = 0; c < p; c++) G[i * p + c] -= dot * G[j * p + c];
-            }
-            double nrm = 0.0;
-            for (int64_t c = 0; c < p; c++) nrm += G[i * p + c] * G[i * p + c];
-            nrm = sqrt(nrm);
-            for (int64_t c = 0; c < p; c++) G[i * p + c] /= nrm;
-        }
-        for (int64_t i = 0; i < p && r0 + i < m; i++)
-            for (int64_t c = 0; c < p; c++) w[(r0 + i) * p + c] = (float)G[i * p + c];
-    }
-    for (int64_t i = 0; i < m; i++) {
-        double nrm = 0.0;
-        for (int64_t c = 0; c < p; c++) {
-            const double g = lra_rng_normal(&r);
-            nrm += g * g;
-        }
-        for (int64_t c = 0; c < p; c++) w[i * p + c] *= (float)sqrt(nrm);
-    }
-    free(G);
+    lra_attn_orthogonal_features(&r, lra_f32(W), m, p);
 }
 
 typedef struct {

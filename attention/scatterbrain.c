@@ -58,40 +58,15 @@ static void *sb_create(const lra_attn_setup *setup, lra_params *params) {
 
 static void sb_destroy(void *state) { free(state); }
 
-// Orthogonal Gaussian rows (the reference's gaussian_orthogonal_random_matrix, scaling 0): blocks of p
-// orthonormal rows (Gram-Schmidt of a Gaussian block), row r scaled by the norm of a fresh N(0, I_p).
+// Orthogonal Gaussian rows (the reference's gaussian_orthogonal_random_matrix; attn_util.h),
+// drawn from (seed, layer) only.
 static void sb_init(void *state, lra_params *params, uint64_t seed) {
     const sb_state *s = state;
     lra_tensor *Wt = lra_params_tensor(params, s->index);
     const int64_t rows = Wt->shape[0], p = Wt->shape[1];
     lra_rng r = lra_key_rng(
         lra_key_make(&(lra_key_fields){.purpose = LRA_KEY_SCATTERBRAIN_FEATURES, .seed = seed, .layer = s->layer}));
-    double *G = lra_xmalloc((size_t)(p * p) * sizeof(double));
-    float *w = lra_f32(Wt);
-    for (int64_t r0 = 0; r0 < rows; r0 += p) {
-        for (int64_t e = 0; e < p * p; e++) G[e] = lra_rng_normal(&r);
-        for (int64_t i = 0; i < p; i++) {
-            for (int64_t j = 0; j < i; j++) {
-                double dot = 0.0;
-                for (int64_t c = 0; c < p; c++) dot += G[i * p + c] * G[j * p + c];
-                for (int64_t c = 0; c < p; c++) G[i * p + c] -= dot * G[j * p + c];
-            }
-            double nrm = 0.0;
-            for (int64_t c = 0; c < p; c++) nrm += G[i * p + c] * G[i * p + c];
-            for (int64_t c = 0; c < p; c++) G[i * p + c] /= sqrt(nrm);
-        }
-        for (int64_t i = 0; i < p && r0 + i < rows; i++)
-            for (int64_t c = 0; c < p; c++) w[(r0 + i) * p + c] = (float)G[i * p + c];
-    }
-    for (int64_t i = 0; i < rows; i++) {
-        double nrm = 0.0;
-        for (int64_t c = 0; c < p; c++) {
-            const double g = lra_rng_normal(&r);
-            nrm += g * g;
-        }
-        for (int64_t c = 0; c < p; c++) w[i * p + c] *= (float)sqrt(nrm);
-    }
-    free(G);
+    lra_attn_orthogonal_features(&r, lra_f32(Wt), rows, p);
 }
 
 // [x W^T, -x W^T] of x scaled by s: [B, H, n, p] -> [B, H, n, m]
