@@ -20,11 +20,14 @@ void lra_ctx_free(lra_ctx *ctx) {
     if (!ctx) return;
     lra_arena_free(ctx->arena);
     free(ctx->nodes);
+    free(ctx->spare_grads);
+    free(ctx->spare_bytes);
     free(ctx);
 }
 
 void lra_ctx_reset(lra_ctx *ctx) {
     ctx->n_nodes = 0;
+    ctx->n_spare = 0;
     lra_arena_reset(ctx->arena);
 }
 
@@ -60,14 +63,48 @@ lra_node *lra_tape_record(lra_ctx *ctx, const char *op, lra_backward_fn backward
 
 void *lra_node_alloc(lra_ctx *ctx, size_t bytes) { return lra_arena_alloc(ctx->arena, bytes); }
 
+// A dead gradient buffer of exactly `bytes` (the most recently freed one), or NULL.
+static float *take_spare(lra_ctx *ctx, size_t bytes) {
+    for (int i = ctx->n_spare - 1; i >= 0; i--)
+        if (ctx->spare_bytes[i] == bytes) {
+            float *g = ctx->spare_grads[i];
+            ctx->n_spare--;
+            ctx->spare_grads[i] = ctx->spare_grads[ctx->n_spare];
+            ctx->spare_bytes[i] = ctx->spare_bytes[ctx->n_spare];
+            return g;
+        }
+    return NULL;
+}
+
+static void give_spare(lra_ctx *ctx, float *g, size_t bytes) {
+    if (ctx->n_spare == ctx->cap_spare) {
+        ctx->cap_spare = ctx->cap_spare ? 2 * ctx->cap_spare : 64;
+        ctx->spare_grads = lra_xrealloc(ctx->spare_grads, (size_t)ctx->cap_spare * sizeof *ctx->spare_grads);
+        ctx->spare_bytes = lra_xrealloc(ctx->spare_bytes, (size_t)ctx->cap_spare * sizeof *ctx->spare_bytes);
+    }
+    ctx->spare_grads[ctx->n_spare] = g;
+    ctx->spare_bytes[ctx->n_spare] = bytes;
+    ctx->n_spare++;
+}
+
+// Uninitialised gradient memory for t: a spare buffer of its size, else fresh arena memory.
+static float *new_grad(lra_ctx *ctx, const lra_tensor *t) {
+    const size_t bytes = (size_t)lra_tensor_numel(t) * sizeof(float);
+    float *g = take_spare(ctx, bytes);
+    return g ? g : lra_arena_alloc(ctx->arena, bytes);
+}
+
 float *lra_grad(lra_ctx *ctx, lra_tensor *t) {
-    if (!t->grad) t->grad = lra_arena_calloc(ctx->arena, (size_t)lra_tensor_numel(t) * sizeof(float));
+    if (!t->grad) {
+        t->grad = new_grad(ctx, t);
+        memset(t->grad, 0, (size_t)lra_tensor_numel(t) * sizeof(float));
+    }
     return t->grad;
 }
 
 float *lra_grad_for_write(lra_ctx *ctx, lra_tensor *t, int *add) {
     *add = t->grad != NULL;
-    if (!t->grad) t->grad = lra_arena_alloc(ctx->arena, (size_t)lra_tensor_numel(t) * sizeof(float));
+    if (!t->grad) t->grad = new_grad(ctx, t);
     return t->grad;
 }
 
@@ -78,6 +115,15 @@ float *lra_grad_take(lra_ctx *ctx, lra_tensor *in, lra_tensor *out, int *add) {
         return in->grad;
     }
     return lra_grad_for_write(ctx, in, add);
+}
+
+// After nd's backward: its output's gradient is dead unless an input took the buffer (lra_grad_take).
+static void recycle_out_grad(lra_ctx *ctx, lra_node *nd) {
+    float *g = nd->out->grad;
+    for (int j = 0; j < nd->n_in; j++)
+        if (nd->in[j] && nd->in[j]->grad == g) return;
+    nd->out->grad = NULL;
+    give_spare(ctx, g, (size_t)lra_tensor_numel(nd->out) * sizeof(float));
 }
 
 static void run_tape(lra_ctx *ctx) {
@@ -91,6 +137,7 @@ static void run_tape(lra_ctx *ctx) {
         } else {
             nd->backward(ctx, nd);
         }
+        if (!ctx->retain_grads) recycle_out_grad(ctx, nd);
     }
 }
 

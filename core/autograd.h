@@ -49,6 +49,12 @@ struct lra_ctx {
     int64_t example_offset;  // global index of the first example of the current (micro-)batch: per-example
                              // random draws (dropout) are offset by it, so splitting a batch into
                              // micro-batches or ranks does not change them
+    int retain_grads;        // 1: keep every activation's gradient after backward (tests that inspect them)
+    // Gradient buffers of activations whose node has run (dead), reused by later lra_grad* calls of the
+    // same size; emptied by lra_ctx_reset.  Malloc'd arrays of arena pointers and their byte sizes.
+    float **spare_grads;
+    size_t *spare_bytes;
+    int n_spare, cap_spare;
 };
 
 lra_ctx *lra_ctx_new(size_t arena_chunk_bytes);  // 0 = default chunk size
@@ -65,6 +71,11 @@ lra_node *lra_tape_record(lra_ctx *ctx, const char *op, lra_backward_fn backward
 void *lra_node_alloc(lra_ctx *ctx, size_t bytes);
 
 // The gradient buffer of t (contiguous [numel]); allocated zeroed in the arena on first use.
+// Gradient buffers are recycled during backward: once a node's backward has run, its output's gradient
+// is dead (nothing else reads it), so the buffer goes to a spare list that later lra_grad* calls of the
+// same size draw from (in tape order, so the same buffers every step), and the output's grad pointer is
+// cleared.  The backward pass then holds only the gradients still in flight instead of one per
+// activation.  Set ctx->retain_grads to keep them all (to inspect an intermediate gradient).
 float *lra_grad(lra_ctx *ctx, lra_tensor *t);
 // For a backward pass that writes every element of in's gradient from out's gradient (elementwise ops,
 // reshapes): the buffer to write and whether to ADD into it (*add = 1: in already has a gradient) or to
