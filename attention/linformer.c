@@ -2,12 +2,14 @@
 // O = softmax(Q K'^T / sqrt(p)) V'.  No mask inside the softmax (padded rows are zeroed before the
 // projection).  E is a trainable parameter per layer by default (§3: the Skeinformer repo never trains
 // it, `train_E=false` reproduces that; `share_layers=true` shares one E over all layers as the
-// Nystromformer/YOSO repos do).  Written as a chain of ops: every tensor is O(nk).
+// Nystromformer/YOSO repos do).  The projections are ops (O(nk) tensors); the attention over the k
+// projected keys is the row-blocked exact attention, which keeps no [n, k] tensor.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "attention/attention.h"
+#include "attention/attn_flash.h"
 #include "attention/attn_util.h"
 #include "core/ops.h"
 
@@ -53,8 +55,9 @@ static lra_tensor *linformer_forward(void *state, lra_params *params, lra_ctx *c
     lra_tensor *m = lra_attn_mask_rows(ctx, mask);
     lra_tensor *kp = lra_op_matmul(ctx, E4, lra_op_mul(ctx, k, m), 0, 0);  // [B, H, k, p]
     lra_tensor *vp = lra_op_matmul(ctx, E4, lra_op_mul(ctx, v, m), 0, 0);
-    lra_tensor *sc = lra_op_scale(ctx, lra_op_matmul(ctx, q, kp, 0, 1), 1.0f / sqrtf((float)p));
-    return lra_op_matmul(ctx, lra_op_softmax(ctx, sc, NULL), vp, 0, 0);
+    // softmax(Q K'^T / sqrt(p)) V' without storing the [n, k] scores (attn_flash.h)
+    return lra_attn_flash(ctx, q, kp, vp,
+                          &(lra_flash_opts){.scale = 1.0f / sqrtf((float)p), .op_name = "attention.linformer"});
 }
 
 const lra_attn_kernel_def lra_attn_linformer = {

@@ -451,6 +451,71 @@ lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream
     return y;
 }
 
+// The residual form x + dropout(z): the mask is kept (one byte per element) and dropout(z) is never
+// stored.  gz = gy * mask (set or added), gx = gy (x takes gy's buffer when it has no gradient yet).
+static void add_dropout_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0], *z = node->in[1];
+    const int64_t n = lra_tensor_numel(z);
+    const float *gy = node->out->grad;
+    const uint8_t *keep = node->extra;
+    const float scale = (float)node->fattr[1];
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+    if (z->requires_grad) {
+        int add;
+        float *gz = lra_grad_for_write(ctx, z, &add);
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+        for (int64_t c = 0; c < nchunk; c++) {
+            const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+            dropout_scale(gz + i0, gy + i0, keep + i0, len, scale, add);
+        }
+    }
+    if (x->requires_grad) {
+        int add;
+        float *gx = lra_grad_take(ctx, x, node->out, &add);
+        if (gx != gy) {
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+            for (int64_t i = 0; i < n; i++) gx[i] = add ? gx[i] + gy[i] : gy[i];
+        }
+    }
+}
+
+// x, z: same shape -> x + dropout(z, p, stream), with the mask of lra_op_dropout (same bits as
+// lra_op_add(x, lra_op_dropout(z))).  Falls back to those two ops when the shapes differ, an input is not
+// contiguous, or dropout is off.
+lra_tensor *lra_op_add_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float p, uint64_t stream) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32 && z->dtype == LRA_F32, "add_dropout needs f32 tensors");
+    LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "add_dropout p=%g outside [0, 1)", (double)p);
+    int same = x->ndim == z->ndim && lra_tensor_is_contiguous(x) && lra_tensor_is_contiguous(z);
+    for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == z->shape[d];
+    if (!same || !ctx->training || p == 0.0f) return lra_op_add(ctx, x, lra_op_dropout(ctx, z, p, stream));
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, z->shape, z->ndim);
+    const int64_t n = lra_tensor_numel(z);
+    const int64_t per_example = z->ndim > 0 && z->shape[0] > 0 ? n / z->shape[0] : n;
+    LRA_ASSERT_MSG(ctx->example_offset >= 0, "add_dropout: negative example_offset %lld", (long long)ctx->example_offset);
+    const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
+    const float scale = 1.0f / (1.0f - p);
+    const int keep_mask = ctx->grad_enabled && (x->requires_grad || z->requires_grad);
+    uint8_t *keep_all = keep_mask ? lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1)) : NULL;
+    const float *xd = lra_f32(x), *zd = lra_f32(z);
+    float *yd = lra_f32(y);
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < nchunk; c++) {
+        uint8_t local[DROPOUT_CHUNK];
+        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        uint8_t *keep = keep_all ? keep_all + i0 : local;
+        lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
+        for (int64_t i = 0; i < len; i++) yd[i0 + i] = xd[i0 + i] + zd[i0 + i] * (scale * (float)keep[i]);
+    }
+    lra_node *nd = lra_tape_record(ctx, "add_dropout", add_dropout_backward, y, 2, (lra_tensor *[]){x, z});
+    if (nd) {
+        nd->extra = keep_all;
+        nd->fattr[0] = p;
+        nd->fattr[1] = scale;
+    }
+    return y;
+}
+
 // ---------------------------------------------------------------------------------------------- embedding
 
 typedef struct {
@@ -583,6 +648,7 @@ const lra_op_info lra_optable_nn[] = {
     {"cross_entropy", (lra_op_fn)lra_op_cross_entropy, cross_entropy_backward, 0},
     {"layer_norm", (lra_op_fn)lra_op_layer_norm, layer_norm_backward, 0},
     {"dropout", (lra_op_fn)lra_op_dropout, dropout_backward, 0},
+    {"add_dropout", (lra_op_fn)lra_op_add_dropout, add_dropout_backward, 0},
     {"embedding", (lra_op_fn)lra_op_embedding, embedding_backward, 0},
     {"l2_normalize", (lra_op_fn)lra_op_l2_normalize, l2_normalize_backward, 0},
     {NULL, NULL, NULL, 0},

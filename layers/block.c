@@ -26,8 +26,7 @@ lra_tensor *lra_block_forward(const lra_block *b, lra_params *p, lra_ctx *ctx, l
                               uint64_t tower, lra_tensor **carry) {
     lra_tensor *a = lra_attention_layer_forward(&b->mha, p, ctx, lra_layernorm_forward(&b->norm1, p, ctx, x), mask,
                                                 tower, carry);
-    a = lra_dropout_apply(ctx, a, b->dropout, b->layer, LRA_KEY_DROPOUT_ATTN_OUT, tower);
-    x = lra_op_add(ctx, x, a);
-    lra_tensor *m = lra_mlp_forward(&b->mlp, p, ctx, lra_layernorm_forward(&b->norm2, p, ctx, x), tower);
-    return lra_op_add(ctx, x, m);
+    // The residual additions take the dropout in the same pass (dropout(a) is never stored).
+    x = lra_dropout_add(ctx, x, a, b->dropout, b->layer, LRA_KEY_DROPOUT_ATTN_OUT, tower);
+    return lra_mlp_forward_residual(&b->mlp, p, ctx, lra_layernorm_forward(&b->norm2, p, ctx, x), x, tower);
 }

@@ -10,3 +10,11 @@ lra_tensor *lra_dropout_apply(lra_ctx *ctx, lra_tensor *x, float p, int layer, l
                                                  .layer = layer, .tower = tower});
     return lra_op_dropout(ctx, x, p, key.stream);
 }
+
+lra_tensor *lra_dropout_add(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float p, int layer, lra_key_purpose site,
+                            uint64_t tower) {
+    if (!ctx->training || p <= 0.0f) return lra_op_add(ctx, x, z);
+    lra_key key = lra_key_make(&(lra_key_fields){.purpose = site, .seed = ctx->seed, .step = ctx->step,
+                                                 .layer = layer, .tower = tower});
+    return lra_op_add_dropout(ctx, x, z, p, key.stream);
+}

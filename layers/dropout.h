@@ -13,5 +13,9 @@
 // model-level sites); identity in eval mode or when p == 0.
 lra_tensor *lra_dropout_apply(lra_ctx *ctx, lra_tensor *x, float p, int layer, lra_key_purpose site,
                               uint64_t tower);
+// The residual x + dropout(z) at `site` in one op (lra_op_add_dropout: dropout(z) is never stored);
+// the same values as lra_op_add(x, lra_dropout_apply(z, ...)).
+lra_tensor *lra_dropout_add(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float p, int layer, lra_key_purpose site,
+                            uint64_t tower);
 
 #endif

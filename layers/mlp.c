@@ -16,9 +16,15 @@ void lra_mlp_declare(lra_mlp *m, lra_params *p, const char *name, int dim, int h
     m->layer = layer;
 }
 
-lra_tensor *lra_mlp_forward(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, uint64_t tower) {
+// Linear -> GELU -> Dropout -> Linear (the output dropout is the caller's)
+static lra_tensor *mlp_body(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, uint64_t tower) {
     lra_tensor *h = lra_op_gelu(ctx, lra_linear_forward(&m->fc1, p, ctx, x));
     h = lra_dropout_apply(ctx, h, m->dropout, m->layer, LRA_KEY_DROPOUT_MLP_HIDDEN, tower);
-    h = lra_linear_forward(&m->fc2, p, ctx, h);
-    return lra_dropout_apply(ctx, h, m->dropout, m->layer, LRA_KEY_DROPOUT_MLP_OUT, tower);
+    return lra_linear_forward(&m->fc2, p, ctx, h);
+}
+
+lra_tensor *lra_mlp_forward_residual(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, lra_tensor *r,
+                                     uint64_t tower) {
+    return lra_dropout_add(ctx, r, mlp_body(m, p, ctx, x, tower), m->dropout, m->layer, LRA_KEY_DROPOUT_MLP_OUT,
+                           tower);
 }

@@ -14,7 +14,9 @@ typedef struct {
 } lra_mlp;
 
 void lra_mlp_declare(lra_mlp *m, lra_params *p, const char *name, int dim, int hidden, float dropout, int layer);
-// x: [B, n, d] -> [B, n, d]
-lra_tensor *lra_mlp_forward(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, uint64_t tower);
+// x: [B, n, d], r: [B, n, d] -> r + MLP(x) [B, n, d], the output dropout fused into the addition
+// (lra_dropout_add).
+lra_tensor *lra_mlp_forward_residual(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, lra_tensor *r,
+                                     uint64_t tower);
 
 #endif

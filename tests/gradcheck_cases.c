@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/ops.h"
@@ -636,6 +637,39 @@ static int gc_dropout(lra_gradcheck_report *rep) {
     return ok;
 }
 
+// x + dropout(z): the fused residual, with both inputs differentiable; the same values as the two ops;
+// an input that needs no gradient; evaluation (plain addition).
+static lra_tensor *gc_add_dropout_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    return lra_op_add_dropout(ctx, in[0], in[1], *(const float *)user, 9);
+}
+
+static int gc_add_dropout(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    int ok = 1;
+    lra_gradcheck_case_begin(rep);
+    float p = 0.3f;
+    lra_tensor *in[2] = {lra_gradcheck_input(LRA_DIMS(3, 4, 5), 510, 1.0f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(3, 4, 5), 511, 1.0f, 0.0f, 1)};
+    if (!lra_gradcheck_case_run(gc_add_dropout_fn, in, 2, &p, &o, "p=0.3", rep)) ok = 0;
+    // Same bits as lra_op_add(x, lra_op_dropout(z)).
+    lra_ctx *ctx = lra_ctx_new(0);
+    lra_tensor *fused = lra_op_add_dropout(ctx, in[0], in[1], p, 9);
+    lra_tensor *pair = lra_op_add(ctx, in[0], lra_op_dropout(ctx, in[1], p, 9));
+    if (memcmp(lra_f32(fused), lra_f32(pair), 60 * sizeof(float)) != 0) {
+        fprintf(stderr, "add_dropout: differs from add(x, dropout(z))\n");
+        ok = 0;
+    }
+    lra_ctx_free(ctx);
+    in[0]->requires_grad = 0;
+    if (!lra_gradcheck_case_run(gc_add_dropout_fn, in, 2, &p, &o, "x constant", rep)) ok = 0;
+    in[0]->requires_grad = 1;
+    o.training = 0;
+    if (!lra_gradcheck_case_run(gc_add_dropout_fn, in, 2, &p, &o, "eval", rep)) ok = 0;
+    for (int i = 0; i < 2; i++) lra_gradcheck_free_input(in[i]);
+    return ok;
+}
+
 typedef struct {
     lra_tensor *ids;
     int transpose_table;
@@ -889,6 +923,7 @@ const lra_gradcheck_case_entry lra_gradcheck_cases[] = {
     {"matmul", check_matmul},
     {"linear", check_linear},
     {"linear_heads", check_linear_heads},
+    {"add_dropout", gc_add_dropout},
     {"heads_linear", check_heads_linear},
     {"add", check_add},
     {"sub", check_sub},
