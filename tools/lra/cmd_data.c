@@ -31,6 +31,7 @@ static void usage(FILE *f) {
             "pathfinder: <difficulty>/imgs/<batch>/sample_<i>.png and metadata/<batch>.npy).  --compat emulates the\n"
             "original programs' random number generators (Python's random for ListOps, numpy's legacy generator for\n"
             "Pathfinder), so their outputs are reproduced exactly; the default draws from Philox and runs in parallel.\n"
+            "--threads N (pathfinder): 0, the default, means all cores.\n"
             "inspect prints counts, the label histogram and length statistics of a task's splits.\n");
 }
 

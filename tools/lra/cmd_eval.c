@@ -16,7 +16,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: lra eval RUN_DIR|CHECKPOINT [--split val|test] [--json] [--threads N] [--set key=value ...]\n\n"
                "Scores a checkpoint (a run directory means its best.lra, else its newest checkpoint) on every row\n"
                "of a split (default test), in eval mode.  --set overrides the stored config, e.g. data.path when\n"
-               "the data moved.\n");
+               "the data moved.  --threads N: threads to use, 0 (the default) means all cores.\n");
 }
 
 int lra_cmd_eval(int argc, char **argv) {

@@ -36,8 +36,9 @@ static void usage(FILE *f) {
             "  --resume         continue the run in --run-dir from its newest checkpoint\n"
             "  --stop-at STEP   stop after STEP with a checkpoint (continue later with --resume)\n"
             "  --seed N         same as --set seed=N\n"
-            "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
-            "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
+            "  --threads N      threads for kernels and BLAS; 0 (the default) means all cores (under mpirun: the\n"
+            "                   cores of this machine divided by the ranks on it, or the cores a rank is bound\n"
+            "                   to).  The count used is printed at start; results do not depend on it\n"
             "  --quiet          no progress display\n"
             "  --profile        time every phase and op kind of the steps run; print the table at the end and\n"
             "                   write RUN_DIR/profile.json\n"
@@ -97,7 +98,7 @@ int lra_cmd_train(int argc, char **argv) {
         usage(stderr);
         goto bad;
     }
-    lra_threads_set(threads > 0 ? (int)threads : default_threads());
+    const int nthreads = lra_threads_set(threads > 0 ? (int)threads : default_threads());
     lra_config_schema *schema = lra_settings_schema();
     lra_config *cfg = NULL;
     lra_run_settings s;
@@ -114,6 +115,11 @@ int lra_cmd_train(int argc, char **argv) {
         run_dir = default_dir;
     }
     char *yaml = lra_settings_resolved_yaml(cfg, &s);
+    if (lra_dist_rank() == 0)  // the thread count in use, --quiet or not (--threads 0 means "all cores")
+        fprintf(stderr, "lra train: %d thread%s (%s)\n", nthreads, nthreads == 1 ? "" : "s",
+                threads > 0               ? "--threads"
+                : lra_dist_local_size() > 1 ? "this rank's share of the cores: --threads 0, the default"
+                                            : "all cores: --threads 0, the default");
     if (!quiet && lra_dist_rank() == 0) lra_threads_describe(stderr);  // the head of a run's log
     lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
                            .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size(),
