@@ -11,6 +11,7 @@
 #include "tasks/trainer.h"
 #include "tools/lra/args.h"
 #include "tools/lra/commands.h"
+#include "tools/lra/train_preview.h"
 
 // Default threads per process: all cores; under mpirun with several ranks on this machine, the cores a
 // rank is bound to when the launcher bound it to fewer than all, else the cores divided among the ranks.
@@ -28,7 +29,7 @@ static int fail(void) { return lra_dist_rank() == 0 ? lra_arg_fail("train") : 1;
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP]\n"
-            "                 [--seed N] [--threads N] [--quiet]\n\n"
+            "                 [--seed N] [--threads N] [--quiet] [--profile] [--dry-run] [--print-config]\n\n"
             "Trains a model as CONFIG (YAML) says and writes a run directory: config.yaml, metrics.jsonl,\n"
             "checkpoints (the last few and best.lra) and eval.json (test accuracy of the best checkpoint).\n\n"
             "  --set key=value  override a config key (repeatable), e.g. --set model.attention.type=skeinformer\n"
@@ -42,13 +43,17 @@ static void usage(FILE *f) {
             "  --quiet          no progress display\n"
             "  --profile        time every phase and op kind of the steps run; print the table at the end and\n"
             "                   write RUN_DIR/profile.json\n"
+            "  --print-config   print the resolved config (every key, YAML; the model summary as comments) and exit\n"
+            "  --dry-run        check the run without training or writing anything: resolve the config, read every\n"
+            "                   split of the data (sizes), build the model (parameter counts), check the memory\n"
+            "                   estimate and the run directory; print all that and the resolved config, exit 0\n"
             "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n");
 }
 
 int lra_cmd_train(int argc, char **argv) {
     const char *config = NULL, *run_dir = NULL, *v = NULL;
     const char **sets = lra_xcalloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, resume = 0, quiet = 0, profile = 0, rc = 0;
+    int n_sets = 0, resume = 0, quiet = 0, profile = 0, rc = 0, dry_run = 0, print_config = 0;
     int64_t stop_at = 0, threads = 0;
     char seed_set[64];
     for (int i = 1; i < argc; i++) {
@@ -75,6 +80,10 @@ int lra_cmd_train(int argc, char **argv) {
             quiet = 1;
         } else if (lra_arg_flag(argv[i], "--profile")) {
             profile = 1;
+        } else if (lra_arg_flag(argv[i], "--dry-run")) {
+            dry_run = 1;
+        } else if (lra_arg_flag(argv[i], "--print-config")) {
+            print_config = 1;
         } else if ((m = lra_arg_value(argc, argv, &i, "--stop-at", &v))) {
             if (m < 0 || !lra_arg_int("train", "--stop-at", v, 1, &stop_at)) goto bad;
         } else if ((m = lra_arg_value(argc, argv, &i, "--seed", &v))) {
@@ -115,6 +124,13 @@ int lra_cmd_train(int argc, char **argv) {
         run_dir = default_dir;
     }
     char *yaml = lra_settings_resolved_yaml(cfg, &s);
+    if (print_config || dry_run) {  // look, do not touch (tools/lra/train_preview.c)
+        if (lra_dist_rank() == 0)
+            rc = print_config ? lra_train_print_config(&s, yaml, stdout)
+                              : lra_train_dry_run(&s, yaml, run_dir, resume, nthreads, stdout);
+        free(yaml);
+        goto out_cfg;
+    }
     if (lra_dist_rank() == 0)  // the thread count in use, --quiet or not (--threads 0 means "all cores")
         fprintf(stderr, "lra train: %d thread%s (%s)\n", nthreads, nthreads == 1 ? "" : "s",
                 threads > 0               ? "--threads"
