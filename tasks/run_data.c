@@ -8,8 +8,7 @@
 #include "data/load.h"
 #include "tasks/task.h"
 
-// data.path must name something that exists: say which key, and how to get the data.
-static lra_status check_data_path(const lra_run_settings *s) {
+lra_status lra_run_check_data_path(const lra_run_settings *s) {
     struct stat sb;
     if (stat(s->data_path, &sb) == 0) return LRA_OK;
     const int e = errno;
@@ -27,7 +26,7 @@ static lra_status check_data_path(const lra_run_settings *s) {
 }
 
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out) {
-    LRA_TRY(check_data_path(s));
+    LRA_TRY(lra_run_check_data_path(s));
     lra_load_options lo;
     lra_load_options_default(&lo);
     lo.cache_dir = s->cache_dir[0] ? s->cache_dir : NULL;

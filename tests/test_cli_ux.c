@@ -177,7 +177,7 @@ static void test_print_config_round_trip(void) {
 // --dry-run reads the data, builds the model and prints both with the config, writes nothing and exits
 // 0; problems a real start would hit make it exit 1 with the message.
 static void test_dry_run(void) {
-    char cmd[2500], *out, *err, run_dir[400], cache[400];
+    char cmd[2500], *out, *err, run_dir[400], cache[400], path_buf[400];
     snprintf(run_dir, sizeof run_dir, "%s/dry-run", g_root);
     snprintf(cache, sizeof cache, "%s/cache", g_root);
     snprintf(cmd, sizeof cmd, "%s train '%s' --run-dir '%s' --set data.cache_dir='%s' --dry-run", lra_bin(),
@@ -201,6 +201,16 @@ static void test_dry_run(void) {
     CHECK_MSG(strstr(err, "data.path") && strstr(err, "no such file or directory") &&
                   strstr(err, "lra data generate listops --out"),
               "%s", err);
+    free(out);
+    free(err);
+    // The real start refuses it the same way before it makes the run directory.
+    snprintf(cmd, sizeof cmd, "%s train '%s' --set data.path='%s/nowhere' --run-dir '%s/never' --quiet", lra_bin(),
+             config_path(), g_root, g_root);
+    rc = run_cmd(cmd, &out, &err);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_MSG(strstr(err, "data.path") && strstr(err, "lra data generate listops --out"), "%s", err);
+    snprintf(path_buf, sizeof path_buf, "%s/never", g_root);
+    CHECK_MSG(!lra_path_is_dir(path_buf), "a run directory was made for a run without data");
     free(out);
     free(err);
     // A run directory with checkpoints needs --resume, as the real start would say.

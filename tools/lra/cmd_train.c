@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/threads.h"
 #include "tasks/dist.h"
+#include "tasks/run_data.h"
 #include "tasks/settings.h"
 #include "tasks/trainer.h"
 #include "tools/lra/args.h"
@@ -113,6 +114,7 @@ int lra_cmd_train(int argc, char **argv) {
     lra_run_settings s;
     lra_status ls = lra_settings_load(config, sets, n_sets, schema, &cfg);
     if (!ls) ls = lra_settings_resolve(cfg, &s);
+    if (!ls && !print_config) ls = lra_run_check_data_path(&s);  // before the run directory is made
     if (lra_dist_agree(ls)) {  // a config missing on one machine stops every rank
         rc = fail();
         goto out_cfg;
