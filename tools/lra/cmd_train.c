@@ -1,4 +1,5 @@
-// `lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP] [--seed N] [--threads N]`
+// `lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP] [--seed N] [--threads N]
+//                   [--dry-run] [--print-config]`
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
