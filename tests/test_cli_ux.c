@@ -317,6 +317,7 @@ static void test_eval_confusion_and_predictions(void) {
     snprintf(cmd, sizeof cmd, "%s table '%s'", lra_bin(), run_dir);
     CHECK(run_cmd(cmd, &out, NULL) == 0 && strstr(out, "| softmax |"));
     free(out);
+    free(ej);
 
     // lra eval --json: the same matrix (best.lra on the test split); --predictions as CSV.
     char csv[500], jsonl[500];
