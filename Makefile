@@ -6,7 +6,7 @@
 #   make debug      -O0 -g build in build-debug/
 #   make bench      op micro-benchmarks
 #   make demo       the README's main job
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (a portable build, see below, with headers and lra.pc)
 # Variables: BUILD (output folder), MODE (release|debug|asan), WERROR=1, MPI=1.
 
 BUILD   ?= build
@@ -148,13 +148,30 @@ bench: $(BENCH_BIN) $(BUILD)/lra
 demo: all
 	@sh tools/demo.sh $(BUILD)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/lra $(DESTDIR)$(PREFIX)/share/lra/configs
-	install -m 755 $(BUILD)/lra $(DESTDIR)$(PREFIX)/bin/lra
-	install -m 644 $(BUILD)/liblra.a $(DESTDIR)$(PREFIX)/lib/liblra.a
+# make install: the dev build's -march=native binary may not run on another CPU, so install builds a
+# portable release build of its own (PORTABLE_BUILD, with PORTABLE_ARCH: x86-64-v2 = SSE4.2/POPCNT, every
+# x86-64 CPU since about 2009) and installs it: bin/lra, lib/liblra.a, the headers under include/lra/, the
+# task configs and lib/pkgconfig/lra.pc (`pkg-config --cflags --libs lra`: -I, -fopenmp and every library
+# liblra.a needs, since it is static).  The default build is left as it is.
+PORTABLE_BUILD ?= build-portable
+# -Wno-psabi: without AVX, GCC notes that the 32-byte vector types of core/fastmath.h would be passed
+# differently across calls; they only cross static inline functions, so no ABI is involved.
+PORTABLE_ARCH  ?= -march=x86-64-v2 -mtune=generic -Wno-psabi
+PC_CFLAGS := $(filter-out -I.,$(INCS)) -fopenmp $(DEFS_MPI)
+PC_LIBS   := -fopenmp -lopenblas -lyaml -lz -lm -lpthread $(if $(filter 1,$(MPI)),$(shell mpicc --showme:link 2>/dev/null))
+install:
+	@$(MAKE) --no-print-directory BUILD=$(PORTABLE_BUILD) ARCH="$(PORTABLE_ARCH)" MODE=release all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/lra $(DESTDIR)$(PREFIX)/share/lra/configs
+	install -m 755 $(PORTABLE_BUILD)/lra $(DESTDIR)$(PREFIX)/bin/lra
+	install -m 644 $(PORTABLE_BUILD)/liblra.a $(DESTDIR)$(PREFIX)/lib/liblra.a
 	for d in $(LIB_DIRS); do install -d $(DESTDIR)$(PREFIX)/include/lra/$$d; \
 	  for h in $$d/*.h; do [ -f "$$h" ] && install -m 644 $$h $(DESTDIR)$(PREFIX)/include/lra/$$d/; done; done
 	-install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/lra/configs/ 2>/dev/null
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: lra' 'Description: Long Range Arena training: efficient-attention transformers in C' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/lra $(PC_CFLAGS)' 'Libs: -L$${libdir} -llra $(PC_LIBS)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lra.pc
+	@echo "installed lra $(VERSION) ($(PORTABLE_ARCH)) under $(DESTDIR)$(PREFIX); pkg-config: PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig"
 
 clean:
 	rm -rf build build-asan build-debug build-*

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "core/status.h"
 
 static void put(lra_json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(lra_json *j, const char *fmt, ...) {
@@ -69,4 +72,22 @@ const char *lra_json_end(lra_json *j) {
     j->buf[j->len++] = '}';
     j->buf[j->len] = '\0';
     return j->buf;
+}
+
+char *lra_json_end_with(lra_json *j, const char *fields) {
+    const size_t n = strlen(fields);
+    char *out = lra_xmalloc(j->len + n + 4);
+    memcpy(out, j->buf, j->len);
+    size_t o = j->len;
+    if (n) {
+        if (j->fields) {
+            memcpy(out + o, ", ", 2);
+            o += 2;
+        }
+        memcpy(out + o, fields, n);
+        o += n;
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
 }

@@ -24,5 +24,8 @@ void lra_json_str(lra_json *j, const char *key, const char *v);
 void lra_json_bool(lra_json *j, const char *key, int v);
 // Closes the object and returns the text (valid while j lives).
 const char *lra_json_end(lra_json *j);
+// Closes the object with `fields` appended verbatim (pre-formatted `"key": value` pairs, e.g. arrays
+// longer than the buffer) and returns it as a new string (malloc'd, never cut).
+char *lra_json_end_with(lra_json *j, const char *fields);
 
 #endif

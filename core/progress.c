@@ -174,7 +174,11 @@ void lra_progress_end(lra_progress *p) {
     char el[32], rbuf[32];
     lra_progress_format_time(now - p->t0, el, sizeof el);
     format_rate(rate(p, now), rbuf, sizeof rbuf);
-    fprintf(p->out, "%s done: %lld steps in %s (%s steps/s)\n", p->label, (long long)(p->step - p->start), el, rbuf);
+    // The step reached (of the total), and how many of those this session ran when it resumed a run.
+    fprintf(p->out, "%s done: step %lld", p->label, (long long)p->step);
+    if (p->total > 0) fprintf(p->out, " of %lld", (long long)p->total);
+    if (p->start > 0) fprintf(p->out, " (%lld this session)", (long long)(p->step - p->start));
+    fprintf(p->out, " in %s (%s steps/s)\n", el, rbuf);
     fflush(p->out);
     free(p);
 }

@@ -36,7 +36,8 @@ lra_progress *lra_progress_begin_opts(int64_t total, const char *label, const lr
 void lra_progress_update(lra_progress *p, int64_t step, double loss, double accuracy, double lr);
 // Prints a message line (e.g. an evaluation result) without garbling the bar, which is redrawn below it.
 void lra_progress_note(lra_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// Draws the last state, ends the line and prints "LABEL done: N steps in T (R steps/s)"; frees p.
+// Draws the last state, ends the line and prints "LABEL done: step N of TOTAL (K this session) in T
+// (R steps/s)" ("of TOTAL" when the total is known, "(K this session)" when resumed at start > 0); frees p.
 void lra_progress_end(lra_progress *p);
 
 // Formats seconds as mm:ss, or h:mm:ss from one hour (negative or non-finite: "--:--").

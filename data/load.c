@@ -2,6 +2,7 @@
 #include "data/load.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +128,9 @@ static lra_status make_plan(const char *task, const lra_data_source *src, const 
                             const lra_load_options *opt, lra_data_plan *p) {
     memset(p, 0, sizeof *p);
     if (!path || !*path) return lra_error(LRA_ERR_ARG, "%s: no data path given", task);
-    if (!lra_path_is_dir(path) && !lra_path_is_file(path))
-        return lra_error(LRA_ERR_IO, "%s: no such file or directory", path);
+    struct stat sb;
+    if (stat(path, &sb) != 0)  // the reason, e.g. "Permission denied" on a folder above it
+        return lra_error(LRA_ERR_IO, "%s: %s", path, errno == ENOENT ? "no such file or directory" : strerror(errno));
     return src->plan(path, split, opt, p);
 }
 

@@ -42,6 +42,14 @@ lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const
         out->loss_sum += lra_model_loss(ctx, logits, t.labels, 0).sum;
         out->correct += lra_model_correct(logits, t.labels);
         out->examples += t.count;
+        if (opt->confusion) {
+            const int64_t C = opt->num_classes;
+            for (int r = 0; r < t.count; r++) {
+                const int64_t label = batch->labels[r], pred = lra_model_prediction(logits, r);
+                if (label >= 0 && label < C && pred < C) opt->confusion[label * C + pred]++;
+            }
+        }
+        if (opt->on_batch) opt->on_batch(opt->user, batch, logits);
     }
     lra_ctx_reset(ctx);
     ctx->training = was_training;

@@ -17,6 +17,13 @@ typedef struct {
     uint64_t seed;           // keys of sampling kernels (they still sample in eval mode)
     uint64_t eval_index;     // distinguishes evaluations (part of the key)
     int64_t shard_rank, num_shards;  // data-parallel evaluation: this rank's rows (1 shard = all)
+    // Optional outputs.  confusion: [num_classes * num_classes] counts, row = label, column = prediction
+    // (lra_model_prediction), ADDED to (the caller zeroes it).  on_batch: called after each batch with its
+    // real rows (batch->index, batch->labels of the first batch->count rows) and their logits [count, C].
+    int64_t *confusion;
+    int num_classes;
+    void (*on_batch)(void *user, const lra_batch *batch, const lra_tensor *logits);
+    void *user;
 } lra_eval_options;
 
 typedef struct {

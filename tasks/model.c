@@ -47,20 +47,25 @@ lra_loss lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, do
     return l;
 }
 
-int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels) {
-    const int64_t B = logits->shape[0], C = logits->shape[1];
-    int64_t correct = 0;
-    for (int64_t b = 0; b < B; b++) {
-        int64_t best = 0;
-        float bv = lra_f32(logits)[b * logits->stride[0]];
-        for (int64_t c = 1; c < C; c++) {
-            float v = lra_f32(logits)[b * logits->stride[0] + c * logits->stride[1]];
-            if (v > bv) {
-                bv = v;
-                best = c;
-            }
+int64_t lra_model_prediction(const lra_tensor *logits, int64_t row) {
+    const int64_t C = logits->shape[1];
+    const float *x = lra_f32(logits) + row * logits->stride[0];
+    int64_t best = 0;
+    float bv = x[0];
+    for (int64_t c = 1; c < C; c++) {
+        const float v = x[c * logits->stride[1]];
+        if (v > bv) {
+            bv = v;
+            best = c;
         }
-        if (best == lra_i32(labels)[b * labels->stride[0]]) correct++;
     }
+    return best;
+}
+
+int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels) {
+    const int64_t B = logits->shape[0];
+    int64_t correct = 0;
+    for (int64_t b = 0; b < B; b++)
+        if (lra_model_prediction(logits, b) == lra_i32(labels)[b * labels->stride[0]]) correct++;
     return correct;
 }

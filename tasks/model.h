@@ -45,7 +45,9 @@ typedef struct {
     double sum;
 } lra_loss;
 lra_loss lra_model_loss(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double divide_by);
-// Number of rows whose first maximal logit is the label.
+// The predicted class of a row of logits [B, C]: its first maximal logit.
+int64_t lra_model_prediction(const lra_tensor *logits, int64_t row);
+// Number of rows whose prediction is the label.
 int64_t lra_model_correct(const lra_tensor *logits, const lra_tensor *labels);
 
 #endif

@@ -1,10 +1,32 @@
 // A run's split (see run_data.h).
 #include "tasks/run_data.h"
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "data/load.h"
 #include "tasks/task.h"
 
+lra_status lra_run_check_data_path(const lra_run_settings *s) {
+    struct stat sb;
+    if (stat(s->data_path, &sb) == 0) return LRA_OK;
+    const int e = errno;
+    if (e != ENOENT)
+        return lra_error(LRA_ERR_IO, "data.path '%s' (task %s): %s", s->data_path, s->task->name, strerror(e));
+    if (s->task->generate)
+        return lra_error(LRA_ERR_IO,
+                         "data.path '%s' (task %s): no such file or directory; generate it with `lra data generate %s "
+                         "--out %s`, or point data.path at the data (--set data.path=PATH)",
+                         s->data_path, s->task->name, s->task->generate, s->data_path);
+    return lra_error(LRA_ERR_IO,
+                     "data.path '%s' (task %s): no such file or directory; download the data (README: \"Where the data "
+                     "come from\") and point data.path at it (--set data.path=PATH)",
+                     s->data_path, s->task->name);
+}
+
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out) {
+    LRA_TRY(lra_run_check_data_path(s));
     lra_load_options lo;
     lra_load_options_default(&lo);
     lo.cache_dir = s->cache_dir[0] ? s->cache_dir : NULL;

@@ -10,5 +10,8 @@
 #include "tasks/settings.h"
 
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
+// data.path must exist (checked by lra_run_load_split too, and by `lra train` before it writes anything):
+// otherwise an error naming the key and, for tasks with a generator, the `lra data generate` command.
+lra_status lra_run_check_data_path(const lra_run_settings *s);
 
 #endif

@@ -2,6 +2,7 @@
 #include "tasks/run_dir.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,12 @@ int64_t lra_run_checkpoint_step(const char *name) {
     return -1;
 }
 
-// Checkpoint steps of a run directory, newest first.  *out: malloc'd.
-static int list_checkpoints(const char *dir, int64_t **out) {
+// Checkpoint steps of a run directory, newest first.  *out: malloc'd.  *err (if not NULL): the errno of a
+// directory that cannot be listed (0 otherwise), so callers can say "Permission denied" rather than
+// "no checkpoint".
+static int list_checkpoints_err(const char *dir, int64_t **out, int *err) {
     DIR *d = opendir(dir);
+    if (err) *err = d ? 0 : errno;
     int n = 0, cap = 16;
     int64_t *steps = lra_xmalloc(sizeof *steps * (size_t)cap);
     if (d) {
@@ -42,6 +46,8 @@ static int list_checkpoints(const char *dir, int64_t **out) {
     return n;
 }
 
+static int list_checkpoints(const char *dir, int64_t **out) { return list_checkpoints_err(dir, out, NULL); }
+
 char *lra_run_checkpoint_path(const char *dir, int64_t step) {
     char name[64];
     snprintf(name, sizeof name, "ckpt-%08lld.lra", (long long)step);
@@ -50,8 +56,14 @@ char *lra_run_checkpoint_path(const char *dir, int64_t step) {
 
 char *lra_run_latest_checkpoint(const char *run_dir) {
     int64_t *steps;
-    int n = list_checkpoints(run_dir, &steps);
-    char *found = NULL;
+    int err = 0;
+    int n = list_checkpoints_err(run_dir, &steps, &err);
+    if (err) {
+        free(steps);
+        lra_error(LRA_ERR_IO, "%s: cannot read the run directory: %s", run_dir, strerror(err));
+        return NULL;
+    }
+    char *found = NULL, *newest_err = NULL;  // why the newest checkpoint could not be read
     for (int i = 0; i < n && !found; i++) {
         char *p = lra_run_checkpoint_path(run_dir, steps[i]);
         char *cfg = NULL;
@@ -60,11 +72,17 @@ char *lra_run_latest_checkpoint(const char *run_dir) {
             free(cfg);
         } else {
             LRA_LOG_W("skipping unreadable checkpoint: %s", lra_error_message());
+            if (!newest_err) newest_err = lra_xstrdup(lra_error_message());
             free(p);
         }
     }
     free(steps);
-    if (!found) lra_error(LRA_ERR_STATE, "%s: no loadable checkpoint (ckpt-*.lra) to resume from", run_dir);
+    if (!found && newest_err)
+        lra_error(LRA_ERR_STATE, "%s: no loadable checkpoint (ckpt-*.lra) to resume from; the newest: %s", run_dir,
+                  newest_err);
+    else if (!found)
+        lra_error(LRA_ERR_STATE, "%s: no loadable checkpoint (ckpt-*.lra) to resume from", run_dir);
+    free(newest_err);
     return found;
 }
 

@@ -35,6 +35,9 @@ typedef struct lra_task_def {
     int stops_early;           // 1: the reader honours lra_load_options.max_examples (stops after N examples),
                                // so data.max_train/max_eval also save reading time, not only memory
 
+    const char *generate;      // the `lra data generate` arguments that make its data ("listops"), or NULL
+                               // (suggested when data.path does not exist)
+
     lra_data_source source;    // how its data is found and read (plan, key, read: data/load.h)
 } lra_task_def;
 

@@ -62,6 +62,7 @@ const lra_task_def lra_task_pathfinder = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 1024,
     .stops_early = 1,
+    .generate = "pathfinder",
     .source = {plan32, add_key, read_split},
 };
 
@@ -74,5 +75,6 @@ const lra_task_def lra_task_pathx = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 16384,
     .stops_early = 1,
+    .generate = "pathfinder --size 128",
     .source = {plan128, add_key, read_split},
 };

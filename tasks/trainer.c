@@ -16,6 +16,7 @@
 #include "core/profile.h"
 #include "data/load.h"
 #include "tasks/dist.h"
+#include "tasks/model_summary.h"
 #include "tasks/run_dir.h"
 #include "tasks/signals.h"
 #include "tasks/trainer_run.h"
@@ -279,6 +280,7 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     st = lra_dist_agree(st);
     lra_batcher *b = NULL;
     if (!st) st = lra_dist_agree(build_model(t));
+    if (!st && t->is_root && o->progress) lra_model_summary_print(&t->model, stderr, "");  // what is trained
     if (!st) st = start_or_resume(t);
     if (!st) st = make_batcher(t, &b);
     if (!st) st = train_loop(t, b, out);

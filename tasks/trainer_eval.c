@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/profile.h"
 #include "tasks/dist.h"
+#include "tasks/eval_report.h"
 #include "tasks/evaluate.h"
 #include "tasks/trainer_run.h"
 
@@ -22,8 +23,11 @@ lra_status lra_trainer_save(lra_trainer *t, const char *path) {
     return lra_checkpoint_save(path, &t->model, &t->st, t->o->config_yaml, lra_metrics_text(&t->metrics));
 }
 
-// Evaluates a split (sharded over the ranks) and sums the counts over the ranks.
-static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t max_batches, lra_eval_result *r) {
+// Evaluates a split (sharded over the ranks) and sums the counts over the ranks; with `confusion` (C x C,
+// zeroed here) also the confusion matrix.
+static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t max_batches, lra_eval_result *r,
+                                 int64_t *confusion) {
+    const int C = t->s->model.num_classes;
     lra_eval_options eo;
     memset(&eo, 0, sizeof eo);
     eo.batch_size = t->s->eval_batch_size;
@@ -34,6 +38,9 @@ static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t 
     eo.num_shards = t->o->world;
     eo.shard_rank = t->o->rank;
     eo.max_batches = max_batches;
+    eo.confusion = confusion;
+    eo.num_classes = C;
+    if (confusion) memset(confusion, 0, sizeof *confusion * (size_t)C * (size_t)C);
     lra_profile_phase(LRA_PHASE_EVAL);
     lra_status s = lra_dist_agree(lra_evaluate(&t->model, t->ctx, ds, &eo, r));
     lra_profile_phase(LRA_PHASE_OTHER);
@@ -43,6 +50,13 @@ static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t 
     r->loss_sum = buf[0];
     r->correct = (int64_t)buf[1];
     r->examples = (int64_t)buf[2];
+    if (confusion && t->o->world > 1) {  // counts are exact in double (far below 2^53)
+        double *c = lra_xmalloc(sizeof *c * (size_t)C * (size_t)C);
+        for (int i = 0; i < C * C; i++) c[i] = (double)confusion[i];
+        lra_dist_allreduce_sum_f64(c, (size_t)C * (size_t)C);
+        for (int i = 0; i < C * C; i++) confusion[i] = (int64_t)c[i];
+        free(c);
+    }
     return LRA_OK;
 }
 
@@ -54,7 +68,7 @@ static int improves(lra_metric_kind k, double v, double best, int first) {
 
 lra_status lra_trainer_dev_eval(lra_trainer *t, lra_progress *prog, int *stop) {
     lra_eval_result r;
-    LRA_TRY(evaluate_split(t, &t->val, t->s->eval_batches, &r));
+    LRA_TRY(evaluate_split(t, &t->val, t->s->eval_batches, &r, NULL));
     t->st.evals++;
     const double loss = lra_eval_loss(&r), acc = lra_eval_accuracy(&r);
     lra_json j;
@@ -91,7 +105,7 @@ lra_status lra_trainer_dev_eval(lra_trainer *t, lra_progress *prog, int *stop) {
 }
 
 static lra_status write_eval_json(lra_trainer *t, const lra_eval_result *best, const lra_eval_result *last,
-                                  int stopped_early) {
+                                  const int64_t *best_confusion, int stopped_early) {
     const lra_run_settings *s = t->s;
     char key[32];
     snprintf(key, sizeof key, "best_dev_%s", s->best_metric == LRA_METRIC_LOSS ? "loss" : "accuracy");
@@ -110,12 +124,16 @@ static lra_status write_eval_json(lra_trainer *t, const lra_eval_result *best, c
     lra_json_num(&j, "last_test_accuracy", "%.6f", lra_eval_accuracy(last));
     lra_json_num(&j, "last_test_loss", "%.6f", lra_eval_loss(last));
     lra_json_str(&j, "weights", t->st.best_step >= 0 ? "best.lra" : "last");
-    const char *text = lra_json_end(&j);
+    lra_json_int(&j, "classes", t->s->model.num_classes);
+    char *classes = lra_eval_classes_json(best_confusion, t->s->model.num_classes);  // of the best weights
+    char *text = lra_json_end_with(&j, classes);
+    free(classes);
     char *p = lra_path_join(t->o->run_dir, "eval.json");
     char *body = lra_xmalloc(strlen(text) + 2);
     sprintf(body, "%s\n", text);
     lra_status st = lra_atomic_write_file(p, body, strlen(body));
     free(body);
+    free(text);
     free(p);
     return st;
 }
@@ -130,7 +148,13 @@ void lra_trainer_share_weights(lra_trainer *t) {
 
 lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_summary *out) {
     lra_eval_result last, best;
-    LRA_TRY(evaluate_split(t, &t->test, 0, &last));
+    const size_t cc = (size_t)t->s->model.num_classes * (size_t)t->s->model.num_classes;
+    int64_t *confusion = lra_xcalloc(cc, sizeof *confusion);  // last weights, then the best's
+    lra_status es = evaluate_split(t, &t->test, 0, &last, confusion);
+    if (es) {
+        free(confusion);
+        return es;
+    }
     best = last;
     char *bp = lra_path_join(t->o->run_dir, "best.lra");
     int have_best = t->st.best_step >= 0 && t->is_root && lra_file_exists(bp);
@@ -138,13 +162,16 @@ lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_s
     if (have_best) {
         lra_train_state keep = t->st, tmp;
         lra_status s = lra_dist_agree(t->is_root ? lra_checkpoint_load(bp, &t->model, &tmp, NULL) : LRA_OK);
+        if (!s) {
+            lra_trainer_share_weights(t);
+            t->st = keep;
+            s = evaluate_split(t, &t->test, 0, &best, confusion);
+        }
         if (s) {
             free(bp);
+            free(confusion);
             return s;
         }
-        lra_trainer_share_weights(t);
-        t->st = keep;
-        LRA_TRY(evaluate_split(t, &t->test, 0, &best));
     }
     free(bp);
     out->test_accuracy = lra_eval_accuracy(&best);
@@ -160,5 +187,7 @@ lra_status lra_trainer_final_eval(lra_trainer *t, int stopped_early, lra_train_s
     lra_json_str(&j, "weights", "best");
     lra_json_num(&j, "last_accuracy", "%.6f", lra_eval_accuracy(&last));
     lra_metrics_add(&t->metrics, lra_json_end(&j));
-    return write_eval_json(t, &best, &last, stopped_early);
+    lra_status st = write_eval_json(t, &best, &last, confusion, stopped_early);
+    free(confusion);
+    return st;
 }

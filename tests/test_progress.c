@@ -51,7 +51,7 @@ static void test_plain_lines(void) {
         "train step 4/5 (80%) | loss 0.2500 | acc 40.00% | lr 1.00e-03 | 2.00 steps/s | elapsed 00:02 | eta 00:01\n"
         "train step 5/5 (100%) | loss 0.2000 | acc 50.00% | lr 1.00e-03 | 2.00 steps/s | elapsed 00:03 | eta 00:00\n"
         "eval: acc 61.5%\n"
-        "train done: 5 steps in 00:04 (1.43 steps/s)\n";
+        "train done: step 5 of 5 in 00:04 (1.43 steps/s)\n";
     CHECK_MSG(!strcmp(buf, want), "got:\n%s", buf);
     CHECK(strchr(buf, '\r') == NULL && strchr(buf, '\033') == NULL);
     free(buf);
@@ -75,7 +75,7 @@ static void test_plain_resume_unknown_total_and_missing_fields(void) {
     const char *want = "eval step 200 | loss 0.2500 | 128 steps/s | elapsed 00:01\n"
                        "eval step 300 | loss 0.2500 | 128 steps/s | elapsed 00:02\n"
                        "eval step 350 | loss 0.2500 | 128 steps/s | elapsed 00:02\n"
-                       "eval done: 250 steps in 00:02 (128 steps/s)\n";
+                       "eval done: step 350 (250 this session) in 00:02 (128 steps/s)\n";
     CHECK_MSG(!strcmp(buf, want), "got:\n%s", buf);
     free(buf);
     // Default every with a known total: total/20 steps, no fields at all.
@@ -90,6 +90,27 @@ static void test_plain_resume_unknown_total_and_missing_fields(void) {
     CHECK_EQ_INT(count_of(buf, "x step "), 20);
     CHECK(strstr(buf, "x step 10/200 (5%) | 0.00 steps/s | elapsed 00:00 | eta --:--\n") != NULL);
     CHECK(strstr(buf, "loss") == NULL);
+    free(buf);
+}
+
+// A resumed run's closing line names the step reached of the total and the steps this session ran
+// (not only the latter, which read as if the run had done 300 steps in all).
+static void test_done_line_after_resume(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f);
+    double now = 0.0;
+    lra_progress_opts o = {.out = f, .mode = LRA_PROGRESS_PLAIN, .start = 200, .clock = fake_clock, .clock_ctx = &now};
+    lra_progress *p = lra_progress_begin_opts(500, "train", &o);
+    for (int s = 201; s <= 500; s++) {
+        now += 1.0 / 100;
+        lra_progress_update(p, s, NAN, NAN, NAN);
+    }
+    lra_progress_end(p);
+    fclose(f);
+    CHECK_MSG(strstr(buf, "train done: step 500 of 500 (300 this session) in 00:03 (100 steps/s)\n") != NULL, "got:\n%s",
+              buf);
     free(buf);
 }
 
@@ -115,7 +136,7 @@ static void test_tty_redraw_throttled(void) {
     CHECK(strstr(buf, "\rtrain [#.........] 129/1000  12% | loss 0.5000 | acc 75.00% | lr 2.00e-04 | 1024 steps/s "
                       "| eta 00:01\033[K\r") != NULL);
     CHECK(strstr(buf, "\rtrain [##########] 1000/1000 100% | loss 0.5000 | acc 75.00% | lr 2.00e-04 | 1024 steps/s "
-                      "| eta 00:00\033[K\ntrain done: 1000 steps in 00:01 (1024 steps/s)\n") != NULL);
+                      "| eta 00:00\033[K\ntrain done: step 1000 of 1000 in 00:01 (1024 steps/s)\n") != NULL);
     // The only newlines are the final ones: the bar stays on one line.
     CHECK_EQ_INT(count_of(buf, "\n"), 2);
     free(buf);
@@ -132,12 +153,13 @@ static void test_tty_redraw_throttled(void) {
     fclose(f);
     const char *bar = "\rt [#...] 1/4  25% | 1.00 steps/s | eta 00:03\033[K";
     char want[256];
-    snprintf(want, sizeof want, "%s\r\033[Khello\n%s\nt done: 1 steps in 00:01 (1.00 steps/s)\n", bar, bar);
+    snprintf(want, sizeof want, "%s\r\033[Khello\n%s\nt done: step 1 of 4 in 00:01 (1.00 steps/s)\n", bar, bar);
     CHECK_MSG(!strcmp(buf, want), "got: %s", buf);
     free(buf);
 }
 
 static const lra_test_case TESTS[] = {
+    {"done_line_after_resume", test_done_line_after_resume},
     {"format_time", test_format_time},
     {"plain_lines", test_plain_lines},
     {"plain_resume_unknown_total_and_missing_fields", test_plain_resume_unknown_total_and_missing_fields},

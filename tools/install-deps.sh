@@ -24,6 +24,7 @@ have_header /usr/include/yaml.h || missing="$missing libyaml-dev"
 have_header /usr/include/zlib.h || missing="$missing zlib1g-dev"
 command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"  # lra.pc of `make install` (and its test)
 if [ "$want_mpi" = 1 ]; then
   have_header /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h /usr/include/*/openmpi/mpi.h /usr/lib/*/openmpi/include/mpi.h \
     || missing="$missing libopenmpi-dev"

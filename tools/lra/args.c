@@ -10,6 +10,8 @@
 
 int lra_arg_flag(const char *arg, const char *name) { return !strcmp(arg, name); }
 
+int lra_arg_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
 int lra_arg_value(int argc, char **argv, int *i, const char *name, const char **value) {
     const char *a = argv[*i];
     size_t n = strlen(name);

@@ -40,6 +40,11 @@ int lra_cmd_attention(int argc, char **argv) {
         fprintf(stderr, "lra attention: unknown sub-command '%s' (expected list)\n", argv[1]);
         return 2;
     }
+    if (argc > 2 && lra_arg_is_help(argv[2])) {
+        printf("usage: lra attention list [--markdown]\n\nLists every attention kernel with its options; --markdown prints\n"
+               "the README's table.\n");
+        return 0;
+    }
     if (argc > 2 && lra_arg_flag(argv[2], "--markdown") && argc == 3) {
         print_markdown(stdout);
         return 0;

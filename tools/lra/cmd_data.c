@@ -31,6 +31,7 @@ static void usage(FILE *f) {
             "pathfinder: <difficulty>/imgs/<batch>/sample_<i>.png and metadata/<batch>.npy).  --compat emulates the\n"
             "original programs' random number generators (Python's random for ListOps, numpy's legacy generator for\n"
             "Pathfinder), so their outputs are reproduced exactly; the default draws from Philox and runs in parallel.\n"
+            "--threads N (pathfinder): 0, the default, means all cores.\n"
             "inspect prints counts, the label histogram and length statistics of a task's splits.\n");
 }
 
@@ -41,7 +42,10 @@ static int gen_listops(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         int m;
         int64_t x;
-        if ((m = lra_arg_value(argc, argv, &i, "--out", &v))) {
+        if (lra_arg_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--out", &v))) {
             if (m < 0) return 2;
             out = v;
         } else if (lra_arg_flag(argv[i], "--compat")) {
@@ -89,7 +93,10 @@ static int gen_pathfinder(int argc, char **argv) {
     int compat = 0, zero_border = 0;
     for (int i = 0; i < argc; i++) {
         int m;
-        if ((m = lra_arg_value(argc, argv, &i, "--out", &v))) {
+        if (lra_arg_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--out", &v))) {
             if (m < 0) return 2;
             out = v;
         } else if (lra_arg_flag(argv[i], "--compat")) {
@@ -157,7 +164,10 @@ static int inspect(int argc, char **argv) {
     const char *task = NULL, *path = NULL, *only = NULL, *v;
     for (int i = 0; i < argc; i++) {
         int m;
-        if ((m = lra_arg_value(argc, argv, &i, "--split", &v))) {
+        if (lra_arg_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--split", &v))) {
             if (m < 0) return 2;
             only = v;
         } else if (argv[i][0] == '-') {
@@ -195,9 +205,9 @@ int lra_cmd_data(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "generate")) {
-        if (argc < 3) {
-            usage(stderr);
-            return 2;
+        if (argc < 3 || lra_arg_is_help(argv[2])) {
+            usage(argc < 3 ? stderr : stdout);
+            return argc < 3 ? 2 : 0;
         }
         if (!strcmp(argv[2], "listops")) return gen_listops(argc - 3, argv + 3);
         if (!strcmp(argv[2], "pathfinder")) return gen_pathfinder(argc - 3, argv + 3);

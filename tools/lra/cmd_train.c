@@ -1,4 +1,5 @@
-// `lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP] [--seed N] [--threads N]`
+// `lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP] [--seed N] [--threads N]
+//                   [--dry-run] [--print-config]`
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,12 @@
 #include "core/config.h"
 #include "core/threads.h"
 #include "tasks/dist.h"
+#include "tasks/run_data.h"
 #include "tasks/settings.h"
 #include "tasks/trainer.h"
 #include "tools/lra/args.h"
 #include "tools/lra/commands.h"
+#include "tools/lra/train_preview.h"
 
 // Default threads per process: all cores; under mpirun with several ranks on this machine, the cores a
 // rank is bound to when the launcher bound it to fewer than all, else the cores divided among the ranks.
@@ -28,7 +31,7 @@ static int fail(void) { return lra_dist_rank() == 0 ? lra_arg_fail("train") : 1;
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lra train CONFIG [--set key=value ...] [--run-dir DIR] [--resume] [--stop-at STEP]\n"
-            "                 [--seed N] [--threads N] [--quiet]\n\n"
+            "                 [--seed N] [--threads N] [--quiet] [--profile] [--dry-run] [--print-config]\n\n"
             "Trains a model as CONFIG (YAML) says and writes a run directory: config.yaml, metrics.jsonl,\n"
             "checkpoints (the last few and best.lra) and eval.json (test accuracy of the best checkpoint).\n\n"
             "  --set key=value  override a config key (repeatable), e.g. --set model.attention.type=skeinformer\n"
@@ -36,18 +39,23 @@ static void usage(FILE *f) {
             "  --resume         continue the run in --run-dir from its newest checkpoint\n"
             "  --stop-at STEP   stop after STEP with a checkpoint (continue later with --resume)\n"
             "  --seed N         same as --set seed=N\n"
-            "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
-            "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
+            "  --threads N      threads for kernels and BLAS; 0 (the default) means all cores (under mpirun: the\n"
+            "                   cores of this machine divided by the ranks on it, or the cores a rank is bound\n"
+            "                   to).  The count used is printed at start; results do not depend on it\n"
             "  --quiet          no progress display\n"
             "  --profile        time every phase and op kind of the steps run; print the table at the end and\n"
             "                   write RUN_DIR/profile.json\n"
+            "  --print-config   print the resolved config (every key, YAML; the model summary as comments) and exit\n"
+            "  --dry-run        check the run without training or writing anything: resolve the config, read every\n"
+            "                   split of the data (sizes), build the model (parameter counts), check the memory\n"
+            "                   estimate and the run directory; print all that and the resolved config, exit 0\n"
             "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n");
 }
 
 int lra_cmd_train(int argc, char **argv) {
     const char *config = NULL, *run_dir = NULL, *v = NULL;
     const char **sets = lra_xcalloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, resume = 0, quiet = 0, profile = 0, rc = 0;
+    int n_sets = 0, resume = 0, quiet = 0, profile = 0, rc = 0, dry_run = 0, print_config = 0;
     int64_t stop_at = 0, threads = 0;
     char seed_set[64];
     for (int i = 1; i < argc; i++) {
@@ -74,6 +82,10 @@ int lra_cmd_train(int argc, char **argv) {
             quiet = 1;
         } else if (lra_arg_flag(argv[i], "--profile")) {
             profile = 1;
+        } else if (lra_arg_flag(argv[i], "--dry-run")) {
+            dry_run = 1;
+        } else if (lra_arg_flag(argv[i], "--print-config")) {
+            print_config = 1;
         } else if ((m = lra_arg_value(argc, argv, &i, "--stop-at", &v))) {
             if (m < 0 || !lra_arg_int("train", "--stop-at", v, 1, &stop_at)) goto bad;
         } else if ((m = lra_arg_value(argc, argv, &i, "--seed", &v))) {
@@ -97,12 +109,13 @@ int lra_cmd_train(int argc, char **argv) {
         usage(stderr);
         goto bad;
     }
-    lra_threads_set(threads > 0 ? (int)threads : default_threads());
+    const int nthreads = lra_threads_set(threads > 0 ? (int)threads : default_threads());
     lra_config_schema *schema = lra_settings_schema();
     lra_config *cfg = NULL;
     lra_run_settings s;
     lra_status ls = lra_settings_load(config, sets, n_sets, schema, &cfg);
     if (!ls) ls = lra_settings_resolve(cfg, &s);
+    if (!ls && !print_config) ls = lra_run_check_data_path(&s);  // before the run directory is made
     if (lra_dist_agree(ls)) {  // a config missing on one machine stops every rank
         rc = fail();
         goto out_cfg;
@@ -114,6 +127,18 @@ int lra_cmd_train(int argc, char **argv) {
         run_dir = default_dir;
     }
     char *yaml = lra_settings_resolved_yaml(cfg, &s);
+    if (print_config || dry_run) {  // look, do not touch (tools/lra/train_preview.c)
+        if (lra_dist_rank() == 0)
+            rc = print_config ? lra_train_print_config(&s, yaml, stdout)
+                              : lra_train_dry_run(&s, yaml, run_dir, resume, nthreads, stdout);
+        free(yaml);
+        goto out_cfg;
+    }
+    if (lra_dist_rank() == 0)  // the thread count in use, --quiet or not (--threads 0 means "all cores")
+        fprintf(stderr, "lra train: %d thread%s (%s)\n", nthreads, nthreads == 1 ? "" : "s",
+                threads > 0               ? "--threads"
+                : lra_dist_local_size() > 1 ? "this rank's share of the cores: --threads 0, the default"
+                                            : "all cores: --threads 0, the default");
     if (!quiet && lra_dist_rank() == 0) lra_threads_describe(stderr);  // the head of a run's log
     lra_train_options o = {.run_dir = run_dir, .config_yaml = yaml, .resume = resume, .stop_at = stop_at,
                            .progress = !quiet, .rank = lra_dist_rank(), .world = lra_dist_size(),
