@@ -19,7 +19,7 @@ void lra_nice_range(double lo, double hi, int target, double *nlo, double *nhi, 
     if (target < 1) target = 1;
     const double raw = (hi - lo) / target;
     const double p = pow(10, floor(log10(raw)));
-    const double f = raw / p;
+    const double f = raw / p * (1 - 1e-9);  // 0.6 / 3 / 0.1 is 2.0000000000000004: still a 2
     const double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
     *step = nice * p;
     // A hair of slack, so that data sitting on a multiple (0.3 as 0.30000000000000004) do not add a tick.

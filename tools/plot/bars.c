@@ -42,8 +42,8 @@ lra_status lra_plot_bar_chart_scene(const char *title, const char *y_label, int 
     bar = fmax(BAR_MIN, fmin(BAR_MAX, bar));
     double label_w = 0;
     for (int g = 0; g < n_groups; g++) label_w = fmax(label_w, lra_text_width(group_labels[g], 2));
-    const double cluster = fmax(bar * (n_series + 1), label_w + 16);
-    const double plot_w = fmax(cluster * n_groups, 300);
+    const double plot_w = fmax(fmax(bar * (n_series + 1), label_w + 16) * n_groups, 300);
+    const double cluster = plot_w / n_groups;
 
     lra_legend_entry *entries = lra_xmalloc((size_t)n_series * sizeof *entries);
     for (int s = 0; s < n_series; s++) entries[s] = (lra_legend_entry){series_labels[s], lra_plot_color(s), 2};
