@@ -420,6 +420,39 @@ static void test_output_is_deterministic(void) {
     CHECK(strstr(lra_error_message(), "'bogus'"));
 }
 
+// Absurd values (huge, tiny spans, nulls, one point) still give a finite frame and no crash.
+static void test_extreme_values(void) {
+    const char *m = "{\"step\": 1, \"split\": \"train\", \"loss\": 1e308, \"accuracy\": null, \"ms_per_step\": 1e300}\n"
+                    "{\"step\": 2, \"split\": \"train\", \"loss\": -1e308, \"accuracy\": 5e-324, \"ms_per_step\": 0}\n"
+                    "{\"step\": 4000000000000000000, \"split\": \"val\", \"loss\": 1, \"accuracy\": 1e-310}\n";
+    const char *dirs[2] = {make_run("extreme", m, NULL), make_run("one-point",
+                           "{\"step\": 0, \"split\": \"val\", \"loss\": 0.5, \"accuracy\": 0.5}\n", NULL)};
+    lra_run_set rs;
+    REQUIRE(lra_run_set_load(dirs, 2, &rs) == LRA_OK);
+    lra_curve_options o;
+    memset(&o, 0, sizeof o);
+    CHECK_OK(lra_curve_panels_parse("train_loss,dev_loss,dev_accuracy,train_accuracy", &o));
+    for (int t = 0; t < 2; t++) {
+        o.x_time = t;
+        lra_scene sc;
+        lra_curve_layout lay;
+        lra_plot_curves_scene(&rs, &o, &sc, &lay);
+        for (int k = 0; k < lay.n_panels; k++) {
+            const lra_axes *a = &lay.axes[k];
+            CHECK(isfinite(a->xmin) && isfinite(a->xmax) && a->xmax > a->xmin);
+            CHECK(isfinite(a->ymin) && isfinite(a->ymax) && a->ymax > a->ymin);
+        }
+        uint8_t *img = lra_scene_raster(&sc);
+        size_t len;
+        char *svg = lra_scene_svg(&sc, &len);
+        CHECK(img && svg && strstr(svg, "</svg>"));
+        free(img);
+        free(svg);
+        lra_scene_free(&sc);
+    }
+    lra_run_set_free(&rs);
+}
+
 // ---- bar chart -----------------------------------------------------------------------------------
 
 static void test_bar_heights_match_values(void) {
@@ -566,6 +599,7 @@ static const lra_test_case TESTS[] = {
     {"runs_group_by_config_minus_seed", test_runs_group_by_config_minus_seed},
     {"curves_are_where_the_data_says", test_curves_are_where_the_data_says},
     {"output_is_deterministic", test_output_is_deterministic},
+    {"extreme_values", test_extreme_values},
     {"bar_heights_match_values", test_bar_heights_match_values},
     {"cli_plot", test_cli_plot},
     {"cleanup", test_cleanup},

@@ -11,10 +11,12 @@
 
 void lra_nice_range(double lo, double hi, int target, double *nlo, double *nhi, double *step) {
     if (!isfinite(lo) || !isfinite(hi) || lo > hi) lo = 0, hi = 1;
-    if (hi == lo) {
-        const double d = lo == 0 ? 1 : fabs(lo) * 0.1;
-        lo -= d;
-        hi += d;
+    lo = fmax(lo, -1e300);  // so that hi - lo stays finite
+    hi = fmin(hi, 1e300);
+    if (!(hi - lo >= 1e-200)) {  // one value (or a span too small to divide): a range around it
+        const double c = lo, d = fabs(c) * 0.1 >= 1e-200 ? fabs(c) * 0.1 : 1;
+        lo = c - d;
+        hi = c + d;
     }
     if (target < 1) target = 1;
     const double raw = (hi - lo) / target;
@@ -52,7 +54,9 @@ void lra_tick_label(double v, double step, char *buf, int cap) {
 
 // The tick values lo, lo + step, ... hi (computed by index, so no error accumulates).
 static int ticks(double lo, double hi, double step, double *out, int cap) {
-    const int n = (int)floor((hi - lo) / step + 0.5) + 1;
+    const double intervals = floor((hi - lo) / step + 0.5);
+    if (!(intervals >= 0 && intervals < cap)) return 0;
+    const int n = (int)intervals + 1;
     int k = 0;
     for (int i = 0; i < n && k < cap; i++) out[k++] = lo + i * step;
     return k;
@@ -93,7 +97,7 @@ void lra_axes_draw(lra_scene *s, const lra_axes *a, const char *title, const cha
 
 void lra_axes_curve(lra_scene *s, const lra_axes *a, const double *x, const double *y, int n, lra_rgb color,
                     double width) {
-    double *xy = lra_xmalloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *xy);
+    double *xy = lra_xmalloc((size_t)(n + 1) * 2 * sizeof *xy);  // + 1: a lone point doubled into a dot
     int k = 0;
     for (int i = 0; i <= n; i++) {
         if (i < n && isfinite(x[i]) && isfinite(y[i])) {

@@ -21,12 +21,15 @@ typedef struct {
 } mask;
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+// floor(v) as an int, v first limited to [lo, hi] (casting a huge double to int is undefined).
+static int floor_in(double v, int lo, int hi) { return (int)floor(fmin(fmax(v, lo), hi)); }
+static int ceil_in(double v, int lo, int hi) { return (int)ceil(fmin(fmax(v, lo), hi)); }
 
 // A mask over the box [x0, x1) x [y0, y1) (in pixels, clipped to the canvas); w or h is 0 when empty.
 static void mask_init(mask *m, const lra_scene *s, double x0, double y0, double x1, double y1) {
     memset(m, 0, sizeof *m);
-    const int ax = clampi((int)floor(x0), 0, s->width), bx = clampi((int)ceil(x1), 0, s->width);
-    const int ay = clampi((int)floor(y0), 0, s->height), by = clampi((int)ceil(y1), 0, s->height);
+    const int ax = floor_in(x0, 0, s->width), bx = ceil_in(x1, 0, s->width);
+    const int ay = floor_in(y0, 0, s->height), by = ceil_in(y1, 0, s->height);
     if (bx <= ax || by <= ay) return;
     m->x0 = ax;
     m->y0 = ay;
@@ -59,7 +62,7 @@ static void cover_polygon(mask *m, const double *xy, int n) {
         m->cross_cap = n;
         m->cross = lra_xrealloc(m->cross, (size_t)n * sizeof *m->cross);
     }
-    const int ry0 = clampi((int)floor(ymin), m->y0, m->y0 + m->h), ry1 = clampi((int)ceil(ymax), m->y0, m->y0 + m->h);
+    const int ry0 = floor_in(ymin, m->y0, m->y0 + m->h), ry1 = ceil_in(ymax, m->y0, m->y0 + m->h);
     for (int py = ry0; py < ry1; py++) {
         int touched = 0, lo = m->w, hi = 0;
         for (int sub = 0; sub < SUBROWS; sub++) {
@@ -174,7 +177,7 @@ static void draw_text(uint8_t *img, const lra_scene *s, const lra_prim *p) {
     const double tw = lra_text_width(p->text, sc), th = LRA_FONT_CELL_H * sc;
     const double u0 = p->anchor == LRA_ANCHOR_START ? 0 : p->anchor == LRA_ANCHOR_MIDDLE ? -tw / 2 : -tw;
     const double v0 = -th / 2;
-    const int ax = (int)floor(p->x + 0.5), ay = (int)floor(p->y + 0.5);
+    const int ax = floor_in(p->x + 0.5, -(1 << 24), 1 << 24), ay = floor_in(p->y + 0.5, -(1 << 24), 1 << 24);
     const int bu = (int)floor(u0 + 0.5), bv = (int)floor(v0 + 0.5);
     const size_t len = strlen(p->text);
     for (size_t k = 0; k < len; k++)

@@ -2,6 +2,7 @@
 #include "tools/plot/scene.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,13 @@ static lra_prim *add(lra_scene *s, lra_prim_kind kind, lra_rgb color) {
     return p;
 }
 
+// Non-finite coordinates (a NAN or an overflowed mapping) would draw garbage: such primitives are dropped.
+static int finite_points(const double *xy, int n) {
+    for (int i = 0; i < 2 * n; i++)
+        if (!isfinite(xy[i])) return 0;
+    return 1;
+}
+
 static double *copy_points(const double *xy, int n) {
     double *c = lra_xmalloc((size_t)n * 2 * sizeof *c);
     memcpy(c, xy, (size_t)n * 2 * sizeof *c);
@@ -61,7 +69,7 @@ static double *copy_points(const double *xy, int n) {
 }
 
 void lra_scene_polyline(lra_scene *s, const double *xy, int n, lra_rgb color, double width) {
-    if (n < 2) return;
+    if (n < 2 || !finite_points(xy, n) || !isfinite(width)) return;
     lra_prim *p = add(s, LRA_PRIM_POLYLINE, color);
     p->width = width;
     p->n = n;
@@ -69,7 +77,7 @@ void lra_scene_polyline(lra_scene *s, const double *xy, int n, lra_rgb color, do
 }
 
 void lra_scene_polygon(lra_scene *s, const double *xy, int n, lra_rgb color, double alpha) {
-    if (n < 3) return;
+    if (n < 3 || !finite_points(xy, n) || !isfinite(alpha)) return;
     lra_prim *p = add(s, LRA_PRIM_POLYGON, color);
     p->alpha = alpha;
     p->n = n;
@@ -88,6 +96,7 @@ void lra_scene_line(lra_scene *s, double x0, double y0, double x1, double y1, lr
 
 void lra_scene_text(lra_scene *s, double x, double y, const char *text, int scale, lra_anchor anchor,
                     int vertical, lra_rgb color) {
+    if (!isfinite(x) || !isfinite(y)) return;
     lra_prim *p = add(s, LRA_PRIM_TEXT, color);
     p->text = lra_xstrdup(text);
     p->x = x;

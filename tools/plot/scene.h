@@ -59,7 +59,8 @@ typedef struct {
 
 void lra_scene_init(lra_scene *s, int width, int height);
 void lra_scene_free(lra_scene *s);
-// Primitives are copied.  A polyline needs n >= 2 points, a polygon n >= 3 (fewer draw nothing).
+// Primitives are copied.  A polyline needs n >= 2 points, a polygon n >= 3 (fewer draw nothing); one
+// with a non-finite coordinate is dropped.
 void lra_scene_polyline(lra_scene *s, const double *xy, int n, lra_rgb color, double width);
 void lra_scene_polygon(lra_scene *s, const double *xy, int n, lra_rgb color, double alpha);
 void lra_scene_rect(lra_scene *s, double x, double y, double w, double h, lra_rgb color, double alpha);
