@@ -576,6 +576,24 @@ static void test_cli_plot(void) {
     free(err);
     snprintf(path, sizeof path, "%s/badout-step.svg", root());
     CHECK(!lra_file_exists(path));
+    // A folder of runs stands for its run subfolders (in name order); an empty one is an error.
+    m = synthetic_metrics(1.0, 0.1);
+    make_run("set/x-s2", m, "seed: 2\ntask: text\n");
+    make_run("set/x-s1", m, "seed: 1\ntask: text\n");
+    make_run("set/empty-not-a-run", "", NULL);
+    free(m);
+    snprintf(path, sizeof path, "%s/set/empty-not-a-run/metrics.jsonl", root());
+    remove(path);
+    snprintf(cmd, sizeof cmd, "%s/lra plot '%s/set' --out '%s/set' --x step --format svg > /dev/null", build, root(), root());
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/set-step.svg", root());
+    char *svg = NULL;
+    CHECK_OK(lra_file_read_all(path, &svg, &n));
+    CHECK(svg && strstr(svg, ">x (2 seeds)</text>"));
+    free(svg);
+    snprintf(cmd, sizeof cmd, "%s/lra plot '%s/set/empty-not-a-run' 2> /dev/null", build, root());
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
     // Bad flags: exit status 2.
     snprintf(cmd, sizeof cmd, "%s/lra plot '%s' --x sideways 2> /dev/null", build, run);
     rc = system(cmd);
