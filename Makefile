@@ -61,6 +61,9 @@ LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard tools/lra/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# The plotting library (tools/plot/): linked into the lra program and into tests/test_plot.
+PLOT_SRC := $(wildcard tools/plot/*.c)
+PLOT_OBJ := $(PLOT_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Objects linked into every test binary: the harness and the op table's gradient-check cases (test code,
@@ -91,7 +94,7 @@ check-deps: $(DEPS_OK)
 $(shell test -f $(MPI_STAMP) || { mkdir -p $(BUILD); \
   if [ -f $(MPI_STAMP_OTHER) ] || [ "$(MPI)" = 1 ]; then rm -f $(MPI_STAMP_OTHER); touch $(MPI_STAMP); \
   else touch -d @0 $(MPI_STAMP); fi; })
-$(LIB_OBJ) $(CLI_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o) $(FUZZ_OBJ): $(MPI_STAMP)
+$(LIB_OBJ) $(CLI_OBJ) $(PLOT_OBJ) $(HARNESS) $(TEST_BIN:=.o) $(BENCH_BIN:=.o) $(FUZZ_OBJ): $(MPI_STAMP)
 # The list of fuzz targets as an X-macro include, rewritten only when the set of files changes.
 $(shell mkdir -p $(BUILD); printf 'LRA_FUZZ(%s)\n' $(FUZZ_NAMES) > $(BUILD)/fuzz_targets.inc.new; \
   cmp -s $(BUILD)/fuzz_targets.inc.new $(BUILD)/fuzz_targets.inc || mv $(BUILD)/fuzz_targets.inc.new $(BUILD)/fuzz_targets.inc; \
@@ -105,13 +108,16 @@ $(BUILD)/liblra.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/lra: $(CLI_OBJ) $(BUILD)/liblra.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liblra.a $(LDLIBS)
+$(BUILD)/lra: $(CLI_OBJ) $(PLOT_OBJ) $(BUILD)/liblra.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(PLOT_OBJ) $(BUILD)/liblra.a $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS) $(BUILD)/liblra.a
 	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/liblra.a $(LDLIBS)
 
 tests: $(TEST_BIN) $(BUILD)/lra
+
+$(BUILD)/tests/test_plot: $(BUILD)/tests/test_plot.o $(PLOT_OBJ) $(HARNESS) $(BUILD)/liblra.a
+	$(CC) $(LDFLAGS) -o $@ $< $(PLOT_OBJ) $(HARNESS) $(BUILD)/liblra.a $(LDLIBS)
 
 $(BUILD)/tests/test_fuzz_regress.o: CFLAGS += -I$(BUILD)
 $(BUILD)/tests/test_fuzz_regress.o: $(BUILD)/fuzz_targets.inc
@@ -177,4 +183,4 @@ clean:
 	rm -rf build build-asan build-debug build-*
 
 .SECONDARY:
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HARNESS:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PLOT_OBJ:.o=.d) $(TEST_BIN:=.d) $(HARNESS:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -1,4 +1,4 @@
-// PNG writer for 8-bit grayscale images (the Pathfinder generator's output).
+// PNG writer for 8-bit grayscale images (the Pathfinder generator's output) and 8-bit RGB images (plots).
 #include "data/png_write.h"
 
 #include <errno.h>
@@ -27,14 +27,16 @@ static void put_chunk(uint8_t *buf, size_t *pos, const char type[4], const uint8
     *pos += 12 + (size_t)len;
 }
 
-lra_status lra_png_encode_gray8(const uint8_t *px, int w, int h, uint8_t **out, size_t *out_len) {
+// Encodes h rows of w pixels of `channels` bytes each (1: gray, colour type 0; 3: RGB, colour type 2).
+static lra_status encode(const uint8_t *px, int w, int h, int channels, uint8_t **out, size_t *out_len) {
     if (w <= 0 || h <= 0 || w > (1 << 24) || h > (1 << 24))
         return lra_error(LRA_ERR_ARG, "png: bad image size %dx%d (expected 1..2^24 each)", w, h);
-    size_t raw_len = (size_t)h * ((size_t)w + 1);
+    const size_t row = (size_t)w * (size_t)channels;
+    size_t raw_len = (size_t)h * (row + 1);
     uint8_t *raw = lra_xmalloc(raw_len);
     for (int y = 0; y < h; y++) {
-        raw[(size_t)y * ((size_t)w + 1)] = 0;   // filter type None
-        memcpy(raw + (size_t)y * ((size_t)w + 1) + 1, px + (size_t)y * (size_t)w, (size_t)w);
+        raw[(size_t)y * (row + 1)] = 0;   // filter type None
+        memcpy(raw + (size_t)y * (row + 1) + 1, px + (size_t)y * row, row);
     }
     uLongf zlen = compressBound((uLong)raw_len);
     uint8_t *z = lra_xmalloc(zlen);
@@ -53,7 +55,7 @@ lra_status lra_png_encode_gray8(const uint8_t *px, int w, int h, uint8_t **out, 
     put_be32(ihdr, (uint32_t)w);
     put_be32(ihdr + 4, (uint32_t)h);
     ihdr[8] = 8;    // bit depth
-    ihdr[9] = 0;    // colour type: grayscale
+    ihdr[9] = channels == 3 ? 2 : 0;   // colour type: RGB or grayscale
     ihdr[10] = 0;   // compression
     ihdr[11] = 0;   // filter method
     ihdr[12] = 0;   // no interlace
@@ -66,10 +68,16 @@ lra_status lra_png_encode_gray8(const uint8_t *px, int w, int h, uint8_t **out, 
     return LRA_OK;
 }
 
-lra_status lra_png_write_gray8(const char *path, const uint8_t *px, int w, int h) {
-    uint8_t *buf;
-    size_t len;
-    LRA_TRY(lra_png_encode_gray8(px, w, h, &buf, &len));
+lra_status lra_png_encode_gray8(const uint8_t *px, int w, int h, uint8_t **out, size_t *out_len) {
+    return encode(px, w, h, 1, out, out_len);
+}
+
+lra_status lra_png_encode_rgb8(const uint8_t *px, int w, int h, uint8_t **out, size_t *out_len) {
+    return encode(px, w, h, 3, out, out_len);
+}
+
+// Writes an encoded PNG to `path` atomically (a temporary file next to it, then rename); frees buf.
+static lra_status write_encoded(const char *path, uint8_t *buf, size_t len) {
     size_t plen = strlen(path);
     char *tmp = lra_xmalloc(plen + 8);
     memcpy(tmp, path, plen);
@@ -98,4 +106,18 @@ lra_status lra_png_write_gray8(const char *path, const uint8_t *px, int w, int h
     }
     free(tmp);
     return LRA_OK;
+}
+
+lra_status lra_png_write_gray8(const char *path, const uint8_t *px, int w, int h) {
+    uint8_t *buf;
+    size_t len;
+    LRA_TRY(lra_png_encode_gray8(px, w, h, &buf, &len));
+    return write_encoded(path, buf, len);
+}
+
+lra_status lra_png_write_rgb8(const char *path, const uint8_t *px, int w, int h) {
+    uint8_t *buf;
+    size_t len;
+    LRA_TRY(lra_png_encode_rgb8(px, w, h, &buf, &len));
+    return write_encoded(path, buf, len);
 }
