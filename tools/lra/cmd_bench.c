@@ -55,10 +55,29 @@ static int int_list(const char *cmd, const char *flag, const char *text, int64_t
     return n;
 }
 
+// Kernel options set from the command line: "KERNEL.NAME=VALUE" (only for that kernel).
+typedef struct {
+    int n;
+    const char *items[MAX_LIST];
+} bench_opts;
+
+// Applies the options of `bo` that name def's kernel; 0 when one is rejected (lra_error_message()).
+static int bench_opts_apply(const bench_opts *bo, const lra_attn_kernel_def *def, lra_attn_values *vals) {
+    for (int i = 0; bo && i < bo->n; i++) {
+        const char *dot = strchr(bo->items[i], '.'), *eq = strchr(bo->items[i], '=');
+        if ((size_t)(dot - bo->items[i]) != strlen(def->name) || strncmp(bo->items[i], def->name, strlen(def->name)))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
+        if (lra_attn_values_set(def, vals, name, eq + 1) != LRA_OK) return 0;
+    }
+    return 1;
+}
+
 // A kernel instance (with its own parameters) for H heads of p at length n; count > 0 sets its count
-// option.  Returns 0 when an option is rejected (lra_error_message() says why).
+// option, then the matching --opt options.  Returns 0 when an option is rejected (lra_error_message()).
 static int bench_kernel_make(lra_attn_instance *bk, const lra_attn_kernel_def *def, int H, int p, int64_t n,
-                             int64_t count, uint64_t seed, int force_softmax_eval) {
+                             int64_t count, uint64_t seed, int force_softmax_eval, const bench_opts *bo) {
     lra_attn_values vals;
     lra_attn_values_defaults(def, &vals);
     const lra_attn_option *opt = lra_attn_count_option(def);
@@ -68,6 +87,7 @@ static int bench_kernel_make(lra_attn_instance *bk, const lra_attn_kernel_def *d
         if (lra_attn_values_set(def, &vals, opt->name, text) != LRA_OK) return 0;
     }
     if (force_softmax_eval && !strcmp(def->name, "softmax")) lra_attn_values_set(def, &vals, "dropout", "0");
+    if (!bench_opts_apply(bo, def, &vals)) return 0;
     lra_attn_setup setup = {.layer = 0, .n_heads = H, .head_dim = p, .model_dim = H * p, .seq_len = n,
                             .opts = &vals, .prefix = "bench.attn."};
     return lra_attn_instance_make(bk, def, &setup, NULL, seed) == LRA_OK;
@@ -240,7 +260,7 @@ static int bench_approx(int argc, char **argv) {
         lra_tensor mask = lra_tensor_make(LRA_F32, ones, (const int64_t[]){1, n}, 2);
         float *diff = malloc((size_t)(n * p) * sizeof(float));
         lra_attn_instance exact;
-        bench_kernel_make(&exact, lra_attention_find("softmax"), (int)H, (int)p, n, 0, 0, 1);
+        bench_kernel_make(&exact, lra_attention_find("softmax"), (int)H, (int)p, n, 0, 0, 1, NULL);
         lra_ctx *ctx = lra_ctx_new(0);
         lra_ctx_set_grad_enabled(ctx, 0);
         ctx->training = 0;
@@ -277,7 +297,7 @@ static int bench_approx(int argc, char **argv) {
                         continue;
                     }
                     lra_attn_instance bk;
-                    if (!bench_kernel_make(&bk, defs[ik], (int)H, (int)p, n, ds[id], (uint64_t)(seed * 1000 + s), 1)) {
+                    if (!bench_kernel_make(&bk, defs[ik], (int)H, (int)p, n, ds[id], (uint64_t)(seed * 1000 + s), 1, NULL)) {
                         fprintf(stderr, "lra bench approx: %s\n", lra_error_message());
                         return 1;
                     }
@@ -324,12 +344,13 @@ static int bench_attention(int argc, char **argv) {
     int64_t ns[MAX_LIST] = {1024, 2048, 4096, 8192, 16384};
     int n_ns = 5;
     int64_t repeat = 1, batch = 8, heads = 2, p = 32, threads = 0, budget = 30;
+    bench_opts bopts = {0};
     for (int i = 1; i < argc; i++) {
         int m;
         if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
             printf("usage: lra bench attention [--kernels K1,K2,...] [--n 1024,...,16384] [--repeat R] [--batch B]\n"
                    "                           [--heads H] [--head-dim P] [--budget S] [--threads T] [--quick]\n"
-                   "                           [--csv FILE]\n\n"
+                   "                           [--opt KERNEL.NAME=VALUE]... [--csv FILE]\n\n"
                    "Forward + backward (training mode) time of each kernel on random q, k, v [B, H, n, P] with full\n"
                    "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats after\n"
                    "one warm-up (for n >= 8192 one timed run after it, to bound the time), and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
@@ -337,11 +358,27 @@ static int bench_attention(int argc, char **argv) {
                    "x = merge_heads(q + k + v) [B, n, H*P] with their own projections included.\n"
                    "A size whose time, extrapolated quadratically from the previous\n"
                    "size, exceeds --budget seconds (default 30; 0 = no limit) is skipped ('-') so the default run\n"
-                   "stays within minutes on 2 cores.  --quick: n = 1024,4096, R = 1.\n");
+                   "stays within minutes on 2 cores.  --quick: n = 1024,4096, R = 1.  --opt sets an option of one\n"
+                   "kernel (`lra attention list`), e.g. --opt reformer.num_buckets=64.\n");
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--kernels", &v))) {
             if (m < 0) return 2;
             kernels_text = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--opt", &v))) {
+            const char *dot = m < 0 ? NULL : strchr(v, '.'), *eq = dot ? strchr(dot, '=') : NULL;
+            if (m < 0 || !dot || !eq || dot == v || eq == dot + 1 || bopts.n == MAX_LIST) {
+                fprintf(stderr, "lra bench attention: --opt '%s': expected KERNEL.NAME=VALUE (at most %d)\n",
+                        m < 0 ? "" : v, MAX_LIST);
+                return 2;
+            }
+            char kname[64];
+            snprintf(kname, sizeof kname, "%.*s", (int)(dot - v), v);
+            if (!lra_attention_find(kname)) {
+                fprintf(stderr, "lra bench attention: --opt %s: unknown kernel '%s' (see `lra attention list`)\n", v,
+                        kname);
+                return 2;
+            }
+            bopts.items[bopts.n++] = v;
         } else if ((m = lra_arg_value(argc, argv, &i, "--n", &v))) {
             if (m < 0 || (n_ns = int_list("bench attention", "--n", v, ns)) <= 0) return 2;
         } else if ((m = lra_arg_value(argc, argv, &i, "--repeat", &v))) {
@@ -413,7 +450,7 @@ static int bench_attention(int argc, char **argv) {
                 continue;
             }
             lra_attn_instance bk;
-            if (!bench_kernel_make(&bk, defs[ik], (int)heads, (int)p, n, 0, 7, 0)) {
+            if (!bench_kernel_make(&bk, defs[ik], (int)heads, (int)p, n, 0, 7, 0, &bopts)) {
                 fprintf(stderr, "\nlra bench attention: %s\n", lra_error_message());
                 return 1;
             }
