@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -83,20 +84,31 @@ typedef struct {
 
 // ---------------------------------------------------------------------------------------------- helpers
 
-float lra_yoso_collision_prob(float x, float a, int tau) {
-    float z = a * x;
-    z = z > 1.0f ? 1.0f : (z < -1.0f ? -1.0f : z);
-    float base = 1.0f - acosf(z) / (float)YOSO_PI, r = 1.0f;
-    for (int t = 0; t < tau; t++) r *= base;
-    return r;
+// base^e for 0 <= e < 32 (hash_code_len <= 16) by binary powering written out: five branch-free steps,
+// so loops over it vectorise (a loop of e multiplications would not).
+static inline __attribute__((always_inline)) float pow_int(float base, int e) {
+    const float b2 = base * base, b4 = b2 * b2, b8 = b4 * b4, b16 = b8 * b8;
+    float r = e & 1 ? base : 1.0f;
+    r = e & 2 ? r * b2 : r;
+    r = e & 4 ? r * b4 : r;
+    r = e & 8 ? r * b8 : r;
+    return e & 16 ? r * b16 : r;
 }
 
-// d/dx (1 - arccos(a x)/pi)^tau, with 1 - (a x)^2 floored.
-static float collision_deriv(float x, float a, int tau) {
+// (1 - arccos(a x)/pi)^tau with a x clamped to [-1, 1]; inlined and branch-free so row loops vectorise.
+static inline __attribute__((always_inline)) float collision_prob(float x, float a, int tau) {
     float z = a * x;
     z = z > 1.0f ? 1.0f : (z < -1.0f ? -1.0f : z);
-    float base = 1.0f - acosf(z) / (float)YOSO_PI, r = 1.0f;
-    for (int t = 0; t < tau - 1; t++) r *= base;
+    return pow_int(1.0f - lra_acosf(z) / (float)YOSO_PI, tau);
+}
+
+float lra_yoso_collision_prob(float x, float a, int tau) { return collision_prob(x, a, tau); }
+
+// d/dx (1 - arccos(a x)/pi)^tau, with 1 - (a x)^2 floored.
+static inline __attribute__((always_inline)) float collision_deriv(float x, float a, int tau) {
+    float z = a * x;
+    z = z > 1.0f ? 1.0f : (z < -1.0f ? -1.0f : z);
+    const float r = pow_int(1.0f - lra_acosf(z) / (float)YOSO_PI, tau - 1);
     float om = 1.0f - z * z;
     if (om < YOSO_DERIV_FLOOR) om = YOSO_DERIV_FLOOR;
     return (float)tau * r * a / ((float)YOSO_PI * sqrtf(om));
@@ -259,20 +271,31 @@ static void axpy(float a, const float *x, float *y, int64_t p) {
 // [r0, r0+rb) of one slice.  S: [rb, n] scores in, E out (in place).
 static void expect_block(const yoso_saved *sv, const float *mrow, int64_t r0, int64_t rb, float *S, float *G) {
     const int64_t n = sv->n;
+    const float a = sv->acos_scale;
+    const int tau = sv->tau;
     for (int64_t r = 0; r < rb; r++) {
         const float mi = mrow[r0 + r];
         float *srow = S + r * n, *grow = G ? G + r * n : NULL;
-        for (int64_t j = 0; j < n; j++) {
-            const float w = mi * mrow[j];
-            const float x = srow[j];
-            if (w == 0.0f) {
-                srow[j] = 0.0f;
-                if (grow) grow[j] = 0.0f;
-                continue;
+        if (mi == 0.0f) {  // a padded query: a zero row
+            memset(srow, 0, (size_t)n * sizeof(float));
+            if (grow) memset(grow, 0, (size_t)n * sizeof(float));
+            continue;
+        }
+        // Branch-free over keys (padded keys get weight 0), so the loops vectorise.
+        if (grow && sv->exact_grad) {
+            for (int64_t j = 0; j < n; j++) {
+                const float w = mi * mrow[j], x = srow[j];
+                grow[j] = collision_deriv(x, a, tau) * w;
+                srow[j] = collision_prob(x, a, tau) * w;
             }
-            const float e = lra_yoso_collision_prob(x, sv->acos_scale, sv->tau) * w;
-            if (grow) grow[j] = sv->exact_grad ? collision_deriv(x, sv->acos_scale, sv->tau) * w : 0.5f * (float)sv->tau * e;
-            srow[j] = e;
+        } else if (grow) {
+            for (int64_t j = 0; j < n; j++) {
+                const float e = collision_prob(srow[j], a, tau) * (mi * mrow[j]);
+                grow[j] = 0.5f * (float)tau * e;
+                srow[j] = e;
+            }
+        } else {
+            for (int64_t j = 0; j < n; j++) srow[j] = collision_prob(srow[j], a, tau) * (mi * mrow[j]);
         }
     }
 }
@@ -422,7 +445,7 @@ static void v2_qk_backward(const yoso_saved *sv, const uint16_t *qcode, const ui
                 if (stamp[j] == (int32_t)i) continue;
                 stamp[j] = (int32_t)i;
                 const float x = 0.99f * dot(q + i * p, k + j * p, p);
-                float base = 1.0f - acosf(x) / (float)YOSO_PI, pw = 1.0f;
+                float base = 1.0f - lra_acosf(x) / (float)YOSO_PI, pw = 1.0f;
                 for (int u = 0; u < tau - 1; u++) pw *= base;
                 const float g = (float)tau * pw / ((float)YOSO_PI * sqrtf(1.0f - x * x));
                 const float s = g * dot(dY + i * p, v + j * p, p);

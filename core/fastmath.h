@@ -120,4 +120,21 @@ static inline float lra_softmax_row(float *row, int64_t n) {
 // The probabilities of a row again from its logits and the log-sum-exp of the forward pass.
 static inline void lra_softmax_row_from_lse(float *row, int64_t n, float lse) { (void)lra_exp_shift_sum(row, n, lse); }
 
+// arccos(x) for x in [-1, 1] without a library call, so loops over it vectorise (YOSO's expected
+// collision probabilities evaluate it for every (query, key) pair).  |a| <= 1/2: acos = pi/2 - asin(a);
+// |a| > 1/2: acos(|a|) = 2 asin(sqrt((1 - |a|) / 2)); x < 0: pi - acos(|x|).  asin(s) = s + s z P(z) with
+// z = s^2 <= 1/4 and Cephes' degree-4 minimax P.  Absolute error below 4e-7, about one float ulp of pi
+// (tests/test_fastmath.c).
+static inline __attribute__((always_inline)) float lra_acosf(float x) {
+    const float a = x < 0.0f ? -x : x;
+    const int big = a > 0.5f;
+    const float z = big ? 0.5f * (1.0f - a) : a * a;
+    const float s = big ? sqrtf(z) : a;
+    const float poly = (((4.2163199048e-2f * z + 2.4181311049e-2f) * z + 4.5470025998e-2f) * z + 7.4953002686e-2f) * z +
+                       1.6666752422e-1f;
+    const float asin_s = s + s * z * poly;
+    const float r = big ? 2.0f * asin_s : 1.5707963267948966f - asin_s;
+    return x < 0.0f ? 3.14159265358979f - r : r;
+}
+
 #endif

@@ -103,3 +103,9 @@ int lra_test_coretypes(const char **out, int cap) {
         if (types[i].ok) out[n++] = types[i].name;
     return n;
 }
+
+double lra_test_thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

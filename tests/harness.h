@@ -28,6 +28,9 @@ const char *lra_test_fixtures(void);
 const char *lra_test_mkdtemp(char *buf, size_t cap, const char *tag);
 // Removes a directory tree (like rm -rf, links not followed); a missing path is fine.
 void lra_test_rmtree(const char *path);
+// CPU seconds used by the calling thread.  Scaling checks time single-threaded work with it: unlike wall
+// time it does not grow when other processes compete for the cores.
+double lra_test_thread_cpu_s(void);
 
 // The OPENBLAS_CORETYPE values of Debian's DYNAMIC_ARCH OpenBLAS whose instructions this CPU has
 // (Prescott, Nehalem, Sandybridge, Haswell, Zen, SkylakeX, Cooperlake); returns how many were written.

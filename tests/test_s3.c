@@ -553,7 +553,7 @@ static float *run_layer(kinst *ki, lra_ctx *reuse, lra_tensor *x, lra_tensor *ma
     ctx->seed = 12;
     lra_params_zero_grad(ki->in.params);
     x->grad = NULL;
-    double t0 = omp_get_wtime();
+    double t0 = lra_test_thread_cpu_s();  // (single-threaded when timed: see test_linear_time)
     lra_attn_call call = call_of(ki, ctx);
     lra_tensor *h = lra_attn_instance_pre(&ki->in, ctx, x, mask, &call);
     lra_tensor *hh = lra_op_contiguous(ctx, lra_op_transpose(ctx, lra_op_reshape(ctx, h, LRA_DIMS(B, n, H, p)), 1, 2));
@@ -562,7 +562,7 @@ static float *run_layer(kinst *ki, lra_ctx *reuse, lra_tensor *x, lra_tensor *ma
     float *g = malloc((size_t)N * sizeof(float));
     for (int64_t e = 0; e < N; e++) g[e] = (float)((e % 5) - 2);
     lra_backward_from(ctx, o, g);
-    if (secs) *secs = omp_get_wtime() - t0;
+    if (secs) *secs = lra_test_thread_cpu_s() - t0;
     const int64_t P = (int64_t)ki->in.params->total;
     float *res = calloc((size_t)(2 * N + P), sizeof(float));
     memcpy(res, lra_f32(o), (size_t)N * sizeof(float));
