@@ -10,5 +10,8 @@
 #include "tasks/settings.h"
 
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out);
+// Writes the data fingerprint of the loaded splits to RUN_DIR/data.json (tasks/data_fingerprint.h).
+lra_status lra_run_record_data(const lra_run_settings *s, const char *run_dir, const lra_dataset *train,
+                               const lra_dataset *val, const lra_dataset *test);
 
 #endif

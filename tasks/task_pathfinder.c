@@ -62,7 +62,7 @@ const lra_task_def lra_task_pathfinder = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 1024,
     .stops_early = 1,
-    .source = {plan32, add_key, read_split},
+    .source = {plan32, add_key, read_split, NULL},
 };
 
 const lra_task_def lra_task_pathx = {
@@ -74,5 +74,5 @@ const lra_task_def lra_task_pathx = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 16384,
     .stops_early = 1,
-    .source = {plan128, add_key, read_split},
+    .source = {plan128, add_key, read_split, NULL},
 };
