@@ -403,8 +403,15 @@ lra_status lra_results_table_build(const char *const *paths, int n_paths, lra_re
             }
             if (!r->fp[0]) append(gr->label, sizeof gr->label, "; ", "unverified data");
             else if (r->dataset[0]) append(gr->label, sizeof gr->label, "; ", "data: %s", r->dataset);
-            if (other_data) append(gr->label, sizeof gr->label, "; ", "data %.8s", r->fp);
+            if (other_data) append(gr->label, sizeof gr->label, "; ", "data %s", r->fp);
         }
+        // Labels cut short ("+N more") could coincide: number the later ones.
+        for (int k = 1; k < m; k++)
+            for (int q = 0; q < k; q++)
+                if (!strcmp(g[idx[k]].label, g[idx[q]].label)) {
+                    append(g[idx[k]].label, sizeof g[idx[k]].label, "; ", "variant %d", k + 1);
+                    break;
+                }
     }
     // Rows: kernels in order of first appearance; a kernel's unlabelled row first, then its labelled rows.
     for (int a = 0; a < ng; a++) {
