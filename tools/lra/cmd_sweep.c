@@ -295,6 +295,7 @@ static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int thr
     int finished_here = 0, running = 0, forwarded = 0, next = 0;
     progress(sw, cr, parallel, work_s, finished_here);
     for (;;) {
+        int started = 0;
         while (!g_signal && running < parallel && next < sw->n_cells) {
             const int i = next++;
             if (cr[i].status != C_PENDING) continue;
@@ -334,9 +335,11 @@ static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int thr
             cr[i].status = C_RUNNING;
             cr[i].started = now_s();
             running++;
+            started++;
             fprintf(stderr, "lra sweep: %s %s (log: %s/%s)\n", cr[i].resumed ? "resuming" : "starting", c->name,
                     c->run_dir, LOG_NAME);
         }
+        if (started) progress(sw, cr, parallel, work_s, finished_here);
         if (!running) break;
         if (g_signal && !forwarded) {  // stop the cells: each finishes its step and checkpoints
             fprintf(stderr, "lra sweep: signal %d: stopping %d running cell(s) (they checkpoint)\n", (int)g_signal,
