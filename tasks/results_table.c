@@ -521,6 +521,21 @@ int lra_results_row_average(const lra_results_table *t, int row, double *avg) {
     return 1;
 }
 
+void lra_results_row_name(const lra_results_table *t, int row, char *buf, size_t cap) {
+    const lra_table_row *r = &t->rows[row];
+    if (r->label[0]) snprintf(buf, cap, "%s [%s]", r->kernel, r->label);
+    else snprintf(buf, cap, "%s", r->kernel);
+}
+
+void lra_results_series(const lra_results_table *t, double *mean, double *std) {
+    for (int c = 0; c < t->n_cols; c++)
+        for (int r = 0; r < t->n_rows; r++) {
+            const lra_table_cell *cell = lra_results_cell(t, r, c);
+            mean[c * t->n_rows + r] = cell->n ? cell->mean : NAN;
+            std[c * t->n_rows + r] = cell->n ? cell->std : NAN;
+        }
+}
+
 void lra_results_table_free(lra_results_table *t) {
     free(t->rows);
     free(t->cols);

@@ -15,6 +15,8 @@
 #ifndef LRA_TASKS_RESULTS_TABLE_H
 #define LRA_TASKS_RESULTS_TABLE_H
 
+#include <stddef.h>
+
 #include "core/status.h"
 #include "tasks/task.h"
 
@@ -48,5 +50,11 @@ static inline const lra_table_cell *lra_results_cell(const lra_results_table *t,
 }
 // The row's Average: the mean of its task means when every column has runs (1), else 0.
 int lra_results_row_average(const lra_results_table *t, int row, double *avg);
+// The row's name as the table prints it: "kernel" or "kernel [label]".
+void lra_results_row_name(const lra_results_table *t, int row, char *buf, size_t cap);
+// The cells for a grouped bar chart (a group per task, a bar per row): mean[col * n_rows + row] and
+// std[...] in percent, NAN where the cell has no run (std also NAN for a single seed).  Each array holds
+// n_cols * n_rows values.
+void lra_results_series(const lra_results_table *t, double *mean, double *std);
 
 #endif

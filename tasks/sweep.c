@@ -204,9 +204,9 @@ static lra_status expand(lra_sweep *sw, const spec_parts *p) {
     int grid = 1;
     for (int a = 0; a < p->n_axes; a++) grid *= p->axes[a].n;
     const int total = p->n_tasks * nk * grid * ns;
-    if (total > 100000) {
+    if (total > 10000) {
         lra_config_schema_free(schema);
-        return lra_error(LRA_ERR_CONFIG, "%s: the grid has %d cells; at most 100000", sw->path, total);
+        return lra_error(LRA_ERR_CONFIG, "%s: the grid has %d cells; at most 10000", sw->path, total);
     }
     sw->cells = lra_xcalloc((size_t)total, sizeof *sw->cells);
     int *pick = lra_xcalloc((size_t)(p->n_axes + 1), sizeof *pick);

@@ -149,6 +149,17 @@ static void test_grouping(void) {
     CHECK_NEAR(lra_results_cell(&t, sk, 0)->mean, 42.0, 1e-9);
     CHECK_EQ_INT(lra_results_cell(&t, sk, 1)->n, 0);
     CHECK_EQ_INT(lra_results_cell(&t, sk_old, 1)->n, 1);
+    // The cells as a bar chart takes them: task-major, NAN where empty.
+    double *mean = malloc(sizeof(double) * (size_t)(t.n_rows * t.n_cols)), *sd = malloc(sizeof(double) * (size_t)(t.n_rows * t.n_cols));
+    lra_results_series(&t, mean, sd);
+    CHECK_NEAR(mean[0 * t.n_rows + plain], 34.0, 1e-9);
+    CHECK_NEAR(sd[0 * t.n_rows + plain], 4.0, 1e-9);
+    CHECK(isnan(mean[3 * t.n_rows + plain]) && !isnan(mean[3 * t.n_rows + fashion]) && isnan(sd[3 * t.n_rows + fashion]));
+    free(mean);
+    free(sd);
+    char name[700];
+    lra_results_row_name(&t, fashion, name, sizeof name);
+    CHECK(!strcmp(name, "softmax [data: IDX images (MNIST-like), not CIFAR-10]"));
     // The notes say what happened.
     int dup_note = 0, split_note = 0, unfinished_note = 0, unverified_note = 0;
     for (int i = 0; i < t.n_notes; i++) {

@@ -168,7 +168,7 @@ static void print_our_row(const printer *p, const lra_results_table *t, int r) {
         return;
     }
     char label[700], buf[128];
-    snprintf(label, sizeof label, row->label[0] ? "%s [%s]" : "%s", row->kernel, row->label);
+    lra_results_row_name(t, r, label, sizeof label);
     row_begin(p, label);
     for (int c = 0; c < t->n_cols; c++) {
         our_cell(p, lra_results_cell(t, r, c), buf, sizeof buf);
