@@ -155,6 +155,8 @@ install: all
 	for d in $(LIB_DIRS); do install -d $(DESTDIR)$(PREFIX)/include/lra/$$d; \
 	  for h in $$d/*.h; do [ -f "$$h" ] && install -m 644 $$h $(DESTDIR)$(PREFIX)/include/lra/$$d/; done; done
 	-install -m 644 configs/*.yaml $(DESTDIR)$(PREFIX)/share/lra/configs/ 2>/dev/null
+	install -d $(DESTDIR)$(PREFIX)/share/lra/reference
+	install -m 644 data/reference/results.tsv $(DESTDIR)$(PREFIX)/share/lra/reference/results.tsv
 
 clean:
 	rm -rf build build-asan build-debug build-*

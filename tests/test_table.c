@@ -229,7 +229,7 @@ static void test_reference(void) {
     // S3's published spreads; the table alone without runs.
     char *s3 = run_table("--reference s3attention", &rc);
     CHECK_EQ_INT(rc, 0);
-    CHECK(strstr(s3, "| s3attention: S3Attention (best) | 39.15 ± 0.48 | 71.58 ± 0.95 | 83.73 ± 0.61 | 57.73 ± 1.83 | "
+    CHECK(strstr(s3, "| s3attention: S3Attention (best) (s3) | 39.15 ± 0.48 | 71.58 ± 0.95 | 83.73 ± 0.61 | 57.73 ± 1.83 | "
                      "78.20 ± 1.32 | 66.08 ± 2.56 |"));
     free(s3);
     char *yoso = run_table("--reference yoso", &rc);

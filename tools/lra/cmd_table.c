@@ -187,7 +187,9 @@ static void print_ref_rows(const printer *p, const lra_results_table *t, int our
     const lra_task_def *const *cols = t->cols;
     double sd, avg = lra_reference_value(ref, rr, "average", &sd), avg_sd = sd;
     char label[512], buf[128];
-    snprintf(label, sizeof label, "%s%s: %s", ours >= 0 ? "  published, " : "", src->name, rr->model);
+    if (ours >= 0) snprintf(label, sizeof label, "  published, %s: %s", src->name, rr->model);
+    else if (rr->kernel[0]) snprintf(label, sizeof label, "%s: %s (%s)", src->name, rr->model, rr->kernel);
+    else snprintf(label, sizeof label, "%s: %s", src->name, rr->model);
     if (p->fmt == FMT_CSV) {
         csv_field(rr->kernel[0] ? rr->kernel : "-");
         putchar(',');
