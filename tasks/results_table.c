@@ -457,7 +457,7 @@ lra_status lra_results_table_build(const char *const *paths, int n_paths, lra_re
         const run_rec *r0 = &runs[g[a].first];
         const int row = find_row(t, r0->kernel, g[a].label);
         lra_table_cell *cell = &t->cells[row * t->n_cols + r0->col];
-        LRA_ASSERT_MSG(cell->n == 0, "two groups in one cell (%s %s)", r0->kernel, g[a].label);
+        LRA_ASSERT_MSG(cell->n == 0, "two groups in one cell (%.60s [%.200s])", r0->kernel, g[a].label);
         double sum = 0, sq = 0;
         double *acc = lra_xmalloc(sizeof(double) * (size_t)g[a].n);
         int n = 0;

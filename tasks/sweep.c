@@ -365,19 +365,23 @@ lra_status lra_sweep_load(const char *path, lra_sweep *out) {
     out->path = lra_xstrdup(path);
     char *text = NULL;
     size_t len = 0;
-    LRA_TRY(lra_file_read_all(path, &text, &len));
+    lra_status st = lra_file_read_all(path, &text, &len);
+    if (st) {
+        lra_sweep_free(out);
+        return st;
+    }
     spec_doc d;
     memset(&d, 0, sizeof d);
     d.path = path;
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    lra_status st = LRA_OK;
     if (!yaml_parser_load(&parser, &d.doc)) {
         st = lra_error(LRA_ERR_CONFIG, "%s:%lu:%lu: YAML syntax: %s", path, (unsigned long)parser.problem_mark.line + 1,
                        (unsigned long)parser.problem_mark.column + 1, parser.problem ? parser.problem : "error");
         yaml_parser_delete(&parser);
         free(text);
+        lra_sweep_free(out);
         return st;
     }
     yaml_parser_delete(&parser);
