@@ -342,7 +342,7 @@ static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int thr
         if (started) progress(sw, cr, parallel, work_s, finished_here);
         if (!running) break;
         if (g_signal && !forwarded) {  // stop the cells: each finishes its step and checkpoints
-            fprintf(stderr, "lra sweep: signal %d: stopping %d running cell(s) (they checkpoint)\n", (int)g_signal,
+            fprintf(stderr, "lra sweep: %s: stopping %d running cell(s) (they checkpoint)\n", strsignal((int)g_signal),
                     running);
             for (int i = 0; i < sw->n_cells; i++)
                 if (cr[i].status == C_RUNNING) kill(cr[i].pid, SIGTERM);
@@ -388,8 +388,8 @@ static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int thr
         pending += cr[i].status == C_PENDING;
     }
     if (g_signal) {
-        fprintf(stderr, "lra sweep: stopped by signal %d; %d cell(s) left; run the same command to continue\n",
-                (int)g_signal, pending + busy);
+        fprintf(stderr, "lra sweep: stopped (%s); %d cell(s) left; run the same command to continue\n",
+                strsignal((int)g_signal), pending + busy);
         rc = 128 + g_signal;
     } else if (failed) {
         fprintf(stderr, "lra sweep: %d cell(s) failed; fix them and run the same command again\n", failed);
