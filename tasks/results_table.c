@@ -219,16 +219,29 @@ static int add_run(collect *c, const char *dir) {
 
 static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-// A run directory, or a folder of them (one level down, in name order).
-static lra_status add_path(collect *c, const char *path) {
+#define MAX_DEPTH 2  // runs/<sweep>/<cell>: a folder of sweeps is read too
+
+static int has_config(const char *dir) {
+    char *p = lra_path_join(dir, "config.yaml");
+    const int yes = lra_path_is_file(p);
+    free(p);
+    return yes;
+}
+
+// Adds the run in path, or the runs below it (MAX_DEPTH levels, in name order).  *found counts them.
+static lra_status add_tree(collect *c, const char *path, int depth, int *found) {
     int got = add_run(c, path);
     if (got < 0) return LRA_ERR_FORMAT;
-    if (got) return LRA_OK;
-    DIR *d = opendir(path);
-    if (!d) {
+    if (got) {
+        (*found)++;
+        return LRA_OK;
+    }
+    if (has_config(path)) {  // a run directory without eval.json: unfinished (or still running)
         note(c->t, "%s: not a finished run (no eval.json); skipped", path);
         return LRA_OK;
     }
+    DIR *d = depth < MAX_DEPTH ? opendir(path) : NULL;
+    if (!d) return LRA_OK;
     char **names = NULL;
     int n = 0;
     struct dirent *e;
@@ -240,18 +253,19 @@ static lra_status add_path(collect *c, const char *path) {
     closedir(d);
     if (n) qsort(names, (size_t)n, sizeof *names, str_cmp);
     lra_status st = LRA_OK;
-    int found = 0;
     for (int i = 0; i < n; i++) {
-        if (!st && lra_path_is_dir(names[i])) {
-            got = add_run(c, names[i]);
-            if (got < 0) st = LRA_ERR_FORMAT;
-            else if (got) found++;
-            else note(c->t, "%s: not a finished run (no eval.json); skipped", names[i]);
-        }
+        if (!st && lra_path_is_dir(names[i])) st = add_tree(c, names[i], depth + 1, found);
         free(names[i]);
     }
     free(names);
-    if (!st && !found) note(c->t, "%s: no finished run (no eval.json) in it or one level down; skipped", path);
+    return st;
+}
+
+static lra_status add_path(collect *c, const char *path) {
+    int found = 0;
+    lra_status st = add_tree(c, path, 0, &found);
+    if (!st && !found && !has_config(path))
+        note(c->t, "%s: no finished run (eval.json) in it or up to %d levels down; skipped", path, MAX_DEPTH);
     return st;
 }
 

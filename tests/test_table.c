@@ -77,6 +77,9 @@ static void make_fixtures(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/runs/unfinished", g_root);
     LRA_ASSERT(lra_path_mkdirs(dir) == LRA_OK);
+    write_text(dir, "config.yaml", "seed: 1\n");
+    // A sweep's folder: its cells are one level further down.
+    make_run("sweep/sk-s3", "listops", "skeinformer", 3, 0.42, 200, 32, FP_A, "");
 }
 
 static char *run_table(const char *args, int *rc) {
@@ -145,7 +148,7 @@ static void test_grouping(void) {
     CHECK_EQ_INT(lra_results_cell(&t, plain, 3)->n, 0);
     CHECK(isnan(lra_results_cell(&t, fashion, 3)->std));
     // skeinformer: ListOps plain; Text only from the unverified run, on its own row.
-    CHECK_EQ_INT(lra_results_cell(&t, sk, 0)->n, 2);
+    CHECK_EQ_INT(lra_results_cell(&t, sk, 0)->n, 3);  // one of them from runs/sweep/
     CHECK_NEAR(lra_results_cell(&t, sk, 0)->mean, 42.0, 1e-9);
     CHECK_EQ_INT(lra_results_cell(&t, sk, 1)->n, 0);
     CHECK_EQ_INT(lra_results_cell(&t, sk_old, 1)->n, 1);
@@ -185,7 +188,7 @@ static void test_markdown_csv_latex(void) {
     char *fashion = line_of(md, "softmax [data: IDX images (MNIST-like), not CIFAR-10]");
     CHECK_MSG(fashion && strstr(fashion, "| 80.00 (n=1) | - |"), "%s", md);
     free(fashion);
-    CHECK(strstr(md, "| skeinformer | 42.00 ± 2.83 (n=2) | - |"));
+    CHECK(strstr(md, "| skeinformer | 42.00 ± 2.00 (n=3) | - |"));
     CHECK(strstr(md, "[unverified data] | - | 60.00 (n=1) |"));
     CHECK(strstr(md, "Notes:\n"));
     free(md);
@@ -195,7 +198,7 @@ static void test_markdown_csv_latex(void) {
     CHECK_EQ_INT(rc, 0);
     const char *head = "attention,variant,kind,listops_mean,listops_std,listops_n,text_mean";
     CHECK_MSG(strncmp(csv, head, strlen(head)) == 0, "%s", csv);
-    CHECK_MSG(strstr(csv, "\nskeinformer,,ours,42.00,2.83,2,,,0,"), "%s", csv);
+    CHECK_MSG(strstr(csv, "\nskeinformer,,ours,42.00,2.00,3,,,0,"), "%s", csv);
     CHECK(strstr(csv, "34.00,4.00,3,") && strstr(csv, ",duplicate-seed\n"));
     CHECK(!strstr(csv, "Notes"));
     free(csv);
@@ -203,7 +206,7 @@ static void test_markdown_csv_latex(void) {
     char *tex = run_table(args, &rc);
     CHECK_EQ_INT(rc, 0);
     CHECK(strstr(tex, "\\begin{tabular}{lrrrrrr}") && strstr(tex, "\\end{tabular}"));
-    CHECK(strstr(tex, "skeinformer & 42.00 $\\pm$ 2.83 (n=2) & -"));
+    CHECK(strstr(tex, "skeinformer & 42.00 $\\pm$ 2.00 (n=3) & -"));
     CHECK(strstr(tex, "\\item ") && !strstr(tex, "±"));
     free(tex);
     snprintf(args, sizeof args, "'%s/runs' --format html", g_root);
