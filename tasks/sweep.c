@@ -78,6 +78,21 @@ static lra_status set_value(spec_doc *d, yaml_node_t *n, const char *key, char *
     return LRA_OK;
 }
 
+// A key that occurs twice in one mapping (libyaml accepts it; the second would silently win).
+static lra_status duplicate_key(spec_doc *d, yaml_node_t *map, const char *where) {
+    for (yaml_node_pair_t *a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++)
+        for (yaml_node_pair_t *b = map->data.mapping.pairs.start; b < a; b++) {
+            const char *ka = scalar(node(d, a->key)), *kb = scalar(node(d, b->key));
+            if (ka && kb && !strcmp(ka, kb)) {
+                const yaml_node_t *n = node(d, a->key);
+                return lra_error(LRA_ERR_CONFIG, "%s:%lu:%lu: key '%s%s%s' is given twice", d->path,
+                                 (unsigned long)n->start_mark.line + 1, (unsigned long)n->start_mark.column + 1, where,
+                                 *where ? "." : "", ka);
+            }
+        }
+    return LRA_OK;
+}
+
 static void free_strings(char **v, int n) {
     for (int i = 0; i < n; i++) free(v[i]);
     free(v);
@@ -258,6 +273,7 @@ static lra_status parse_spec(spec_doc *d, lra_sweep *sw, spec_parts *p) {
                          "set, grid, out, parallel, threads)", d->path);
     const char *base = NULL;
     yaml_node_t *tasks = NULL;
+    LRA_TRY(duplicate_key(d, root, ""));
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
         yaml_node_t *kn = node(d, pr->key), *v = node(d, pr->value);
         const char *k = scalar(kn);
@@ -272,6 +288,7 @@ static lra_status parse_spec(spec_doc *d, lra_sweep *sw, spec_parts *p) {
         } else if (!strcmp(k, "tasks")) {
             if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
                 return bad(d, v, k, "a mapping of task names to config files, e.g. {listops: configs/listops.yaml}");
+            LRA_TRY(duplicate_key(d, v, "tasks"));
             tasks = v;
         } else if (!strcmp(k, "kernels")) {
             LRA_TRY(scalar_list(d, v, k, "a list of attention kernels (see `lra attention list`)", &p->kernels,
@@ -286,6 +303,7 @@ static lra_status parse_spec(spec_doc *d, lra_sweep *sw, spec_parts *p) {
             }
         } else if (!strcmp(k, "set")) {
             if (v->type != YAML_MAPPING_NODE) return bad(d, v, k, "a mapping of config keys to values, e.g. {train.steps: 5000}");
+            LRA_TRY(duplicate_key(d, v, "set"));
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
                 const char *sk = scalar(node(d, q->key));
                 char val[1024], full[1200];
@@ -296,6 +314,7 @@ static lra_status parse_spec(spec_doc *d, lra_sweep *sw, spec_parts *p) {
             }
         } else if (!strcmp(k, "grid")) {
             if (v->type != YAML_MAPPING_NODE) return bad(d, v, k, "a mapping of config keys to lists of values");
+            LRA_TRY(duplicate_key(d, v, "grid"));
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
                 const char *gk = scalar(node(d, q->key));
                 if (!gk) return bad(d, node(d, q->key), "grid", "a config key");

@@ -150,6 +150,10 @@ static void test_spec_errors(void) {
     snprintf(b, sizeof b, "base: %s/tiny.yaml\nset: [train.steps]\n", g_root);
     expect_error("e-set-list", b, "key 'set': expected a mapping", NULL);
     expect_error("e-missing", "base: no/such/config.yaml\n", "no/such/config.yaml", NULL);
+    snprintf(b, sizeof b, "base: %s/tiny.yaml\nseeds: [1]\nseeds: [2]\n", g_root);
+    expect_error("e-twice", b, "e-twice.yaml:3:1: key 'seeds' is given twice", NULL);
+    snprintf(b, sizeof b, "base: %s/tiny.yaml\ngrid: {model.dim: [16], model.dim: [24]}\n", g_root);
+    expect_error("e-twice-grid", b, "key 'grid.model.dim' is given twice", NULL);
     expect_error("e-syntax", "base: [unclosed\n", "YAML syntax", NULL);
 }
 
