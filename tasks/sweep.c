@@ -163,10 +163,22 @@ static void add_set(char ***sets, int *n, const char *fmt, const char *a, const 
     (*n)++;
 }
 
-// Builds and checks one cell (task t, kernel k or -1, grid choice pick[], seed s or -1).
+// An axis over another kernel's option (model.attention.<kernel>.<option>) does not apply to a cell: its
+// values would only repeat the same run under other names.
+static int axis_applies(const char *key, const char *kernel) {
+    static const char pre[] = "model.attention.";
+    if (strncmp(key, pre, sizeof pre - 1)) return 1;
+    const char *k = key + sizeof pre - 1, *dot = strchr(k, '.');
+    if (!dot) return 1;
+    return strlen(kernel) == (size_t)(dot - k) && !strncmp(k, kernel, (size_t)(dot - k));
+}
+
+// Builds and checks one cell (task t, kernel k or -1, grid choice pick[], seed s or -1).  *skip = 1 (and
+// nothing built) for a cell that repeats another because an axis does not apply to its kernel.
 static lra_status make_cell(lra_sweep *sw, const spec_parts *p, const lra_config_schema *schema, int t, int k,
-                            const int *pick, int s, lra_sweep_cell *c) {
+                            const int *pick, int s, lra_sweep_cell *c, int *skip) {
     memset(c, 0, sizeof *c);
+    *skip = 0;
     c->config = config_path(sw->path, p->task_configs[t]);
     for (int i = 0; i < p->n_sets; i++) add_set(&c->sets, &c->n_sets, "%s%s", p->sets[i], "");
     for (int a = 0; a < p->n_axes; a++) add_set(&c->sets, &c->n_sets, "%s=%s", p->axes[a].key, p->axes[a].values[pick[a]]);
@@ -190,9 +202,24 @@ static lra_status make_cell(lra_sweep *sw, const spec_parts *p, const lra_config
         return lra_error(LRA_ERR_CONFIG, "%s: key 'tasks.%s': the config %s is for task '%s', not '%s'", sw->path,
                          p->task_names[t], c->config, rs.task->name, p->task_names[t]);
     }
+    for (int a = 0; a < p->n_axes; a++)
+        if (!axis_applies(p->axes[a].key, rs.attention) && pick[a] != 0) *skip = 1;
+    if (*skip) {
+        lra_config_free(cfg);
+        return LRA_OK;
+    }
+    // Drop the overrides of axes that do not apply (another kernel's option), from the sets and the name.
+    for (int a = p->n_axes - 1; a >= 0; a--)
+        if (!axis_applies(p->axes[a].key, rs.attention)) {
+            const int at = p->n_sets + a;
+            free(c->sets[at]);
+            memmove(&c->sets[at], &c->sets[at + 1], sizeof *c->sets * (size_t)(c->n_sets - at - 1));
+            c->n_sets--;
+        }
     snprintf(c->name, sizeof c->name, "%s-", rs.task->name);
     name_part(c->name, sizeof c->name, rs.attention);
     for (int a = 0; a < p->n_axes; a++) {
+        if (!axis_applies(p->axes[a].key, rs.attention)) continue;
         char part[160];
         snprintf(part, sizeof part, "-%s=%s", p->axes[a].short_name, p->axes[a].values[pick[a]]);
         name_part(c->name, sizeof c->name, part);
@@ -216,12 +243,17 @@ static void free_cell(lra_sweep_cell *c) {
 static lra_status expand(lra_sweep *sw, const spec_parts *p) {
     lra_config_schema *schema = lra_settings_schema();
     const int nk = p->n_kernels ? p->n_kernels : 1, ns = p->n_seeds ? p->n_seeds : 1;
+    // Counted in 64 bits and stopped early: axes multiply.
+    int64_t total = (int64_t)p->n_tasks * nk * ns;
     int grid = 1;
-    for (int a = 0; a < p->n_axes; a++) grid *= p->axes[a].n;
-    const int total = p->n_tasks * nk * grid * ns;
+    for (int a = 0; a < p->n_axes && total <= 10000; a++) {
+        grid *= p->axes[a].n;
+        total *= p->axes[a].n;
+    }
     if (total > 10000) {
         lra_config_schema_free(schema);
-        return lra_error(LRA_ERR_CONFIG, "%s: the grid has %d cells; at most 10000", sw->path, total);
+        return lra_error(LRA_ERR_CONFIG, "%s: the grid has more than 10000 cells (tasks x kernels x axes x seeds)",
+                         sw->path);
     }
     sw->cells = lra_xcalloc((size_t)total, sizeof *sw->cells);
     int *pick = lra_xcalloc((size_t)(p->n_axes + 1), sizeof *pick);
@@ -234,9 +266,10 @@ static lra_status expand(lra_sweep *sw, const spec_parts *p) {
                     rest /= p->axes[a].n;
                 }
                 for (int s = 0; s < ns && !st; s++) {
+                    int skip = 0;
                     st = make_cell(sw, p, schema, t, p->n_kernels ? k : -1, pick, p->n_seeds ? s : -1,
-                                   &sw->cells[sw->n_cells]);
-                    if (!st) sw->n_cells++;
+                                   &sw->cells[sw->n_cells], &skip);
+                    if (!st && !skip) sw->n_cells++;
                     else free_cell(&sw->cells[sw->n_cells]);
                 }
             }

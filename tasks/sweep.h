@@ -7,7 +7,7 @@
 //   kernels: [skeinformer, softmax]         # model.attention.type of each cell (default: the config's)
 //   seeds: [0, 1]                           # (default: the config's seed)
 //   set: {train.steps: 5000, train.batch_size: 32}   # overrides of every cell (as --set key=value)
-//   grid: {model.attention.skeinformer.features: [128, 256]}   # further axes, in the order given
+//   grid: {model.attention.skeinformer.nb_features: [128, 256]}   # further axes, in the order given
 //   out: runs/listops-cell                  # where the run directories go (default: runs/<name>)
 //   parallel: 2                             # cells at once (default: cores / threads)
 //   threads: 1                              # threads of each cell (default: cores / parallel, or 1)

@@ -104,6 +104,16 @@ static void test_expansion_and_names(void) {
              "tasks: {listops: %s/tiny.yaml}\ngrid: {model.dim: [16], train.dim_unused_is_not_a_key: [1]}\n", g_root);
     CHECK(lra_sweep_load(spec("bad-axis", body), &sw) == LRA_ERR_CONFIG);
     CHECK(strstr(lra_error_message(), "bad-axis.yaml") && strstr(lra_error_message(), "dim_unused_is_not_a_key"));
+    // An axis over one kernel's option applies to that kernel's cells only.
+    snprintf(body, sizeof body, "base: %s/tiny.yaml\nkernels: [softmax, skeinformer]\nseeds: [1]\n"
+             "grid: {model.attention.skeinformer.nb_features: [8, 16]}\n", g_root);
+    REQUIRE(lra_sweep_load(spec("kernel-axis", body), &sw) == LRA_OK);
+    REQUIRE(sw.n_cells == 3);
+    CHECK(!strcmp(sw.cells[0].name, "listops-softmax-s1"));
+    CHECK(!strcmp(sw.cells[1].name, "listops-skeinformer-nb_features=8-s1"));
+    CHECK(!strcmp(sw.cells[2].name, "listops-skeinformer-nb_features=16-s1"));
+    for (int i = 0; i < sw.cells[0].n_sets; i++) CHECK(!strstr(sw.cells[0].sets[i], "nb_features"));
+    lra_sweep_free(&sw);
     snprintf(body, sizeof body, "tasks: {listops: tiny.yaml}\n");  // relative to the spec's folder
     REQUIRE(lra_sweep_load(spec("plain", body), &sw) == LRA_OK);
     REQUIRE(sw.n_cells == 1);
@@ -155,6 +165,11 @@ static void test_spec_errors(void) {
     snprintf(b, sizeof b, "base: %s/tiny.yaml\ngrid: {model.dim: [16], model.dim: [24]}\n", g_root);
     expect_error("e-twice-grid", b, "key 'grid.model.dim' is given twice", NULL);
     expect_error("e-syntax", "base: [unclosed\n", "YAML syntax", NULL);
+    snprintf(b, sizeof b, "base: %s/tiny.yaml\ngrid: {a.a: [1,2,3,4,5,6,7,8,9,10], a.b: [1,2,3,4,5,6,7,8,9,10], "
+             "a.c: [1,2,3,4,5,6,7,8,9,10], a.d: [1,2,3,4,5,6,7,8,9,10], a.e: [1,2,3,4,5,6,7,8,9,10], "
+             "a.f: [1,2,3,4,5,6,7,8,9,10], a.g: [1,2,3,4,5,6,7,8,9,10], a.h: [1,2,3,4,5,6,7,8,9,10], "
+             "a.i: [1,2,3,4,5,6,7,8,9,10], a.j: [1,2,3,4,5,6,7,8,9,10], a.k: [1,2,3,4,5,6,7,8,9,10]}\n", g_root);
+    expect_error("e-huge", b, "more than 10000 cells", NULL);
 }
 
 // ---- running ----------------------------------------------------------------------------------
