@@ -181,6 +181,8 @@ install:
 	  'Name: lra' 'Description: Long Range Arena training: efficient-attention transformers in C' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}/lra $(PC_CFLAGS)' 'Libs: -L$${libdir} -llra $(PC_LIBS)' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lra.pc
+	install -d $(DESTDIR)$(PREFIX)/share/lra/reference
+	install -m 644 data/reference/results.tsv $(DESTDIR)$(PREFIX)/share/lra/reference/results.tsv
 	@echo "installed lra $(VERSION) ($(PORTABLE_ARCH)) under $(DESTDIR)$(PREFIX); pkg-config: PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig"
 
 clean:

@@ -223,3 +223,57 @@ done:
     free(p.source);
     return st;
 }
+
+// ---- which data set ---------------------------------------------------------------------------
+
+lra_status lra_data_mark_generated(const char *dir, const char *what) {
+    char *path = lra_path_join(dir, LRA_GENERATED_MARKER);
+    char line[600];
+    snprintf(line, sizeof line, "%s\n", what);
+    lra_status st = lra_atomic_write_file(path, line, strlen(line));
+    free(path);
+    return st;
+}
+
+// The first line of DIR/lra-generated.txt into out (1), or 0 when there is no marker.
+static int read_marker(const char *dir, char *out, size_t cap) {
+    char *path = lra_path_join(dir, LRA_GENERATED_MARKER);
+    char *text = NULL;
+    size_t n = 0;
+    int found = lra_path_is_file(path) && lra_file_read_all(path, &text, &n) == LRA_OK;
+    free(path);
+    if (!found) return 0;
+    size_t k = 0;
+    while (k < n && text[k] != '\n' && text[k] != '\r') k++;
+    snprintf(out, cap, "generated: %.*s", (int)(k < 400 ? k : 400), text);
+    free(text);
+    return 1;
+}
+
+lra_status lra_data_describe(const char *task, const lra_data_source *src, const char *path,
+                             const lra_load_options *opt, char *label, size_t cap) {
+    lra_load_options defaults;
+    lra_load_options_default(&defaults);
+    if (!opt) opt = &defaults;
+    label[0] = '\0';
+    lra_data_plan p;
+    lra_status st = make_plan(task, src, path, LRA_SPLIT_TRAIN, opt, &p);
+    if (st != LRA_OK) {
+        free(p.source);
+        return st;
+    }
+    // The source may be a file (retrieval, CIFAR-10 archive) or a folder; look beside it and one level up.
+    char *d = lra_path_is_dir(p.source) ? lra_xstrdup(p.source) : lra_path_dirname(p.source);
+    char *dir = realpath(d, NULL);
+    if (!dir) dir = lra_xstrdup(d);
+    free(d);
+    char *parent = lra_path_dirname(dir);
+    if (!read_marker(path, label, cap) && !read_marker(dir, label, cap) && !read_marker(parent, label, cap)) {
+        const char *what = src->dataset ? src->dataset(&p) : NULL;
+        if (what) snprintf(label, cap, "%s", what);
+    }
+    free(parent);
+    free(dir);
+    free(p.source);
+    return LRA_OK;
+}

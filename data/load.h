@@ -65,10 +65,13 @@ void lra_data_key_source(lra_data_key *k, const char *sub, int depth);
 // How a task's data is found and read.  plan is called once the path is known to exist; it sets
 // p->source and any p->param.  key adds every option that changes the reader's output, and the
 // source state, to the cache key.  read fills `out`.
+// dataset (optional) names what the plan found when it is not the task's own data set (image: IDX files,
+// e.g. Fashion-MNIST, instead of CIFAR-10); NULL or no function: the task's own.
 typedef struct {
     lra_status (*plan)(const char *path, lra_split split, const lra_load_options *opt, lra_data_plan *p);
     void (*key)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_data_key *k);
     lra_status (*read)(const lra_data_plan *p, lra_split split, const lra_load_options *opt, lra_dataset *out);
+    const char *(*dataset)(const lra_data_plan *p);
 } lra_data_source;
 
 // Finds `name` in dir, dir/sub, dir/lra_release/sub or dir/lra_release/lra_release/sub (the layouts
@@ -86,5 +89,19 @@ lra_status lra_data_load(const char *task, const lra_data_source *src, const cha
 // opt->cache_dir is NULL or the source cannot be found (message set).
 char *lra_data_cache_path(const char *task, const lra_data_source *src, const char *path, lra_split split,
                           const lra_load_options *opt);
+
+// ---- which data set ---------------------------------------------------------------------------
+
+// The marker file `lra data generate` leaves in its output folder (its first line says what made it),
+// so that runs on generated data are labelled as such in `lra table`.
+#define LRA_GENERATED_MARKER "lra-generated.txt"
+// Writes DIR/lra-generated.txt holding `what` (one line), atomically.
+lra_status lra_data_mark_generated(const char *dir, const char *what);
+
+// Says what data set `path` holds for this task, into label: "" when it is the task's own (the LRA
+// release, IMDb, CIFAR-10), else a short description ("generated: ...", "IDX images (MNIST-like), not
+// CIFAR-10").  A folder is generated when it, the plan's source or the source's parent holds the marker.
+lra_status lra_data_describe(const char *task, const lra_data_source *src, const char *path,
+                             const lra_load_options *opt, char *label, size_t cap);
 
 #endif

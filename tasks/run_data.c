@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "data/load.h"
+#include "tasks/data_fingerprint.h"
 #include "tasks/task.h"
 
 lra_status lra_run_check_data_path(const lra_run_settings *s) {
@@ -25,17 +26,35 @@ lra_status lra_run_check_data_path(const lra_run_settings *s) {
                      s->data_path, s->task->name);
 }
 
+// The loader's options for a split of the run.
+static void load_options(const lra_run_settings *s, lra_split split, lra_load_options *lo) {
+    lra_load_options_default(lo);
+    lo->cache_dir = s->cache_dir[0] ? s->cache_dir : NULL;
+    lo->image_pixel_offset = s->pixel_offset;
+    lo->max_len = s->max_length;
+    lo->pathfinder_resolution = s->pf_resolution;
+    lo->pathfinder_difficulty = s->pf_difficulty;
+    int64_t limit = split == LRA_SPLIT_TRAIN ? s->max_train : s->max_eval;
+    if (s->task->stops_early) lo->max_examples = limit;  // the reader stops there instead of reading it all
+}
+
+lra_status lra_run_record_data(const lra_run_settings *s, const char *run_dir, const lra_dataset *train,
+                               const lra_dataset *val, const lra_dataset *test) {
+    lra_data_fingerprint fp;
+    memset(&fp, 0, sizeof fp);
+    const lra_dataset *splits[3] = {train, val, test};
+    lra_data_fingerprint_compute(splits, &fp);
+    lra_load_options lo;
+    load_options(s, LRA_SPLIT_TRAIN, &lo);
+    LRA_TRY(lra_task_describe_data(s->task->name, s->data_path, &lo, fp.dataset, sizeof fp.dataset));
+    return lra_data_fingerprint_write(run_dir, s->task->name, &fp);
+}
+
 lra_status lra_run_load_split(const lra_run_settings *s, lra_split split, lra_dataset *out) {
     LRA_TRY(lra_run_check_data_path(s));
     lra_load_options lo;
-    lra_load_options_default(&lo);
-    lo.cache_dir = s->cache_dir[0] ? s->cache_dir : NULL;
-    lo.image_pixel_offset = s->pixel_offset;
-    lo.max_len = s->max_length;
-    lo.pathfinder_resolution = s->pf_resolution;
-    lo.pathfinder_difficulty = s->pf_difficulty;
+    load_options(s, split, &lo);
     int64_t limit = split == LRA_SPLIT_TRAIN ? s->max_train : s->max_eval;
-    if (s->task->stops_early) lo.max_examples = limit;  // the reader stops there instead of reading it all
     LRA_TRY(lra_task_load(s->task->name, s->data_path, split, &lo, out));
     if (limit > 0 && out->count > limit) out->count = limit;  // offsets beyond stay valid and unused
     if (out->count == 0)

@@ -70,3 +70,11 @@ char *lra_task_cache_path(const char *task, const char *path, lra_split split, c
     unknown(task);
     return NULL;
 }
+
+lra_status lra_task_describe_data(const char *task, const char *path, const lra_load_options *opt, char *label,
+                                  size_t cap) {
+    const lra_task_def *t = lra_task_find(task);
+    if (t) return lra_data_describe(t->name, &t->source, path, opt, label, cap);
+    label[0] = '\0';
+    return unknown(task);
+}

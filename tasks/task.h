@@ -53,5 +53,8 @@ const char *lra_task_names(char *buf, size_t cap, const char *sep, const char *l
 lra_status lra_task_load(const char *task, const char *path, lra_split split, const lra_load_options *opt,
                          lra_dataset *out);
 char *lra_task_cache_path(const char *task, const char *path, lra_split split, const lra_load_options *opt);
+// lra_data_describe (data/load.h) of the task named `task`: "" for the task's own data set, else a label.
+lra_status lra_task_describe_data(const char *task, const char *path, const lra_load_options *opt, char *label,
+                                  size_t cap);
 
 #endif

@@ -63,6 +63,11 @@ static lra_status read_split(const lra_data_plan *p, lra_split split, const lra_
     return st;
 }
 
+// IDX files are some MNIST-like set (MNIST, Fashion-MNIST), never the task's CIFAR-10.
+static const char *dataset_name(const lra_data_plan *p) {
+    return p->param[P_IDX] ? "IDX images (MNIST-like), not CIFAR-10" : NULL;
+}
+
 const lra_task_def lra_task_image = {
     .name = "image",
     .title = "Image",
@@ -72,5 +77,5 @@ const lra_task_def lra_task_image = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 1024,
     .stops_early = 0,
-    .source = {find_source, add_key, read_split},
+    .source = {find_source, add_key, read_split, dataset_name},
 };

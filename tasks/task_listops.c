@@ -38,5 +38,5 @@ const lra_task_def lra_task_listops = {
     .max_length = 2000,
     .stops_early = 0,
     .generate = "listops",
-    .source = {find_source, add_key, read_split},
+    .source = {find_source, add_key, read_split, NULL},
 };

@@ -63,7 +63,7 @@ const lra_task_def lra_task_pathfinder = {
     .max_length = 1024,
     .stops_early = 1,
     .generate = "pathfinder",
-    .source = {plan32, add_key, read_split},
+    .source = {plan32, add_key, read_split, NULL},
 };
 
 const lra_task_def lra_task_pathx = {
@@ -76,5 +76,5 @@ const lra_task_def lra_task_pathx = {
     .max_length = 16384,
     .stops_early = 1,
     .generate = "pathfinder --size 128",
-    .source = {plan128, add_key, read_split},
+    .source = {plan128, add_key, read_split, NULL},
 };

@@ -41,5 +41,5 @@ const lra_task_def lra_task_text = {
     .metric = LRA_TASK_METRIC_ACCURACY,
     .max_length = 4000,
     .stops_early = 0,
-    .source = {find_source, add_key, read_split},
+    .source = {find_source, add_key, read_split, NULL},
 };

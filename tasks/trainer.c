@@ -277,6 +277,8 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     lra_status st = lra_run_load_split(s, LRA_SPLIT_TRAIN, &t->train);
     if (!st) st = lra_run_load_split(s, LRA_SPLIT_VAL, &t->val);
     if (!st) st = lra_run_load_split(s, LRA_SPLIT_TEST, &t->test);
+    // What `lra table` compares: the data this run sees (RUN_DIR/data.json).
+    if (!st && t->is_root) st = lra_run_record_data(s, o->run_dir, &t->train, &t->val, &t->test);
     st = lra_dist_agree(st);
     lra_batcher *b = NULL;
     if (!st) st = lra_dist_agree(build_model(t));

@@ -133,8 +133,15 @@ static void test_table_columns_from_registry(void) {
         CHECK_OK(lra_path_mkdirs(path));
         snprintf(path, sizeof path, "%s/run-%s/eval.json", root, t->name);
         char json[256];
-        snprintf(json, sizeof json, "{\"task\": \"%s\", \"attention\": \"softmax\", \"test_accuracy\": 0.5}\n",
-                 t->name);
+        snprintf(json, sizeof json, "{\"task\": \"%s\", \"attention\": \"softmax\", \"seed\": 1, "
+                 "\"test_accuracy\": 0.5}\n", t->name);
+        CHECK_OK(lra_atomic_write_file(path, json, strlen(json)));
+        // What the table compares besides eval.json: the config and the data fingerprint.
+        snprintf(path, sizeof path, "%s/run-%s/config.yaml", root, t->name);
+        snprintf(json, sizeof json, "seed: 1\ntask: %s\n", t->name);
+        CHECK_OK(lra_atomic_write_file(path, json, strlen(json)));
+        snprintf(path, sizeof path, "%s/run-%s/data.json", root, t->name);
+        snprintf(json, sizeof json, "{\"fingerprint\": \"0123456789abcdef\", \"dataset\": \"\"}\n");
         CHECK_OK(lra_atomic_write_file(path, json, strlen(json)));
     }
     for (int csv = 0; csv < 2; csv++) {
@@ -146,21 +153,21 @@ static void test_table_columns_from_registry(void) {
         CHECK_OK(lra_file_read_all(path, &text, &len));
         REQUIRE(text);
         char want[1024] = "", row[1024] = "";
-        strcat(want, csv ? "attention" : "| Attention |");
-        strcat(row, csv ? "softmax" : "| softmax |");
+        strcat(want, csv ? "attention,variant,kind" : "| Attention |");
+        strcat(row, csv ? "softmax,,ours" : "| softmax |");
         for (int i = 0; i < lra_task_count(); i++) {
             const lra_task_def *t = lra_task_get(i);
             if (!t->title) continue;
             char cell[160];
             if (csv)
-                snprintf(cell, sizeof cell, ",%s_mean,%s_std,%s_runs", t->name, t->name, t->name);
+                snprintf(cell, sizeof cell, ",%s_mean,%s_std,%s_n", t->name, t->name, t->name);
             else
                 snprintf(cell, sizeof cell, " %s |", t->title);
             strcat(want, cell);
-            strcat(row, csv ? ",50.00,0.00,1" : " 50.00 |");
+            strcat(row, csv ? ",50.00,,1" : " 50.00 (n=1) |");
         }
-        strcat(want, csv ? ",average\n" : " Average |\n");
-        strcat(row, csv ? ",50.00\n" : " 50.00 |\n");
+        strcat(want, csv ? ",average,flags\n" : " Average |\n");
+        strcat(row, csv ? ",50.00,\n" : " 50.00 |\n");
         CHECK_MSG(strncmp(text, want, strlen(want)) == 0, "header:\n%s\nwant:\n%s", text, want);
         CHECK_MSG(strstr(text, row) != NULL, "row:\n%s\nwant:\n%s", text, row);
         if (!csv) {  // the separator has one cell per column

@@ -80,7 +80,9 @@ static int gen_listops(int argc, char **argv) {
         return 2;
     }
     double t0 = now_s();
-    if (lra_path_mkdirs(out) || lra_listops_generate(&o, out)) return lra_arg_fail("data generate listops");
+    if (lra_path_mkdirs(out) || lra_listops_generate(&o, out) ||
+        lra_data_mark_generated(out, "lra data generate listops"))
+        return lra_arg_fail("data generate listops");
     printf("listops: %lld / %lld / %lld rows written to %s/basic_{train,val,test}.tsv in %.2f s%s\n",
            (long long)o.n_train, (long long)o.n_val, (long long)o.n_test, out, now_s() - t0,
            o.compat_python ? " (Python-compatible random numbers)" : "");
@@ -134,7 +136,9 @@ static int gen_pathfinder(int argc, char **argv) {
     o.threads = (int)threads;
     lra_threads_set((int)threads);
     double t0 = now_s();
-    if (lra_path_mkdirs(out) || lra_pathfinder_generate(&o, out)) return lra_arg_fail("data generate pathfinder");
+    if (lra_path_mkdirs(out) || lra_pathfinder_generate(&o, out) ||
+        lra_data_mark_generated(out, "lra data generate pathfinder"))
+        return lra_arg_fail("data generate pathfinder");
     double dt = now_s() - t0;
     printf("pathfinder%lld (contour %lld): %lld images in %.2f s (%.0f images/s, %d threads) under %s/%s\n",
            (long long)size, (long long)contour, (long long)images, dt, images / dt, compat ? 1 : lra_threads_get(), out,

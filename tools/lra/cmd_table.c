@@ -1,198 +1,376 @@
-// `lra table RUN_DIR ... [--format markdown|csv]`: the papers' accuracy table from finished runs.
-// One row per attention kernel; one column per registered task that has a table title (tasks/task.h:
-// ListOps, Text, Retrieval, Image, Pathfinder), then Average.  A cell holds mean +- sample std (n-1)
-// of the test accuracy when several seeds share it, and "-" when no run has it.  The average is the
-// mean over the task means, shown only when every column is present.
-// A directory without eval.json is searched one level down (so `lra table runs/` works).
-#include <dirent.h>
+// `lra table RUN_DIR... [--format markdown|csv|latex] [--reference NAME]`: the accuracy table of finished
+// runs, built by tasks/results_table.h (which decides what may share a cell) and printed here.  With
+// --reference, the published rows of a paper (tasks/reference_results.h) follow each of our rows of the
+// same kernel, with the difference ours - published.
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
-#include "tasks/task.h"
+#include "tasks/reference_results.h"
+#include "tasks/results_table.h"
 #include "tools/lra/args.h"
 
-#define MAX_ROWS 64
-#define MAX_SEEDS 64
-#define MAX_COLS 16
+typedef enum { FMT_MARKDOWN, FMT_CSV, FMT_LATEX } table_format;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lra table RUN_DIR... [--format markdown|csv|latex] [--reference NAME] [--reference-file FILE]\n"
+            "       lra table --reference NAME     (the published table alone)\n\n"
+            "The accuracy table of finished runs (RUN_DIR/eval.json; a folder is searched two levels deep, so\n"
+            "a folder of sweeps works): one row per attention kernel, one column per task, then Average.  A cell\n"
+            "is mean ± std over seeds with the count n.  Runs share a cell only when they share the data\n"
+            "(RUN_DIR/data.json's fingerprint) and the config apart from the seed; otherwise each group gets its\n"
+            "own row, labelled with what differs.  A duplicate seed is counted once and flagged; a data set that\n"
+            "is not the task's own (generated, IDX images for Image) and runs without a fingerprint (\"unverified\n"
+            "data\") are labelled.\n\n"
+            "  --format F          markdown (default), csv or latex; the notes go after the table (csv: to stderr)\n"
+            "  --reference NAME    add a paper's published rows and the difference: lra, nystromformer,\n"
+            "                      skeinformer or s3attention (see data/reference/results.tsv for their protocols)\n"
+            "  --reference-file F  the published tables (default: data/reference/results.tsv beside the program)\n");
+}
+
+// data/reference/results.tsv of the source tree (build/lra -> ../data) or of an installation
+// (PREFIX/bin/lra -> PREFIX/share/lra/reference).
+static char *default_reference_path(void) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *dir = lra_path_dirname(exe);
+        const char *rel[2] = {"../data/reference/results.tsv", "../share/lra/reference/results.tsv"};
+        for (int i = 0; i < 2; i++) {
+            char *p = lra_path_join(dir, rel[i]);
+            if (lra_path_is_file(p)) {
+                free(dir);
+                return p;
+            }
+            free(p);
+        }
+        free(dir);
+    }
+    return lra_xstrdup("data/reference/results.tsv");
+}
+
+// ---- cell text --------------------------------------------------------------------------------
 
 typedef struct {
-    char attention[64];
-    double acc[MAX_COLS][MAX_SEEDS];
-    int n[MAX_COLS];
-} table_row;
+    table_format fmt;
+} printer;
 
-// The table's columns: the registered tasks with a title, in registry order.
-static const lra_task_def *g_cols[MAX_COLS];
-static int g_n_cols;
+static const char *pm(const printer *p) { return p->fmt == FMT_LATEX ? " $\\pm$ " : " ± "; }
 
-static void find_columns(void) {
-    g_n_cols = 0;
-    for (int i = 0; i < lra_task_count(); i++) {
-        const lra_task_def *t = lra_task_get(i);
-        if (!t->title) continue;
-        LRA_ASSERT_MSG(g_n_cols < MAX_COLS, "more than %d table columns", MAX_COLS);
-        g_cols[g_n_cols++] = t;
+static void latex_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (strchr("_%&#$", *s)) fputc('\\', f);
+        fputc(*s, f);
     }
 }
 
-// Value of "key" in a flat JSON object: a string copied into out, or a number's text.
-static int json_get(const char *json, const char *key, char *out, size_t cap) {
-    char pat[80];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return 0;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n') p++;
-    size_t k = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"' && k + 1 < cap; p++) out[k++] = *p;
+// Text of a markdown/LaTeX cell (CSV writes numbers in separate columns).
+static void our_cell(const printer *p, const lra_table_cell *c, char *buf, size_t cap) {
+    if (!c->n) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    if (c->n == 1) snprintf(buf, cap, "%.2f (n=1)", c->mean);
+    else snprintf(buf, cap, "%.2f%s%.2f (n=%d)", c->mean, pm(p), c->std, c->n);
+    if (c->duplicate_seeds) strncat(buf, " dup-seed", cap - strlen(buf) - 1);
+}
+
+static void ref_cell(const printer *p, double v, double sd, char *buf, size_t cap) {
+    if (isnan(v)) snprintf(buf, cap, "-");
+    else if (isnan(sd)) snprintf(buf, cap, "%.2f", v);
+    else snprintf(buf, cap, "%.2f%s%.2f", v, pm(p), sd);
+}
+
+// ---- rows -------------------------------------------------------------------------------------
+
+static void row_begin(const printer *p, const char *label) {
+    if (p->fmt == FMT_MARKDOWN) {
+        printf("| %s |", label);
+    } else if (p->fmt == FMT_LATEX) {
+        latex_escaped(stdout, label);
+    }
+}
+
+static void row_cell(const printer *p, const char *text) {
+    if (p->fmt == FMT_MARKDOWN) printf(" %s |", text);
+    else if (p->fmt == FMT_LATEX) printf(" & %s", text);
+}
+
+static void row_end(const printer *p) {
+    if (p->fmt == FMT_MARKDOWN) printf("\n");
+    else if (p->fmt == FMT_LATEX) printf(" \\\\\n");
+}
+
+static void header(const printer *p, const lra_task_def *const *cols, int n_cols, const char *first) {
+    if (p->fmt == FMT_CSV) {
+        printf("attention,variant,kind");
+        for (int c = 0; c < n_cols; c++) printf(",%s_mean,%s_std,%s_n", cols[c]->name, cols[c]->name, cols[c]->name);
+        printf(",average,flags\n");
+        return;
+    }
+    if (p->fmt == FMT_LATEX) {
+        printf("\\begin{tabular}{l");
+        for (int c = 0; c <= n_cols; c++) printf("r");
+        printf("}\n\\hline\n%s", first);
+        for (int c = 0; c < n_cols; c++) printf(" & %s", cols[c]->title);
+        printf(" & Average \\\\\n\\hline\n");
+        return;
+    }
+    printf("| %s |", first);
+    for (int c = 0; c < n_cols; c++) printf(" %s |", cols[c]->title);
+    printf(" Average |\n|---|");
+    for (int c = 0; c <= n_cols; c++) printf("---|");
+    printf("\n");
+}
+
+static void csv_field(const char *s) {
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void csv_num(double v, const char *fmt) {
+    putchar(',');
+    if (!isnan(v)) printf(fmt, v);
+}
+
+static void print_our_row(const printer *p, const lra_results_table *t, int r) {
+    const lra_table_row *row = &t->rows[r];
+    double avg;
+    const int full = lra_results_row_average(t, r, &avg);
+    if (p->fmt == FMT_CSV) {
+        csv_field(row->kernel);
+        putchar(',');
+        csv_field(row->label);
+        printf(",ours");
+        int dups = 0;
+        for (int c = 0; c < t->n_cols; c++) {
+            const lra_table_cell *cell = lra_results_cell(t, r, c);
+            csv_num(cell->n ? cell->mean : NAN, "%.2f");
+            csv_num(cell->n ? cell->std : NAN, "%.2f");
+            printf(",%d", cell->n);
+            dups += cell->duplicate_seeds;
+        }
+        csv_num(full ? avg : NAN, "%.2f");
+        printf(",%s\n", dups ? "duplicate-seed" : "");
+        return;
+    }
+    char label[700], buf[128];
+    lra_results_row_name(t, r, label, sizeof label);
+    row_begin(p, label);
+    for (int c = 0; c < t->n_cols; c++) {
+        our_cell(p, lra_results_cell(t, r, c), buf, sizeof buf);
+        row_cell(p, buf);
+    }
+    if (full) snprintf(buf, sizeof buf, "%.2f", avg);
+    else snprintf(buf, sizeof buf, "-");
+    row_cell(p, buf);
+    row_end(p);
+}
+
+// A published row, and (when `ours` >= 0) the difference ours - published.
+static void print_ref_rows(const printer *p, const lra_results_table *t, int ours, const lra_reference *ref,
+                           const lra_ref_row *rr) {
+    const lra_ref_source *src = &ref->sources[rr->source];
+    const lra_task_def *const *cols = t->cols;
+    double sd, avg = lra_reference_value(ref, rr, "average", &sd), avg_sd = sd;
+    char label[512], buf[128];
+    if (ours >= 0) snprintf(label, sizeof label, "  published, %s: %s", src->name, rr->model);
+    else if (rr->kernel[0]) snprintf(label, sizeof label, "%s: %s (%s)", src->name, rr->model, rr->kernel);
+    else snprintf(label, sizeof label, "%s: %s", src->name, rr->model);
+    if (p->fmt == FMT_CSV) {
+        csv_field(rr->kernel[0] ? rr->kernel : "-");
+        putchar(',');
+        csv_field(label + (ours >= 0 ? 2 : 0));
+        printf(",published");
+        for (int c = 0; c < t->n_cols; c++) {
+            double v = lra_reference_value(ref, rr, cols[c]->name, &sd);
+            csv_num(v, "%.2f");
+            csv_num(sd, "%.2f");
+            printf(",");
+        }
+        csv_num(avg, "%.2f");
+        printf(",\n");
     } else {
-        for (; *p && *p != ',' && *p != '}' && *p != '\n' && k + 1 < cap; p++) out[k++] = *p;
+        row_begin(p, label);
+        for (int c = 0; c < t->n_cols; c++) {
+            double v = lra_reference_value(ref, rr, cols[c]->name, &sd);
+            ref_cell(p, v, sd, buf, sizeof buf);
+            row_cell(p, buf);
+        }
+        ref_cell(p, avg, avg_sd, buf, sizeof buf);
+        row_cell(p, buf);
+        row_end(p);
     }
-    out[k] = '\0';
-    return 1;
+    if (ours < 0) return;
+    // The difference, where both have a number.
+    double ours_avg;
+    const int full = lra_results_row_average(t, ours, &ours_avg);
+    snprintf(label, sizeof label, "  difference (ours - %s: %s)", src->name, rr->model);
+    if (p->fmt == FMT_CSV) {
+        csv_field(rr->kernel);
+        putchar(',');
+        csv_field(label + 2);
+        printf(",difference");
+    } else {
+        row_begin(p, label);
+    }
+    for (int c = 0; c < t->n_cols; c++) {
+        const lra_table_cell *cell = lra_results_cell(t, ours, c);
+        double v = lra_reference_value(ref, rr, cols[c]->name, NULL);
+        double d = cell->n && !isnan(v) ? cell->mean - v : NAN;
+        if (p->fmt == FMT_CSV) {
+            csv_num(d, "%+.2f");
+            printf(",,");
+        } else {
+            if (isnan(d)) snprintf(buf, sizeof buf, "-");
+            else snprintf(buf, sizeof buf, "%+.2f", d);
+            row_cell(p, buf);
+        }
+    }
+    double d = full && !isnan(avg) ? ours_avg - avg : NAN;
+    if (p->fmt == FMT_CSV) {
+        csv_num(d, "%+.2f");
+        printf(",\n");
+    } else {
+        if (isnan(d)) snprintf(buf, sizeof buf, "-");
+        else snprintf(buf, sizeof buf, "%+.2f", d);
+        row_cell(p, buf);
+        row_end(p);
+    }
 }
 
-static int add_run(table_row *rows, int *n_rows, const char *dir) {
-    char *path = lra_path_join(dir, "eval.json");
-    char *text = NULL;
-    size_t len;
-    lra_status s = lra_file_read_all(path, &text, &len);
-    free(path);
-    if (s) return 0;
-    char task[64], att[64], acc[64];
-    int ok = json_get(text, "task", task, sizeof task) && json_get(text, "attention", att, sizeof att) &&
-             json_get(text, "test_accuracy", acc, sizeof acc);
-    free(text);
-    if (!ok) {
-        fprintf(stderr, "lra table: %s/eval.json lacks task, attention or test_accuracy; skipped\n", dir);
-        return 1;
+static void print_notes(const printer *p, char *const *notes, int n) {
+    if (!n) return;
+    if (p->fmt == FMT_CSV) {
+        for (int i = 0; i < n; i++) fprintf(stderr, "lra table: note: %s\n", notes[i]);
+        return;
     }
-    int col = -1;
-    for (int i = 0; i < g_n_cols; i++)
-        if (!strcmp(task, g_cols[i]->name)) col = i;
-    if (col < 0) return 1;  // tasks without a title (pathx) and unknown ones are not in the table
-    int r = 0;
-    while (r < *n_rows && strcmp(rows[r].attention, att)) r++;
-    if (r == *n_rows) {
-        if (*n_rows == MAX_ROWS) return 1;
-        memset(&rows[r], 0, sizeof rows[r]);
-        snprintf(rows[r].attention, sizeof rows[r].attention, "%s", att);
-        (*n_rows)++;
+    printf("\n");
+    if (p->fmt == FMT_LATEX) printf("\\noindent Notes:\n\\begin{itemize}\n");
+    else printf("Notes:\n");
+    for (int i = 0; i < n; i++) {
+        if (p->fmt == FMT_LATEX) {
+            printf("\\item ");
+            latex_escaped(stdout, notes[i]);
+            printf("\n");
+        } else {
+            printf("- %s\n", notes[i]);
+        }
     }
-    if (rows[r].n[col] < MAX_SEEDS) rows[r].acc[col][rows[r].n[col]++] = 100.0 * atof(acc);
-    return 1;
+    if (p->fmt == FMT_LATEX) printf("\\end{itemize}\n");
 }
 
-static void stats(const double *v, int n, double *mean, double *sd) {
-    double s = 0, q = 0;
-    for (int i = 0; i < n; i++) s += v[i];
-    *mean = n ? s / n : NAN;
-    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
-    *sd = n > 1 ? sqrt(q / (n - 1)) : NAN;
+static void table_end(const printer *p) {
+    if (p->fmt == FMT_LATEX) printf("\\hline\n\\end{tabular}\n");
 }
 
 int lra_cmd_table(int argc, char **argv) {
-    const char *format = "markdown", *v;
-    static table_row rows[MAX_ROWS];
-    int n_rows = 0, n_dirs = 0;
-    find_columns();
+    const char *v, *ref_name = NULL, *ref_file = NULL;
+    printer p = {FMT_MARKDOWN};
+    const char **dirs = lra_xcalloc((size_t)argc + 1, sizeof *dirs);
+    int n_dirs = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
         int m;
         if (lra_arg_flag(argv[i], "--help") || lra_arg_flag(argv[i], "-h")) {
-            printf("usage: lra table RUN_DIR ... [--format markdown|csv]\n\nBuilds the accuracy table of finished runs "
-                   "(their eval.json): one row per attention kernel,\ncolumns");
-            for (int c = 0; c < g_n_cols; c++) printf(" %s,", g_cols[c]->title);
-            printf(" Average; mean +- std over seeds.\n");
+            usage(stdout);
+            free(dirs);
             return 0;
         } else if ((m = lra_arg_value(argc, argv, &i, "--format", &v))) {
-            if (m < 0) return 2;
-            if (strcmp(v, "markdown") && strcmp(v, "csv")) {
-                fprintf(stderr, "lra table: --format: expected markdown or csv, got \"%s\"\n", v);
-                return 2;
+            if (m < 0) goto bad;
+            if (!strcmp(v, "markdown")) p.fmt = FMT_MARKDOWN;
+            else if (!strcmp(v, "csv")) p.fmt = FMT_CSV;
+            else if (!strcmp(v, "latex")) p.fmt = FMT_LATEX;
+            else {
+                fprintf(stderr, "lra table: --format: expected markdown, csv or latex, got \"%s\"\n", v);
+                goto bad;
             }
-            format = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--reference", &v))) {
+            if (m < 0) goto bad;
+            ref_name = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--reference-file", &v))) {
+            if (m < 0) goto bad;
+            ref_file = v;
         } else if (argv[i][0] == '-') {
+            free(dirs);
             return lra_arg_unknown("table", argv[i]);
         } else {
-            n_dirs++;
-            if (add_run(rows, &n_rows, argv[i])) continue;
-            DIR *d = opendir(argv[i]);
-            int found = 0;
-            if (d) {
-                struct dirent *e;
-                char **names = NULL;
-                int nn = 0;
-                while ((e = readdir(d))) {
-                    if (e->d_name[0] == '.') continue;
-                    names = lra_xrealloc(names, sizeof *names * (size_t)(nn + 1));
-                    names[nn++] = lra_path_join(argv[i], e->d_name);
-                }
-                closedir(d);
-                for (int a = 1; a < nn; a++)  // sorted, so the row order does not depend on the file system
-                    for (int b = a; b > 0 && strcmp(names[b], names[b - 1]) < 0; b--) {
-                        char *t = names[b];
-                        names[b] = names[b - 1];
-                        names[b - 1] = t;
-                    }
-                for (int k = 0; k < nn; k++) {
-                    found |= add_run(rows, &n_rows, names[k]);
-                    free(names[k]);
-                }
-                free(names);
-            }
-            if (!found) fprintf(stderr, "lra table: %s: no eval.json (not a finished run); skipped\n", argv[i]);
+            dirs[n_dirs++] = argv[i];
         }
     }
-    if (n_dirs == 0) {
-        fprintf(stderr, "usage: lra table RUN_DIR ... [--format markdown|csv]\n");
-        return 2;
+    if (n_dirs == 0 && !ref_name) {
+        usage(stderr);
+        goto bad;
     }
-    if (n_rows == 0) {
-        fprintf(stderr, "lra table: no finished runs found\n");
-        return 1;
-    }
-    const int csv = !strcmp(format, "csv");
-    if (csv) {
-        printf("attention");
-        for (int c = 0; c < g_n_cols; c++) {
-            const char *t = g_cols[c]->name;
-            printf(",%s_mean,%s_std,%s_runs", t, t, t);
+    lra_reference ref;
+    memset(&ref, 0, sizeof ref);
+    int src = -1;
+    if (ref_name) {
+        char *path = ref_file ? lra_xstrdup(ref_file) : default_reference_path();
+        lra_status st = lra_reference_load(path, &ref);
+        free(path);
+        if (st || (src = lra_reference_find(&ref, ref_name)) < 0) {
+            lra_reference_free(&ref);
+            free(dirs);
+            return lra_arg_fail("table");
         }
-        printf(",average\n");
+    }
+    lra_results_table t;
+    memset(&t, 0, sizeof t);
+    if (n_dirs) {
+        if (lra_results_table_build(dirs, n_dirs, &t)) {
+            lra_reference_free(&ref);
+            free(dirs);
+            return lra_arg_fail("table");
+        }
+    } else {  // the published table alone: its rows in our columns
+        t.cols = lra_xcalloc((size_t)lra_task_count(), sizeof *t.cols);
+        for (int i = 0; i < lra_task_count(); i++)
+            if (lra_task_get(i)->title) t.cols[t.n_cols++] = lra_task_get(i);
+    }
+    header(&p, t.cols, t.n_cols, n_dirs ? "Attention" : "Model");
+    if (n_dirs) {
+        for (int r = 0; r < t.n_rows; r++) {
+            print_our_row(&p, &t, r);
+            for (int k = 0; src >= 0 && k < ref.n_rows; k++)
+                if (ref.rows[k].source == src && !strcmp(ref.rows[k].kernel, t.rows[r].kernel))
+                    print_ref_rows(&p, &t, r, &ref, &ref.rows[k]);
+        }
     } else {
-        printf("| Attention |");
-        for (int c = 0; c < g_n_cols; c++) printf(" %s |", g_cols[c]->title);
-        printf(" Average |\n|---|");
-        for (int c = 0; c < g_n_cols; c++) printf("---|");
-        printf("---|\n");
+        for (int k = 0; k < ref.n_rows; k++)
+            if (ref.rows[k].source == src) print_ref_rows(&p, &t, -1, &ref, &ref.rows[k]);
     }
-    for (int r = 0; r < n_rows; r++) {
-        double sum = 0;
-        int full = 1;
-        printf(csv ? "%s" : "| %s |", rows[r].attention);
-        for (int c = 0; c < g_n_cols; c++) {
-            double mean, sd;
-            stats(rows[r].acc[c], rows[r].n[c], &mean, &sd);
-            if (!rows[r].n[c]) full = 0;
-            else sum += mean;
-            if (csv) {
-                if (rows[r].n[c]) printf(",%.2f,%s%.2f,%d", mean, "", isnan(sd) ? 0.0 : sd, rows[r].n[c]);
-                else printf(",,,0");
-            } else if (!rows[r].n[c]) {
-                printf(" - |");
-            } else if (rows[r].n[c] == 1) {
-                printf(" %.2f |", mean);
-            } else {
-                printf(" %.2f ± %.2f (%d) |", mean, sd, rows[r].n[c]);
-            }
-        }
-        if (csv) printf(full ? ",%.2f\n" : ",\n", sum / g_n_cols);
-        else if (full) printf(" %.2f |\n", sum / g_n_cols);
-        else printf(" - |\n");
+    table_end(&p);
+    char **notes = t.notes;
+    int n_notes = t.n_notes;
+    if (src >= 0) {  // the protocol behind the published numbers, as the last note
+        char buf[1600];
+        snprintf(buf, sizeof buf, "published rows (%s): %s. Protocol: %s", ref.sources[src].name,
+                 ref.sources[src].title, ref.sources[src].protocol);
+        notes = lra_xrealloc(notes, sizeof *notes * (size_t)(n_notes + 1));
+        notes[n_notes++] = lra_xstrdup(buf);
+        t.notes = notes;
+        t.n_notes = n_notes;
     }
-    return 0;
+    print_notes(&p, notes, n_notes);
+    lra_results_table_free(&t);
+    lra_reference_free(&ref);
+    free(dirs);
+    return rc;
+bad:
+    free(dirs);
+    return 2;
 }
