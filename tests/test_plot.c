@@ -13,6 +13,7 @@
 #include "data/png.h"
 #include "data/png_write.h"
 #include "tasks/metrics_read.h"
+#include "tasks/task.h"
 #include "tests/harness.h"
 #include "tools/plot/plot.h"
 
@@ -528,6 +529,52 @@ static void test_bar_heights_match_values(void) {
     CHECK(strstr(lra_error_message(), "series label 1"));
 }
 
+// The bar chart of a results table: a cluster per task column, a bar per row named as `lra table` prints
+// it, the cells' means (percent) as bar heights; a row without a run in a column draws no bar there.
+static void test_results_table_chart(void) {
+    const lra_task_def *cols[2] = {lra_task_find("listops"), lra_task_find("pathfinder")};
+    REQUIRE(cols[0] && cols[1]);
+    lra_table_row rows[2] = {{"softmax", ""}, {"skeinformer", "train.steps=200"}};
+    lra_table_cell cells[4] = {{3, 36.5, 0.4, 0}, {1, 71.0, NAN, 0}, {2, 35.0, 1.0, 0}, {0, NAN, NAN, 0}};
+    lra_results_table t = {.n_rows = 2, .n_cols = 2, .rows = rows, .cols = cols, .cells = cells};
+    char stem[400], path[500];
+    snprintf(stem, sizeof stem, "%s/results", root());
+    CHECK_OK(lra_plot_results_table(&t, stem, "sweep"));
+    // The same chart as a scene, to know where the bars are.
+    double mean[4], std[4];
+    lra_results_series(&t, mean, std);
+    CHECK(mean[0] == 36.5 && mean[1] == 35.0 && mean[2] == 71.0 && isnan(mean[3]));
+    const char *groups[2] = {cols[0]->title, cols[1]->title}, *series[2] = {"softmax", "skeinformer [train.steps=200]"};
+    lra_scene sc;
+    lra_bar_layout lay;
+    CHECK_OK(lra_plot_bar_chart_scene("sweep", "test accuracy (%)", 2, groups, 2, series, mean, std, &sc, &lay));
+    snprintf(path, sizeof path, "%s.png", stem);
+    uint8_t *gray = NULL;
+    int w = 0, h = 0;
+    CHECK_OK(lra_png_read_gray8(path, &gray, &w, &h));
+    CHECK(w == sc.width && h == sc.height);
+    if (gray && w == sc.width && h == sc.height)
+        for (int i = 0; i < 4; i++) {
+            const lra_rgb c = lra_plot_color(i % 2);
+            const int x = (int)floor(lay.bar_x[i] - lay.bar_w / 3);
+            const int y = (int)floor(map_y(&lay.axes, isnan(mean[i]) ? 1.0 : mean[i] / 2));
+            const int want = lra_image_rgb_to_gray(c.r, c.g, c.b);
+            if (isnan(mean[i]))
+                CHECK_MSG(gray[(size_t)y * (size_t)w + (size_t)x] != want, "missing bar %d drawn", i);
+            else
+                CHECK_EQ_INT(gray[(size_t)y * (size_t)w + (size_t)x], want);
+        }
+    free(gray);
+    free(lay.bar_x);
+    lra_scene_free(&sc);
+    snprintf(path, sizeof path, "%s.svg", stem);
+    char *svg = NULL;
+    size_t len;
+    CHECK_OK(lra_file_read_all(path, &svg, &len));
+    CHECK(svg && strstr(svg, ">skeinformer [train.steps=200]</text>") && strstr(svg, ">Pathfinder</text>"));
+    free(svg);
+}
+
 // ---- the command ---------------------------------------------------------------------------------
 
 static void test_cli_plot(void) {
@@ -619,6 +666,7 @@ static const lra_test_case TESTS[] = {
     {"output_is_deterministic", test_output_is_deterministic},
     {"extreme_values", test_extreme_values},
     {"bar_heights_match_values", test_bar_heights_match_values},
+    {"results_table_chart", test_results_table_chart},
     {"cli_plot", test_cli_plot},
     {"cleanup", test_cleanup},
 };

@@ -230,6 +230,8 @@ static void test_uninterrupted_and_dry_run(void) {
     snprintf(log, sizeof log, "%s/straight.log", g_root);
     CHECK_EQ_INT(run_cmd("%s/lra sweep '%s' 2> '%s'", s, log), 0);
     for (int i = 0; i < 4; i++) CHECK_MSG(file_in("straight", CELLS[i], "eval.json"), "%s unfinished", CELLS[i]);
+    // The finished sweep draws its table: OUT/results.svg and .png (the chart itself: test_plot).
+    CHECK(file_in("straight", ".", "results.svg") && file_in("straight", ".", "results.png"));
     char *err = read_file(log);
     CHECK_MSG(err && strstr(err, "4/4 done, 0 running, 0 left") && strstr(err, "2 running") && strstr(err, "ETA"),
               "%s", err ? err : "");

@@ -24,6 +24,7 @@
 #include "core/threads.h"
 #include "tasks/sweep.h"
 #include "tools/lra/args.h"
+#include "tools/plot/plot.h"
 
 #define LOCK_NAME ".sweep.lock"
 #define LOG_NAME "train.log"
@@ -271,6 +272,20 @@ static void progress(const lra_sweep *sw, const cell_run *cr, int parallel, doub
     fprintf(stderr, "; %s\n", eta);
 }
 
+// The finished sweep's table as a bar chart, OUT/results.{svg,png} (a failure is reported, not fatal).
+static void write_chart(const lra_sweep *sw) {
+    const char *paths[1] = {sw->out};
+    lra_results_table t;
+    memset(&t, 0, sizeof t);
+    char stem[PATH_MAX];
+    snprintf(stem, sizeof stem, "%s/results", sw->out);
+    if (lra_results_table_build(paths, 1, &t) || lra_plot_results_table(&t, stem, sw->name))
+        fprintf(stderr, "lra sweep %s: no chart: %s\n", sw->name, lra_error_message());
+    else
+        fprintf(stderr, "lra sweep %s: chart %s.svg, %s.png\n", sw->name, stem, stem);
+    lra_results_table_free(&t);
+}
+
 static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int threads) {
     cell_run *cr = lra_xcalloc((size_t)sw->n_cells, sizeof *cr);
     int rc = 0;
@@ -400,6 +415,7 @@ static int run_sweep(const lra_sweep *sw, const char *exe, int parallel, int thr
         rc = 3;
     } else {
         fprintf(stderr, "lra sweep %s: all %d cells finished; table: lra table %s\n", sw->name, sw->n_cells, sw->out);
+        write_chart(sw);
     }
     free(cr);
     return rc;

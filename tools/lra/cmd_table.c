@@ -13,12 +13,14 @@
 #include "tasks/reference_results.h"
 #include "tasks/results_table.h"
 #include "tools/lra/args.h"
+#include "tools/plot/plot.h"
 
 typedef enum { FMT_MARKDOWN, FMT_CSV, FMT_LATEX } table_format;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lra table RUN_DIR... [--format markdown|csv|latex] [--reference NAME] [--reference-file FILE]\n"
+            "                            [--plot STEM]\n"
             "       lra table --reference NAME     (the published table alone)\n\n"
             "The accuracy table of finished runs (RUN_DIR/eval.json; a folder is searched two levels deep, so\n"
             "a folder of sweeps works): one row per attention kernel, one column per task, then Average.  A cell\n"
@@ -30,7 +32,9 @@ static void usage(FILE *f) {
             "  --format F          markdown (default), csv or latex; the notes go after the table (csv: to stderr)\n"
             "  --reference NAME    add a paper's published rows and the difference: lra, nystromformer,\n"
             "                      skeinformer or s3attention (see data/reference/results.tsv for their protocols)\n"
-            "  --reference-file F  the published tables (default: data/reference/results.tsv beside the program)\n");
+            "  --reference-file F  the published tables (default: data/reference/results.tsv beside the program)\n"
+            "  --plot STEM         also draw the table as a bar chart (a cluster per task, a bar per row, +-std):\n"
+            "                      STEM.svg and STEM.png\n");
 }
 
 // data/reference/results.tsv of the source tree (build/lra -> ../data) or of an installation
@@ -279,7 +283,7 @@ static void table_end(const printer *p) {
 }
 
 int lra_cmd_table(int argc, char **argv) {
-    const char *v, *ref_name = NULL, *ref_file = NULL;
+    const char *v, *ref_name = NULL, *ref_file = NULL, *plot_stem = NULL;
     printer p = {FMT_MARKDOWN};
     const char **dirs = lra_xcalloc((size_t)argc + 1, sizeof *dirs);
     int n_dirs = 0, rc = 0;
@@ -304,6 +308,9 @@ int lra_cmd_table(int argc, char **argv) {
         } else if ((m = lra_arg_value(argc, argv, &i, "--reference-file", &v))) {
             if (m < 0) goto bad;
             ref_file = v;
+        } else if ((m = lra_arg_value(argc, argv, &i, "--plot", &v))) {
+            if (m < 0) goto bad;
+            plot_stem = v;
         } else if (argv[i][0] == '-') {
             free(dirs);
             return lra_arg_unknown("table", argv[i]);
@@ -313,6 +320,10 @@ int lra_cmd_table(int argc, char **argv) {
     }
     if (n_dirs == 0 && !ref_name) {
         usage(stderr);
+        goto bad;
+    }
+    if (plot_stem && n_dirs == 0) {
+        fprintf(stderr, "lra table: --plot draws our runs: give RUN_DIR arguments\n");
         goto bad;
     }
     lra_reference ref;
@@ -366,6 +377,13 @@ int lra_cmd_table(int argc, char **argv) {
         t.n_notes = n_notes;
     }
     print_notes(&p, notes, n_notes);
+    if (plot_stem) {
+        if (lra_plot_results_table(&t, plot_stem, "test accuracy by task")) {
+            rc = lra_arg_fail("table");
+        } else {
+            fprintf(stderr, "lra table: wrote %s.svg and %s.png\n", plot_stem, plot_stem);
+        }
+    }
     lra_results_table_free(&t);
     lra_reference_free(&ref);
     free(dirs);

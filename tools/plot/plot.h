@@ -5,6 +5,7 @@
 #define LRA_TOOLS_PLOT_PLOT_H
 
 #include "tasks/metrics_read.h"
+#include "tasks/results_table.h"
 #include "tools/plot/axes.h"
 #include "tools/plot/scene.h"
 
@@ -74,5 +75,10 @@ lra_status lra_plot_bar_chart_scene(const char *title, const char *y_label, int 
 lra_status lra_plot_bar_chart(const char *stem, const char *title, const char *y_label, int n_groups,
                               const char *const *group_labels, int n_series, const char *const *series_labels,
                               const double *mean, const double *err);
+
+// The bar chart of `lra table` (tasks/results_table.h): a cluster per task column, a bar per row (its
+// printed name), mean test accuracy with +-std error bars; written to stem.svg and stem.png.  Used by
+// `lra table --plot` and by `lra sweep` when its cells have finished.
+lra_status lra_plot_results_table(const lra_results_table *t, const char *stem, const char *title);
 
 #endif
