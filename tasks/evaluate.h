@@ -17,6 +17,11 @@ typedef struct {
     uint64_t seed;           // keys of sampling kernels (they still sample in eval mode)
     uint64_t eval_index;     // distinguishes evaluations (part of the key)
     int64_t shard_rank, num_shards;  // data-parallel evaluation: this rank's rows (1 shard = all)
+    // Asked before each batch (NULL: never); nonzero stops the evaluation with LRA_ERR_INTERRUPTED and a
+    // partial result (a stop signal during a dev evaluation).  Under MPI it must answer the same on
+    // every rank.
+    int (*cancel)(void *user);
+    void *cancel_user;
 } lra_eval_options;
 
 typedef struct {
