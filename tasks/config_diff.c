@@ -84,7 +84,7 @@ static void flatten(const char *yaml, kv_list *out) {
                 if (vlen == 0 || v[0] == '#') {
                     depth_open = depth + 1;  // a section: its keys follow, one level deeper
                 } else {
-                    char key[MAX_DEPTH * 128];
+                    char key[MAX_DEPTH * 130];
                     size_t k = 0;
                     for (int d = 0; d <= depth; d++)
                         k += (size_t)snprintf(key + k, sizeof key - k, "%s%s", d ? "." : "", path[d]);
