@@ -1,7 +1,7 @@
 // The run directory of `lra train` (one home for its layout):
 //   config.yaml     the resolved config         metrics.jsonl  one JSON object per line (tasks/metrics.h)
 //   ckpt-<step>.lra the last K checkpoints      best.lra       the best-dev checkpoint
-//   eval.json       the final evaluation
+//   eval.json       the final evaluation        jobs.jsonl     one line per invocation start/end (run_jobs.h)
 #ifndef LRA_TASKS_RUN_DIR_H
 #define LRA_TASKS_RUN_DIR_H
 

@@ -226,6 +226,14 @@ static int deadline_reached(const lra_trainer *t, const durations *d) {
     return stop;
 }
 
+// train.checkpoint_minutes: whether that much time passed since the last checkpoint (rank 0's clock
+// decides, so that every rank enters the save together).
+static int checkpoint_time_due(const lra_trainer *t, double last_save) {
+    int due = t->s->checkpoint_minutes > 0 && now_s() - last_save >= 60 * t->s->checkpoint_minutes;
+    if (t->o->world > 1) lra_dist_bcast_bytes(&due, sizeof due, 0);
+    return due;
+}
+
 // How an interrupted run is described: "terminated (SIGTERM)", "stopped (--stop-at)", ...
 static const char *stop_words(lra_stop_reason r, int sig) {
     if (r == LRA_STOP_AT) return "stopped (--stop-at)";
@@ -316,7 +324,7 @@ static lra_status train_loop(lra_trainer *t, lra_batcher *b, lra_train_summary *
         sig = lra_trainer_stop_signal(t);
         if (stop || step == s->steps) t->st.finished = 1;
         const int time_up = !t->st.finished && !sig && !stop_at && deadline_reached(t, &d);
-        const int minutes_due = s->checkpoint_minutes > 0 && now_s() - last_save >= 60 * s->checkpoint_minutes;
+        const int minutes_due = checkpoint_time_due(t, last_save);
         if (eval_now || step % s->checkpoint_every == 0 || minutes_due || stop_at || sig || time_up ||
             t->st.finished) {
             const double c0 = now_s();

@@ -229,6 +229,34 @@ static void test_larger_steps_extend_finished_run(void) {
     free(y16b);
 }
 
+// train.checkpoint_minutes writes checkpoints by elapsed time when no step count asks for one (here
+// 6 ms: about one per step), and they change nothing in the result.
+static void test_checkpoint_minutes(void) {
+    lra_run_settings s;
+    char *yaml = NULL;
+    REQUIRE(settings_from("  steps: 12\n  eval_every: 4\n  checkpoint_every: 1000\n  checkpoint_minutes: 0.0001\n"
+                          "  keep_checkpoints: 1000\n",
+                          NULL, 0, &s, &yaml) == LRA_OK);
+    char *a = sub("auto-straight"), *b = sub("minutes");
+    lra_train_summary sum;
+    CHECK_OK(run(b, &s, yaml, LRA_RESUME_NEVER, 0, &sum));
+    int n = 0;
+    for (int step = 1; step <= 12; step++) {
+        char *p = ckpt(b, step);
+        n += lra_file_exists(p);
+        free(p);
+    }
+    // Steps 4, 8 and 12 (evaluations) always; by time at least one more on any machine.
+    CHECK_MSG(n > 3, "%d step checkpoints", n);
+    char *ca = ckpt(a, 12), *cb = ckpt(b, 12);
+    CHECK(same_weights(ca, cb, &s));
+    free(ca);
+    free(cb);
+    free(a);
+    free(b);
+    free(yaml);
+}
+
 // The comparison rules on their own: sections, quoted values, keys missing on one side.
 static void test_config_diff_rules(void) {
     const char *old = "# header\nseed: 1  # doc\ndata:\n  path: \"/a # b\"  # where\ntrain:\n  steps: 10  # n\n"
@@ -482,6 +510,7 @@ static const lra_test_case TESTS[] = {
     {"auto_starts_then_resumes", test_auto_starts_then_resumes},
     {"cadence_changes_accepted_others_named", test_cadence_changes_accepted_others_named},
     {"larger_steps_extend_finished_run", test_larger_steps_extend_finished_run},
+    {"checkpoint_minutes", test_checkpoint_minutes},
     {"config_diff_rules", test_config_diff_rules},
     {"eval_cancel_hook", test_eval_cancel_hook},
     {"usr1_during_eval_keeps_last_checkpoint", test_usr1_during_eval_keeps_last_checkpoint},
