@@ -123,6 +123,21 @@ static int count_of(const char *text, const char *what) {
     return n;
 }
 
+// The uninterrupted 12-step run that several cases compare with (run by the first case that needs it).
+static char *straight_run(void) {
+    char *dir = sub("auto-straight"), *last = ckpt(dir, 12);
+    if (!lra_file_exists(last)) {
+        lra_run_settings s;
+        char *yaml = NULL;
+        LRA_ASSERT(settings_from("  steps: 12\n  eval_every: 4\n", NULL, 0, &s, &yaml) == LRA_OK);
+        lra_train_summary sum;
+        LRA_ASSERT(run(dir, &s, yaml, LRA_RESUME_NEVER, 0, &sum) == LRA_OK);
+        free(yaml);
+    }
+    free(last);
+    return dir;
+}
+
 // One command line for start and restart: --resume auto starts a new run in an empty directory and
 // resumes it once it has a checkpoint; the result is the uninterrupted run's.  jobs.jsonl records
 // every start and end.
@@ -130,9 +145,8 @@ static void test_auto_starts_then_resumes(void) {
     lra_run_settings s;
     char *yaml = NULL;
     REQUIRE(settings_from("  steps: 12\n  eval_every: 4\n", NULL, 0, &s, &yaml) == LRA_OK);
-    char *a = sub("auto-straight"), *b = sub("auto");
+    char *a = straight_run(), *b = sub("auto");
     lra_train_summary sum;
-    CHECK_OK(run(a, &s, yaml, LRA_RESUME_NEVER, 0, &sum));
     CHECK_OK(run(b, &s, yaml, LRA_RESUME_AUTO, 6, &sum));
     CHECK(sum.interrupted && sum.reason == LRA_STOP_AT);
     CHECK_EQ_INT(sum.steps_done, 6);
@@ -173,7 +187,7 @@ static void test_cadence_changes_accepted_others_named(void) {
     REQUIRE(settings_from("  steps: 12\n  eval_every: 4\n", cadence, 4, &s2, &yaml2) == LRA_OK);
     const char *semantic[] = {"train.lr=1e-3", "model.dropout=0.2", "train.log_every=5"};
     REQUIRE(settings_from("  steps: 12\n  eval_every: 4\n", semantic, 3, &s3, &yaml3) == LRA_OK);
-    char *a = sub("auto-straight"), *b = sub("cadence");
+    char *a = straight_run(), *b = sub("cadence");
     lra_train_summary sum;
     CHECK_OK(run(b, &s, yaml, LRA_RESUME_NEVER, 5, &sum));
     CHECK_EQ_INT(run(b, &s3, yaml3, LRA_RESUME_AUTO, 0, &sum), LRA_ERR_CONFIG);
@@ -237,7 +251,7 @@ static void test_checkpoint_minutes(void) {
     REQUIRE(settings_from("  steps: 12\n  eval_every: 4\n  checkpoint_every: 1000\n  checkpoint_minutes: 0.0001\n"
                           "  keep_checkpoints: 1000\n",
                           NULL, 0, &s, &yaml) == LRA_OK);
-    char *a = sub("auto-straight"), *b = sub("minutes");
+    char *a = straight_run(), *b = sub("minutes");
     lra_train_summary sum;
     CHECK_OK(run(b, &s, yaml, LRA_RESUME_NEVER, 0, &sum));
     int n = 0;
