@@ -112,8 +112,8 @@ static char *path_in(const char *name) {
 static const char *train_flags(void) {
     static char f[1024];
     snprintf(f, sizeof f,
-             "%s/configs/quickstart.yaml --set data.path=%s/data --set data.max_length=64 --set train.steps=200 "
-             "--set train.warmup=20 --set train.eval_every=50 --set train.log_every=5 --threads 1",
+             "%s/configs/quickstart.yaml --set data.path=%s/data --set data.max_length=64 --set train.steps=240 "
+             "--set train.warmup=24 --set train.eval_every=60 --set train.log_every=5 --threads 1",
              g_repo, g_dir);
     return f;
 }
@@ -218,8 +218,8 @@ static void test_usr1_requeue_and_time_limit(void) {
     snprintf(args, sizeof args, "%s/configs/quickstart.yaml %s/usr1 %s", g_repo, g_dir, strchr(train_flags(), ' ') + 1);
     snprintf(opts, sizeof opts, "-o %s/usr1.log -c 1", g_dir);
     char *j1 = submit(opts, "run.sbatch", args);
-    // Job 2: a one-minute limit; --time-limit auto with a 55 s margin stops it about 5 s in.
-    snprintf(args, sizeof args, "%s/configs/quickstart.yaml %s/limit %s --time-limit auto --time-margin 55", g_repo,
+    // Job 2: a one-minute limit; --time-limit auto with a 57 s margin stops it about 3 s in.
+    snprintf(args, sizeof args, "%s/configs/quickstart.yaml %s/limit %s --time-limit auto --time-margin 57", g_repo,
              g_dir, strchr(train_flags(), ' ') + 1);
     snprintf(opts, sizeof opts, "-o %s/limit.log -c 1 --time=1", g_dir);
     char *j2 = submit(opts, "run.sbatch", args);
@@ -269,8 +269,8 @@ static void test_usr1_requeue_and_time_limit(void) {
     CHECK_MSG(t2 && strstr(t2, "stopped before the time limit at step") && strstr(t2, "requeueing Slurm job") &&
                   strstr(t2, "resuming ") && strstr(t2, "test accuracy"),
               "job 2 log:\n%s", or_none(t2));
-    char *ref = path_in("reference/ckpt-00000200.lra"), *c1 = path_in("usr1/ckpt-00000200.lra"),
-         *c2 = path_in("limit/ckpt-00000200.lra");
+    char *ref = path_in("reference/ckpt-00000240.lra"), *c1 = path_in("usr1/ckpt-00000240.lra"),
+         *c2 = path_in("limit/ckpt-00000240.lra");
     CHECK_MSG(same_weights(ref, c1), "the SIGUSR1-requeued run's weights differ from the uninterrupted run's");
     CHECK_MSG(same_weights(ref, c2), "the time-limited, requeued run's weights differ from the uninterrupted run's");
     char *e0 = path_in("reference/eval.json"), *e1 = path_in("usr1/eval.json");
