@@ -1,6 +1,7 @@
 // Restarting runs as a cluster job does: `--resume auto` (one command line for the first start and every
 // restart), resumes that accept cadence changes and name refused ones, a larger train.steps extending
-// a finished run, stop signals (SIGUSR1, SIGTERM) and the deadline ending with a checkpoint and exit 75,
+// a finished run, stop signals (SIGUSR1, SIGTERM) and the deadline ending with a checkpoint (exit 75, or
+// 143 after SIGTERM),
 // a signal during a dev evaluation stopping it at the next batch, and jobs.jsonl.  Every restarted run
 // must end byte-identical to the uninterrupted one.
 #include <signal.h>
@@ -481,17 +482,19 @@ static void test_time_limit_stops_with_checkpoint(void) {
     free(log);
 }
 
-// SIGTERM and SIGUSR1 while training: the step is finished, a checkpoint written, exit 75; the log
+// SIGTERM and SIGUSR1 while training: the step is finished, a checkpoint written, exit 143 (128 + 15, as
+// scancel's SIGTERM must not lead to a requeue) and 75 (resume me); the log
 // (stdout and stderr in one file) has whole, timestamped progress lines while the run goes on.
-static void test_signals_exit_75_and_log_lines(void) {
+static void test_signals_exit_codes_and_log_lines(void) {
     // 4000 steps: a plain progress line every 200 steps (a twentieth), the first within seconds.
     const char *extra = "  steps: 4000\n  eval_every: 100000\n  checkpoint_every: 100000\n  log_every: 1\n";
     char *cfg = write_config("signals", extra);
     const int sigs[2] = {SIGTERM, SIGUSR1};
     for (int i = 0; i < 2; i++) {
-        char name[32];
+        char name[32], logname[32];
         snprintf(name, sizeof name, "signals-%d", i);
-        char *d = sub(name), *log = sub("signals.log");
+        snprintf(logname, sizeof logname, "signals-%d.log", i);  // a fresh file: no old line to be fooled by
+        char *d = sub(name), *log = sub(logname);
         pid_t pid = start_train(cfg, d, log, "--resume", "auto", NULL);
         // Progress lines reach the file while the run goes on: wait for the first one (a minute at most).
         int seen = 0;
@@ -504,7 +507,8 @@ static void test_signals_exit_75_and_log_lines(void) {
         kill(pid, sigs[i]);
         const int rc = wait_exit(pid);
         char *t = read_text(log);
-        CHECK_MSG(rc == 75, "signal %d: exit %d, log:\n%s", sigs[i], rc, or_none(t));
+        CHECK_MSG(rc == (sigs[i] == SIGTERM ? 128 + SIGTERM : 75), "signal %d: exit %d, log:\n%s", sigs[i], rc,
+                  or_none(t));
         CHECK(t && strstr(t, sigs[i] == SIGTERM ? "terminated (SIGTERM) at step" : "asked to stop (SIGUSR1) at step"));
         free(t);
         char *latest = lra_run_latest_checkpoint(d);
@@ -529,7 +533,7 @@ static const lra_test_case TESTS[] = {
     {"eval_cancel_hook", test_eval_cancel_hook},
     {"usr1_during_eval_keeps_last_checkpoint", test_usr1_during_eval_keeps_last_checkpoint},
     {"time_limit_stops_with_checkpoint", test_time_limit_stops_with_checkpoint},
-    {"signals_exit_75_and_log_lines", test_signals_exit_75_and_log_lines},
+    {"signals_exit_codes_and_log_lines", test_signals_exit_codes_and_log_lines},
     {"cleanup", test_cleanup},
 };
 LRA_TEST_MAIN(TESTS)

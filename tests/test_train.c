@@ -303,7 +303,7 @@ static void test_kill_during_checkpoint(void) {
     free(yaml3);
 }
 
-// SIGTERM (as a job scheduler sends) finishes the step, writes a checkpoint, exits with 75 (resume) and a
+// SIGTERM (as a job scheduler sends) finishes the step, writes a checkpoint, exits with 128+15 and a
 // message saying how to resume; the resumed run then completes.
 static void test_sigterm_checkpoints_and_resumes(void) {
     lra_run_settings s;
@@ -335,7 +335,7 @@ static void test_sigterm_checkpoints_and_resumes(void) {
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 75);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM);
     char *err = NULL;
     size_t n;
     CHECK_OK(lra_file_read_all(err_path, &err, &n));

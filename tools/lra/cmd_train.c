@@ -16,8 +16,9 @@
 #include "tools/lra/commands.h"
 #include "tools/lra/slurm.h"
 
-// Exit status of a run that stopped with a checkpoint and should be resumed (SIGTERM, SIGUSR1, the
-// time limit): EX_TEMPFAIL of sysexits.h, "try again later".  SIGINT keeps the shell's 128 + 2.
+// Exit status of a run that stopped with a checkpoint to be resumed by a requeued job (SIGUSR1, the time
+// limit): EX_TEMPFAIL of sysexits.h, "try again later".  SIGINT and SIGTERM keep the shell's 128 + N:
+// they also leave a checkpoint, but SIGTERM is how scancel ends a job, which must not come back.
 #define EXIT_RESUME 75
 
 // Default threads per process: all cores; under mpirun with several ranks on this machine, the cores a
@@ -53,8 +54,8 @@ static void usage(FILE *f) {
             "                   the start, planning with the measured step, evaluation and checkpoint times;\n"
             "                   auto: the time left to the Slurm job (squeue)\n"
             "  --time-margin S  seconds kept free before the limit (default 60 with auto, else 0)\n"
-            "  --requeue        under Slurm, after a stop by SIGTERM, SIGUSR1 or the time limit, requeue this job\n"
-            "                   (scontrol requeue $SLURM_JOB_ID) so that it resumes\n"
+            "  --requeue        under Slurm, after a stop by SIGUSR1 or the time limit, requeue this job\n"
+            "                   (scontrol requeue $SLURM_JOB_ID) so that it resumes (not after SIGTERM: scancel)\n"
             "  --seed N         same as --set seed=N\n"
             "  --threads N      threads for kernels and BLAS (default: all cores; under mpirun, the cores\n"
             "                   of this machine divided by the ranks on it, or the cores a rank is bound to)\n"
@@ -65,9 +66,9 @@ static void usage(FILE *f) {
             "Signals: SIGINT, SIGTERM and SIGUSR1 (sbatch --signal=USR1@T) finish the current step (or stop a dev\n"
             "evaluation at its next batch), keep a checkpoint and stop.  Written to a file or pipe, progress and\n"
             "evaluation lines carry a UTC timestamp and come at least every 30 s.\n\n"
-            "Exit status: 0 finished (or stopped at --stop-at); 75 stopped with a checkpoint by SIGTERM, SIGUSR1\n"
-            "or the time limit: run the same command (with --resume auto) to continue; 130 the same after\n"
-            "SIGINT; 1 an error; 2 a bad command line.\n");
+            "Exit status: 0 finished (or stopped at --stop-at); 75 stopped with a checkpoint by SIGUSR1 or the\n"
+            "time limit: run the same command (with --resume auto) to continue; 130 and 143 the same after\n"
+            "SIGINT and SIGTERM; 1 an error; 2 a bad command line.\n");
 }
 
 // --time-limit and --time-margin -> the CLOCK_MONOTONIC deadline (0: none), the same on every rank
@@ -205,7 +206,9 @@ int lra_cmd_train(int argc, char **argv) {
                     st ? lra_error_message()
                        : sum.reason == LRA_STOP_AT ? "stopped at --stop-at" : "stopped before the time limit",
                     run_dir, config, run_dir, n_sets ? " (and the same --set flags)" : "");
-        rc = sum.reason == LRA_STOP_AT ? 0 : sum.signal == SIGINT ? 128 + SIGINT : EXIT_RESUME;
+        rc = sum.reason == LRA_STOP_AT                              ? 0
+             : sum.signal == SIGINT || sum.signal == SIGTERM ? 128 + sum.signal
+                                                             : EXIT_RESUME;
         if (requeue && rc == EXIT_RESUME && o.rank == 0 && lra_slurm_job_id()) {
             fprintf(stderr, "lra train: requeueing Slurm job %s\n", lra_slurm_job_id());
             if (lra_slurm_requeue()) fprintf(stderr, "lra train: --requeue: %s\n", lra_error_message());
