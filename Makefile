@@ -2,6 +2,7 @@
 # binary per tests/test_<module>.c.  Sources are found by wildcard, so a new module file needs no edit here.
 #   make            release build (build/lra, build/liblra.a)
 #   make test       build and run every test (T=name runs tests/test_name.c only)
+#   make test-slurm the Slurm jobs of tests/test_slurm.c (installs slurm-wlm and munge when missing)
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer (ASAN_BUILD, default build-asan/)
 #   make debug      -O0 -g build in build-debug/
 #   make bench      op micro-benchmarks
@@ -80,7 +81,7 @@ FUZZ_OBJ   := $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/util.o
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TIME  ?= 20
 
-.PHONY: all test asan debug bench demo install clean check-deps tests fuzz fuzz-bins fuzz-run
+.PHONY: test-slurm all test asan debug bench demo install clean check-deps tests fuzz fuzz-bins fuzz-run
 all: $(BUILD)/lra $(BUILD)/liblra.a
 
 # Installs missing Debian packages (or prints the command) before anything is compiled.
@@ -144,6 +145,12 @@ fuzz-run: fuzz
 # T=name runs only tests/test_name.c.
 test: $(if $(T),$(BUILD)/tests/test_$(T) $(BUILD)/lra,tests)
 	@sh tests/run_all.sh $(BUILD) $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BIN))
+
+# A one-node Slurm cluster on this machine runs the jobs (tests/slurm/cluster.sh); `make test` runs the
+# same test and skips it with a message where Slurm is missing or cannot start.
+test-slurm:
+	@sh tools/install-deps.sh --slurm
+	@$(MAKE) --no-print-directory test T=slurm
 
 ASAN_BUILD ?= build-asan
 asan:

@@ -27,10 +27,18 @@ lra_log_level lra_log_get_level(void) {
 void lra_log(lra_log_level level, const char *fmt, ...) {
     static const char *names[] = {"error", "warning", "info", "debug"};
     if ((int)level > (int)lra_log_get_level()) return;
+    // The whole line is formatted first and written with one call, so that it stays whole in a log file
+    // that stdout and stderr share.
+    char line[2048];
+    size_t n = 0;
+    if (level <= LRA_LOG_WARN) n = (size_t)snprintf(line, sizeof line, "lra: %s: ", names[level]);
     va_list ap;
     va_start(ap, fmt);
-    if (level <= LRA_LOG_WARN) fprintf(stderr, "lra: %s: ", names[level]);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
+    n = strlen(line);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    fputs(line, stderr);
+    fflush(stderr);
 }

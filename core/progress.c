@@ -23,7 +23,24 @@ struct lra_progress {
     int64_t step, last_printed;  // last_printed: step of the last plain line / TTY draw (-1: none)
     double loss, accuracy, lr;
     int drawn;                   // TTY: a bar is on the current line
+    double plain_interval, last_plain;  // plain mode: seconds between lines at the latest; time of the last
+    int timestamps;
 };
+
+// Writes one whole line (text without its newline) in plain mode: the timestamp, the text, the newline,
+// in one call, then flushes.
+static void put_line(lra_progress *p, const char *text) {
+    char line[1024], when[32] = "";
+    if (p->timestamps) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    }
+    snprintf(line, sizeof line, "%s%s\n", when, text);
+    fputs(line, p->out);
+    fflush(p->out);
+}
 
 static double monotonic_seconds(void *ctx) {
     (void)ctx;
@@ -55,9 +72,12 @@ lra_progress *lra_progress_begin_opts(int64_t total, const char *label, const lr
     p->width = o.width > 0 ? o.width : 24;
     p->clock = o.clock ? o.clock : monotonic_seconds;
     p->clock_ctx = o.clock_ctx;
+    p->plain_interval = o.plain_interval;
+    p->timestamps = o.timestamps;
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
     p->t0 = p->clock(p->clock_ctx);
     p->last_draw = -INFINITY;
+    p->last_plain = p->t0;
     p->step = p->start;
     p->last_printed = -1;
     p->loss = p->accuracy = p->lr = NAN;
@@ -120,21 +140,23 @@ static void draw_tty(lra_progress *p, double now) {
 }
 
 static void print_plain(lra_progress *p, double now) {
-    char fields[160], rbuf[32], el[32], eta[32];
+    char fields[160], rbuf[32], el[32], eta[32], text[512];
     format_fields(p, fields, sizeof fields);
     double r = rate(p, now);
     format_rate(r, rbuf, sizeof rbuf);
     lra_progress_format_time(now - p->t0, el, sizeof el);
     if (p->total > 0) {
         lra_progress_format_time(r > 0 ? (double)(p->total - p->step) / r : NAN, eta, sizeof eta);
-        fprintf(p->out, "%s step %lld/%lld (%d%%)%s | %s steps/s | elapsed %s | eta %s\n", p->label,
-                (long long)p->step, (long long)p->total, (int)(100.0 * (double)p->step / (double)p->total), fields,
-                rbuf, el, eta);
+        snprintf(text, sizeof text, "%s step %lld/%lld (%d%%)%s | %s steps/s | elapsed %s | eta %s", p->label,
+                 (long long)p->step, (long long)p->total, (int)(100.0 * (double)p->step / (double)p->total), fields,
+                 rbuf, el, eta);
     } else {
-        fprintf(p->out, "%s step %lld%s | %s steps/s | elapsed %s\n", p->label, (long long)p->step, fields, rbuf, el);
+        snprintf(text, sizeof text, "%s step %lld%s | %s steps/s | elapsed %s", p->label, (long long)p->step, fields,
+                 rbuf, el);
     }
-    fflush(p->out);
+    put_line(p, text);
     p->last_printed = p->step;
+    p->last_plain = now;
 }
 
 void lra_progress_update(lra_progress *p, int64_t step, double loss, double accuracy, double lr) {
@@ -146,20 +168,27 @@ void lra_progress_update(lra_progress *p, int64_t step, double loss, double accu
     if (p->tty) {
         double now = p->clock(p->clock_ctx);
         if (last || now - p->last_draw >= p->min_interval) draw_tty(p, now);
-    } else if (last || step - (p->last_printed < 0 ? p->start : p->last_printed) >= p->every) {
-        print_plain(p, p->clock(p->clock_ctx));
+    } else {
+        const double now = p->clock(p->clock_ctx);
+        const int due = p->plain_interval > 0 && now - p->last_plain >= p->plain_interval;
+        if (last || due || step - (p->last_printed < 0 ? p->start : p->last_printed) >= p->every) print_plain(p, now);
     }
 }
 
 void lra_progress_note(lra_progress *p, const char *fmt, ...) {
+    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    if (p->tty && p->drawn) fputs("\r\033[K", p->out);
-    vfprintf(p->out, fmt, ap);
-    fputc('\n', p->out);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (p->tty && p->drawn) draw_tty(p, p->clock(p->clock_ctx));
-    else fflush(p->out);
+    if (p->tty) {
+        if (p->drawn) fputs("\r\033[K", p->out);
+        fprintf(p->out, "%s\n", text);
+        if (p->drawn) draw_tty(p, p->clock(p->clock_ctx));
+        else fflush(p->out);
+    } else {
+        put_line(p, text);
+    }
 }
 
 void lra_progress_end(lra_progress *p) {
@@ -171,14 +200,21 @@ void lra_progress_end(lra_progress *p) {
     } else if (p->last_printed != p->step && p->step > p->start) {
         print_plain(p, now);
     }
-    char el[32], rbuf[32];
+    char el[32], rbuf[32], text[256];
     lra_progress_format_time(now - p->t0, el, sizeof el);
     format_rate(rate(p, now), rbuf, sizeof rbuf);
     // The step reached (of the total), and how many of those this session ran when it resumed a run.
-    fprintf(p->out, "%s done: step %lld", p->label, (long long)p->step);
-    if (p->total > 0) fprintf(p->out, " of %lld", (long long)p->total);
-    if (p->start > 0) fprintf(p->out, " (%lld this session)", (long long)(p->step - p->start));
-    fprintf(p->out, " in %s (%s steps/s)\n", el, rbuf);
-    fflush(p->out);
+    int len = snprintf(text, sizeof text, "%s done: step %lld", p->label, (long long)p->step);
+    if (p->total > 0 && len < (int)sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " of %lld", (long long)p->total);
+    if (p->start > 0 && len < (int)sizeof text)
+        len += snprintf(text + len, sizeof text - (size_t)len, " (%lld this session)", (long long)(p->step - p->start));
+    if (len < (int)sizeof text) snprintf(text + len, sizeof text - (size_t)len, " in %s (%s steps/s)", el, rbuf);
+    if (p->tty) {
+        fprintf(p->out, "%s\n", text);
+        fflush(p->out);
+    } else {
+        put_line(p, text);
+    }
     free(p);
 }

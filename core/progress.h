@@ -3,8 +3,12 @@
 // On a terminal (isatty) one line is redrawn in place, at most every min_interval seconds (0.1 s by
 // default) and always at the last step:
 //   train [#########...............] 1200/5000  24% | loss 0.6931 | acc 51.20% | lr 1.00e-03 | 12.3 steps/s | eta 05:08
-// Elsewhere (a log file, a pipe) a plain line is written every `every` steps and at the last step:
+// Elsewhere (a log file, a pipe) a plain line is written every `every` steps, at the last step and, with
+// plain_interval, on the first update that much time after the previous line:
 //   train step 1200/5000 (24%) | loss 0.6931 | acc 51.20% | lr 1.00e-03 | 12.30 steps/s | elapsed 01:37 | eta 05:08
+// With `timestamps`, plain lines and notes begin with the UTC time: "2026-12-03T07:40:05Z train step ...".
+// Every line is formatted first and written with one call, then flushed: a log that stdout and stderr
+// share (`> run.log 2>&1`) gets whole lines, as soon as they are made.
 // Fields given as NAN are left out.  Rates count from the first step of this run (`start`, for a resumed
 // run), over the wall time since lra_progress_begin.
 #ifndef LRA_CORE_PROGRESS_H
@@ -24,6 +28,8 @@ typedef struct {
     int64_t start;             // step count already done when the run began (resume); default 0
     double min_interval;       // TTY mode: seconds between redraws; 0: 0.1
     int width;                 // TTY mode: bar width in characters; 0: 24
+    double plain_interval;     // plain mode: > 0: also a line when this many seconds passed since the last
+    int timestamps;            // plain mode: 1: lines and notes start with the UTC wall-clock time
     double (*clock)(void *ctx);  // seconds from any origin; NULL: the monotonic clock (tests pass a fake)
     void *clock_ctx;
 } lra_progress_opts;

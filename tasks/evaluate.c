@@ -25,6 +25,10 @@ lra_status lra_evaluate(lra_model *m, lra_ctx *ctx, const lra_dataset *ds, const
     ctx->training = 0;
     lra_status st = LRA_OK;
     for (int64_t nb = 0; opt->max_batches <= 0 || nb < opt->max_batches; nb++) {
+        if (opt->cancel && opt->cancel(opt->cancel_user)) {
+            st = lra_error(LRA_ERR_INTERRUPTED, "evaluation stopped after %lld batches", (long long)nb);
+            break;
+        }
         const lra_batch *batch = NULL;
         st = lra_batcher_next(b, &batch);
         if (st || !batch) break;

@@ -24,6 +24,11 @@ typedef struct {
     int num_classes;
     void (*on_batch)(void *user, const lra_batch *batch, const lra_tensor *logits);
     void *user;
+    // Asked before each batch (NULL: never); nonzero stops the evaluation with LRA_ERR_INTERRUPTED and a
+    // partial result (a stop signal during a dev evaluation).  Under MPI it must answer the same on
+    // every rank.
+    int (*cancel)(void *user);
+    void *cancel_user;
 } lra_eval_options;
 
 typedef struct {

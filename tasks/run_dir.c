@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "tasks/checkpoint.h"
+#include "tasks/config_diff.h"
 
 int64_t lra_run_checkpoint_step(const char *name) {
     long long step;
@@ -97,55 +98,68 @@ void lra_run_prune_checkpoints(const char *dir, int keep) {
     free(steps);
 }
 
-// The resolved config without its leading comment lines (they name where the values came from, which
-// may legitimately differ between the original run and its resumption).
-static const char *skip_header(const char *y) {
-    while (*y == '#') {
-        const char *nl = strchr(y, '\n');
-        if (!nl) return y + strlen(y);
-        y = nl + 1;
+// Compares the run's config.yaml (old) with the config of this invocation: refuses differences that
+// change the training, reports and keeps the others.
+static lra_status check_config(const char *cfg_path, const char *old, const char *config_yaml) {
+    lra_config_changes ch;
+    lra_config_diff(old, config_yaml, &ch);
+    lra_status s = LRA_OK;
+    if (lra_config_changes_refused(&ch)) {
+        char *what = lra_config_changes_describe(&ch, 0);
+        s = lra_error(LRA_ERR_CONFIG,
+                      "%s: the resolved config differs from the run's in %d key(s) that change the training "
+                      "(run's value -> this one): %s; resume with the same config and --set flags, or start a "
+                      "new --run-dir",
+                      cfg_path, lra_config_changes_refused(&ch), what);
+        free(what);
+    } else if (ch.count) {
+        char *what = lra_config_changes_describe(&ch, 1);
+        LRA_LOG_I("%s: resuming with changed settings that do not change the training: %s", cfg_path, what);
+        free(what);
+        s = lra_atomic_write_file(cfg_path, config_yaml, strlen(config_yaml));
     }
-    return y;
+    lra_config_changes_free(&ch);
+    return s;
 }
 
-lra_status lra_run_dir_prepare(const char *run_dir, const char *config_yaml, int resume) {
+lra_status lra_run_dir_prepare(const char *run_dir, const char *config_yaml, lra_resume_mode mode, int *resuming) {
+    *resuming = 0;
     LRA_TRY(lra_path_mkdirs(run_dir));
     // Temporary files of a run killed while writing (a checkpoint, metrics.jsonl, ...).
     int removed = 0;
     LRA_TRY(lra_atomic_cleanup_dir(run_dir, &removed));
     if (removed) LRA_LOG_I("%s: removed %d temporary file(s) left by a killed run", run_dir, removed);
+    int64_t *steps;
+    const int n_ckpt = list_checkpoints(run_dir, &steps);
+    free(steps);
     char *cfg_path = lra_path_join(run_dir, "config.yaml");
+    const int have_cfg = lra_file_exists(cfg_path);
+    char *old = NULL;
+    size_t n;
     lra_status s = LRA_OK;
-    if (resume) {
-        char *old = NULL;
-        size_t n;
+    if (mode == LRA_RESUME_ALWAYS && !have_cfg) {
+        s = lra_error(LRA_ERR_STATE,
+                      "%s: no run to resume (no config.yaml); start it without --resume, or pass --resume auto to "
+                      "start it or resume it with one command line",
+                      run_dir);
+    } else if (mode == LRA_RESUME_ALWAYS || (mode == LRA_RESUME_AUTO && n_ckpt > 0)) {
         s = lra_file_read_all(cfg_path, &old, &n);
-        if (s == LRA_OK && strcmp(skip_header(old), skip_header(config_yaml))) {
-            // Find the first differing line for the message.
-            const char *a = skip_header(old), *b = skip_header(config_yaml);
-            int line = 1;
-            for (const char *h = old; h < a; h++) line += *h == '\n';
-            while (*a && *a == *b) {
-                if (*a == '\n') line++;
-                a++;
-                b++;
-            }
-            s = lra_error(LRA_ERR_CONFIG,
-                          "%s: the resolved config differs from the run's (first at line %d); resume with the same "
-                          "config and --set flags, or start a new --run-dir",
-                          cfg_path, line);
-        }
-        free(old);
+        if (!s) s = check_config(cfg_path, old, config_yaml);
+        *resuming = s == LRA_OK;
+    } else if (n_ckpt > 0) {
+        s = lra_error(LRA_ERR_STATE, "%s already holds checkpoints; pass --resume (or --resume auto) to continue it "
+                                     "or choose another --run-dir", run_dir);
     } else {
-        int64_t *steps;
-        int n = list_checkpoints(run_dir, &steps);
-        free(steps);
-        if (n > 0)
-            s = lra_error(LRA_ERR_STATE, "%s already holds checkpoints; pass --resume to continue it or choose another "
-                                         "--run-dir", run_dir);
-        else
-            s = lra_atomic_write_file(cfg_path, config_yaml, strlen(config_yaml));
+        // A new run.  Under --resume auto a config.yaml without checkpoints is a start that died early:
+        // begin again, unless its config is a different run's.
+        if (have_cfg && mode == LRA_RESUME_AUTO) {
+            s = lra_file_read_all(cfg_path, &old, &n);
+            if (!s) s = check_config(cfg_path, old, config_yaml);
+            if (!s) LRA_LOG_I("%s: no checkpoint yet; starting the run from the beginning", run_dir);
+        }
+        if (!s) s = lra_atomic_write_file(cfg_path, config_yaml, strlen(config_yaml));
     }
+    free(old);
     free(cfg_path);
     return s;
 }

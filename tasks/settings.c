@@ -56,6 +56,7 @@ static const lra_config_key k_keys[] = {
     {"train.best_metric", LRA_CONFIG_ENUM, "accuracy", "loss|accuracy", "dev metric that picks the best checkpoint", 0},
     {"train.log_every", LRA_CONFIG_INT, "10", "[1,)", "steps between training metric lines", 0},
     {"train.checkpoint_every", LRA_CONFIG_INT, "0", "[0,)", "steps between checkpoints (0: at every evaluation)", 0},
+    {"train.checkpoint_minutes", LRA_CONFIG_FLOAT, "0", "[0,inf)", "also write a checkpoint when this many minutes passed since the last one (0: off)", 0},
     {"train.keep_checkpoints", LRA_CONFIG_INT, "2", "[1,1000]", "most recent checkpoints kept (besides the best)", 0},
     {"train.prefetch", LRA_CONFIG_BOOL, "true", NULL, "prepare the next batch on a background thread", 0},
 };
@@ -208,6 +209,7 @@ lra_status lra_settings_resolve(const lra_config *c, lra_run_settings *s) {
     s->early_stop_metric = lra_config_enum(c, "train.early_stop_metric") == 1 ? LRA_METRIC_ACCURACY : LRA_METRIC_LOSS;
     s->best_metric = lra_config_enum(c, "train.best_metric") == 1 ? LRA_METRIC_ACCURACY : LRA_METRIC_LOSS;
     s->keep_checkpoints = (int)lra_config_int(c, "train.keep_checkpoints");
+    s->checkpoint_minutes = lra_config_float(c, "train.checkpoint_minutes");
     s->prefetch = lra_config_bool(c, "train.prefetch");
     if (kdef->validate) {
         lra_attn_setup setup = {.layer = 0, .n_heads = m->enc.heads, .head_dim = m->enc.head_dim,

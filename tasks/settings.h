@@ -44,6 +44,7 @@ typedef struct {
     int patience;               // evaluations without improvement before stopping; 0 = never
     lra_metric_kind early_stop_metric, best_metric;
     int keep_checkpoints;
+    double checkpoint_minutes;  // > 0: also a checkpoint when this much time passed since the last one
     int prefetch;
 } lra_run_settings;
 

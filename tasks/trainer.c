@@ -18,6 +18,7 @@
 #include "tasks/dist.h"
 #include "tasks/model_summary.h"
 #include "tasks/run_dir.h"
+#include "tasks/run_jobs.h"
 #include "tasks/signals.h"
 #include "tasks/trainer_run.h"
 
@@ -28,6 +29,7 @@ static double now_s(void) {
 }
 
 static lra_status save_step_checkpoint(lra_trainer *t) {
+    t->saved_step = t->st.step;
     if (!t->is_root) return LRA_OK;
     char *p = lra_run_checkpoint_path(t->o->run_dir, t->st.step);
     lra_status s = lra_trainer_save(t, p);
@@ -99,11 +101,22 @@ static lra_status build_model(lra_trainer *t) {
     return lra_stepper_init(&t->stepper);
 }
 
+// A finished run resumed with a larger train.steps (and the same schedule, tasks/config_diff.c) trains
+// on, unless it had stopped early.
+static void extend_finished_run(lra_trainer *t) {
+    const lra_run_settings *s = t->s;
+    const int early = s->patience > 0 && t->st.bad_evals >= s->patience;
+    if (!t->st.finished || early || t->st.step >= s->steps) return;
+    t->st.finished = 0;
+    if (t->is_root) LRA_LOG_I("extending the finished run from %lld to %lld steps", (long long)t->st.step,
+                              (long long)s->steps);
+}
+
 // Resumes from the newest checkpoint (rank 0 reads it; any rank count wrote it: the state and data
 // cursor are global) and starts the metrics log with its text; or starts a fresh log.
 static lra_status start_or_resume(lra_trainer *t) {
     const lra_train_options *o = t->o;
-    if (!o->resume) return lra_metrics_open(&t->metrics, o->run_dir, NULL, t->is_root);
+    if (!t->resuming) return lra_metrics_open(&t->metrics, o->run_dir, NULL, t->is_root);
     char *ck = t->is_root ? lra_run_latest_checkpoint(o->run_dir) : NULL;
     lra_status st = ck || !t->is_root ? LRA_OK : LRA_ERR_STATE;
     char *mtext = NULL;
@@ -115,6 +128,8 @@ static lra_status start_or_resume(lra_trainer *t) {
         // Rank 0's metrics text is the one that matters (only it writes files and checkpoints).
         st = lra_metrics_open(&t->metrics, o->run_dir, mtext, t->is_root);
         if (t->is_root && !st) LRA_LOG_I("resuming %s from step %lld", ck, (long long)t->st.step);
+        t->saved_step = t->st.step;
+        extend_finished_run(t);
     }
     free(ck);
     free(mtext);
@@ -174,16 +189,60 @@ static void log_interval(lra_trainer *t, interval *iv, const lra_step_result *r,
     *iv = (interval){.t0 = now_s()};
 }
 
-// A signal caught by any rank stops every rank after this same step (mpirun forwards SIGINT and SIGTERM
-// to all ranks, which may notice them at different steps).
-static int agreed_signal(const lra_trainer *t) {
+// A signal caught by any rank stops every rank at the same point (mpirun forwards signals to all ranks,
+// which may notice them at different steps).
+int lra_trainer_stop_signal(const lra_trainer *t) {
     int sig = lra_stop_signal();
     if (t->o->world > 1) {
-        double f[2] = {sig == SIGINT, sig == SIGTERM};
-        lra_dist_allreduce_sum_f64(f, 2);
-        sig = f[1] > 0 ? SIGTERM : f[0] > 0 ? SIGINT : 0;
+        double f[3] = {sig == SIGINT, sig == SIGTERM, sig == SIGUSR1};
+        lra_dist_allreduce_sum_f64(f, 3);
+        sig = f[0] > 0 ? SIGINT : f[1] > 0 ? SIGTERM : f[2] > 0 ? SIGUSR1 : 0;
     }
     return sig;
+}
+
+// The longest step, dev evaluation and checkpoint write seen so far: what the deadline check plans with.
+typedef struct {
+    double step, eval, save;
+} durations;
+
+// Whether one more step (with its evaluation when one is due) and a checkpoint after it would end past
+// the deadline; then the loop stops now with a checkpoint.  Decided on rank 0 and shared.
+static int deadline_reached(const lra_trainer *t, const durations *d) {
+    int stop = 0;
+    if (t->o->deadline > 0 && t->is_root) {
+        const lra_run_settings *s = t->s;
+        const int64_t next = t->st.step + 1;
+        double eval = 0;
+        if (next % s->eval_every == 0 || next == s->steps) {
+            // Before the first evaluation is timed: its batches, a forward pass costing about half a step.
+            const double batches = (double)(t->val.count + s->eval_batch_size - 1) / s->eval_batch_size;
+            eval = d->eval > 0 ? d->eval
+                               : 0.5 * d->step * (s->eval_batches > 0 ? fmin(batches, (double)s->eval_batches) : batches);
+        }
+        const double save = d->save > 0 ? d->save : d->step;
+        stop = now_s() + d->step + eval + save > t->o->deadline;
+    }
+    if (t->o->world > 1) lra_dist_bcast_bytes(&stop, sizeof stop, 0);
+    return stop;
+}
+
+// train.checkpoint_minutes: whether that much time passed since the last checkpoint (rank 0's clock
+// decides, so that every rank enters the save together).
+static int checkpoint_time_due(const lra_trainer *t, double last_save) {
+    int due = t->s->checkpoint_minutes > 0 && now_s() - last_save >= 60 * t->s->checkpoint_minutes;
+    if (t->o->world > 1) lra_dist_bcast_bytes(&due, sizeof due, 0);
+    return due;
+}
+
+// How an interrupted run is described: "terminated (SIGTERM)", "stopped (--stop-at)", ...
+static const char *stop_words(lra_stop_reason r, int sig) {
+    if (r == LRA_STOP_AT) return "stopped (--stop-at)";
+    if (r == LRA_STOP_TIME_LIMIT) return "stopped before the time limit";
+    if (sig == SIGINT) return "interrupted (SIGINT)";
+    if (sig == SIGTERM) return "terminated (SIGTERM)";
+    if (sig == SIGUSR1) return "asked to stop (SIGUSR1)";
+    return "stopped";
 }
 
 // The profile of the steps this invocation ran: the table on stderr and RUN_DIR/profile.json (rank 0).
@@ -213,66 +272,122 @@ static lra_status train_loop(lra_trainer *t, lra_batcher *b, lra_train_summary *
         lra_progress_opts po;
         memset(&po, 0, sizeof po);
         po.start = t->st.step;
+        po.timestamps = 1;       // in a log file: each line says when it was written
+        po.plain_interval = 30;  // and one comes at least every 30 s, whatever the step count
         prog = lra_progress_begin_opts(s->steps, "train", &po);
     }
-    lra_stop_signals_catch();
     if (o->profile) lra_profile_enable(1);
     lra_status st = LRA_OK;
-    int stop = 0, sig_seen = 0;
+    int stop = 0, eval_cut = 0;
     interval iv = {.t0 = now_s()};
+    durations d = {0, 0, 0};
+    double last_save = now_s();
     long long steps_run = 0;
-    while (!t->st.finished && t->st.step < s->steps) {
+    // A stop asked while the data were loading: nothing new to save.
+    int sig = lra_trainer_stop_signal(t);
+    if (sig) {
+        out->reason = LRA_STOP_SIGNAL;
+        out->signal = sig;
+    }
+    while (!sig && !t->st.finished && t->st.step < s->steps) {
         lra_step_result r;
+        const double t0 = now_s();
         if ((st = lra_dist_agree(lra_step(&t->stepper, t->st.step, next_batch, b, &r)))) break;
         t->st.optim_step = lra_optimizer_steps(&t->opt);
         sync_running_stats(t);
         const int64_t step = ++t->st.step;
         steps_run++;
+        d.step = fmax(d.step, now_s() - t0);
         iv.loss_sum += r.loss_sum;
         iv.correct += r.correct;
         iv.examples += r.examples;
         iv.steps++;
         if (step % s->log_every == 0 || step == s->steps) log_interval(t, &iv, &r, prog);
         const int eval_now = step % s->eval_every == 0 || step == s->steps;
-        if (eval_now && (st = lra_dist_agree(lra_trainer_dev_eval(t, prog, &stop)))) break;
+        if (eval_now) {
+            const double e0 = now_s();
+            st = lra_dist_agree(lra_trainer_dev_eval(t, prog, &stop));
+            if (st == LRA_ERR_INTERRUPTED) {
+                // Stopped at an evaluation batch: the newest checkpoint stays the resume point and the
+                // evaluation is done again after the resumed steps.
+                st = LRA_OK;
+                eval_cut = 1;
+                sig = lra_trainer_stop_signal(t);
+                out->reason = LRA_STOP_SIGNAL;
+                out->signal = sig;
+                break;
+            }
+            if (st) break;
+            d.eval = fmax(d.eval, now_s() - e0);
+        }
         t->st.cursor = lra_batcher_cursor(b);
         const int stop_at = o->stop_at > 0 && step >= o->stop_at && step < s->steps;
-        const int sig = agreed_signal(t);
-        if (sig) sig_seen = sig;
+        sig = lra_trainer_stop_signal(t);
         if (stop || step == s->steps) t->st.finished = 1;
-        if (eval_now || step % s->checkpoint_every == 0 || stop_at || sig || t->st.finished) {
+        const int time_up = !t->st.finished && !sig && !stop_at && deadline_reached(t, &d);
+        const int minutes_due = checkpoint_time_due(t, last_save);
+        if (eval_now || step % s->checkpoint_every == 0 || minutes_due || stop_at || sig || time_up ||
+            t->st.finished) {
+            const double c0 = now_s();
             if ((st = lra_dist_agree(save_step_checkpoint(t)))) break;
+            last_save = now_s();
+            d.save = fmax(d.save, last_save - c0);
         }
-        if (stop_at || sig) {
-            out->interrupted = 1;
+        if (stop_at || sig || time_up) {
+            out->reason = sig ? LRA_STOP_SIGNAL : stop_at ? LRA_STOP_AT : LRA_STOP_TIME_LIMIT;
             out->signal = sig;
-            if (prog) lra_progress_note(prog, "%s at step %lld; checkpoint written to %s",
-                                        sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)")
-                                            : "stopped (--stop-at)",
-                                        (long long)step, o->run_dir);
             break;
         }
     }
+    if (out->reason) {
+        out->interrupted = 1;
+        out->checkpoint_step = t->saved_step;
+        if (prog) {
+            if (eval_cut)
+                lra_progress_note(prog, "%s during the dev evaluation at step %lld; the newest checkpoint (%s%lld) "
+                                        "is the resume point",
+                                  stop_words(out->reason, out->signal), (long long)t->st.step,
+                                  t->saved_step >= 0 ? "step " : "none: ", (long long)t->saved_step);
+            else if (steps_run == 0)
+                lra_progress_note(prog, "%s before the first step; nothing new to save", stop_words(out->reason, sig));
+            else
+                lra_progress_note(prog, "%s at step %lld; checkpoint written to %s", stop_words(out->reason, out->signal),
+                                  (long long)t->st.step, o->run_dir);
+        }
+    }
     if (prog) lra_progress_end(prog);
-    lra_stop_signals_release();
     if (o->profile) write_profile(t, steps_run);
     out->stopped_early = stop;
-    if (!st && out->interrupted && sig_seen)
-        st = lra_error(LRA_ERR_INTERRUPTED, "interrupted by signal %d at step %lld", sig_seen, (long long)t->st.step);
     return st;
+}
+
+// The outcome word of jobs.jsonl.
+static const char *outcome_of(lra_status st, const lra_train_summary *out) {
+    if (out->reason == LRA_STOP_SIGNAL) return "signal";
+    if (st) return "error";
+    if (out->reason == LRA_STOP_AT) return "stop_at";
+    if (out->reason == LRA_STOP_TIME_LIMIT) return "time_limit";
+    return "finished";
 }
 
 lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_train_summary *out) {
     memset(out, 0, sizeof *out);
+    out->checkpoint_step = -1;
     lra_trainer T;
     memset(&T, 0, sizeof T);
     lra_trainer *t = &T;
     t->s = s;
     t->o = o;
     t->is_root = o->rank == 0;
+    t->saved_step = -1;
     LRA_TRY(check_split(s, o));
     // Only rank 0 touches the run directory (the other machines need not see it).
-    LRA_TRY(lra_dist_agree(t->is_root ? lra_run_dir_prepare(o->run_dir, o->config_yaml, o->resume) : LRA_OK));
+    LRA_TRY(lra_dist_agree(t->is_root ? lra_run_dir_prepare(o->run_dir, o->config_yaml, o->resume, &t->resuming)
+                                      : LRA_OK));
+    if (o->world > 1) lra_dist_bcast_bytes(&t->resuming, sizeof t->resuming, 0);
+    // From here a stop signal is only recorded: a scheduler's SIGTERM or SIGUSR1 during data loading
+    // stops the run before its first step, one during training after the step, with a checkpoint.
+    lra_stop_signals_catch();
 
     lra_status st = lra_run_load_split(s, LRA_SPLIT_TRAIN, &t->train);
     if (!st) st = lra_run_load_split(s, LRA_SPLIT_VAL, &t->val);
@@ -284,11 +399,28 @@ lra_status lra_train(const lra_run_settings *s, const lra_train_options *o, lra_
     if (!st) st = lra_dist_agree(build_model(t));
     if (!st && t->is_root && o->progress) lra_model_summary_print(&t->model, stderr, "");  // what is trained
     if (!st) st = start_or_resume(t);
+    const int recorded = !st && t->is_root;
+    if (recorded) lra_run_jobs_record(o->run_dir, "start", t->st.step, t->resuming, NULL);
     if (!st) st = make_batcher(t, &b);
     if (!st) st = train_loop(t, b, out);
     out->steps_done = t->st.step;
-    if (!st && t->st.finished && !out->interrupted)
+    if (!st && t->st.finished && !out->interrupted) {
         st = lra_dist_agree(lra_trainer_final_eval(t, out->stopped_early, out));
+        if (st == LRA_ERR_INTERRUPTED) {  // the finished run's checkpoint is kept; a resume evaluates again
+            st = LRA_OK;
+            out->interrupted = 1;
+            out->reason = LRA_STOP_SIGNAL;
+            out->signal = lra_trainer_stop_signal(t);
+            out->checkpoint_step = t->saved_step;
+            if (t->is_root) LRA_LOG_I("%s during the final test evaluation; resume to evaluate again",
+                                      stop_words(out->reason, out->signal));
+        }
+    }
+    lra_stop_signals_release();
+    if (recorded) lra_run_jobs_record(o->run_dir, "end", t->st.step, 0, outcome_of(st, out));
+    if (!st && out->reason == LRA_STOP_SIGNAL)
+        st = lra_error(LRA_ERR_INTERRUPTED, "%s at step %lld", stop_words(out->reason, out->signal),
+                       (long long)t->st.step);
     lra_batcher_free(b);
     if (t->ctx) lra_ctx_free(t->ctx);
     lra_stepper_free(&t->stepper);

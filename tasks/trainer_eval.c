@@ -23,6 +23,9 @@ lra_status lra_trainer_save(lra_trainer *t, const char *path) {
     return lra_checkpoint_save(path, &t->model, &t->st, t->o->config_yaml, lra_metrics_text(&t->metrics));
 }
 
+// The evaluation's cancel hook: a stop signal ends a dev or test evaluation at its next batch.
+static int eval_cancel(void *user) { return lra_trainer_stop_signal(user) != 0; }
+
 // Evaluates a split (sharded over the ranks) and sums the counts over the ranks; with `confusion` (C x C,
 // zeroed here) also the confusion matrix.
 static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t max_batches, lra_eval_result *r,
@@ -41,6 +44,8 @@ static lra_status evaluate_split(lra_trainer *t, const lra_dataset *ds, int64_t 
     eo.confusion = confusion;
     eo.num_classes = C;
     if (confusion) memset(confusion, 0, sizeof *confusion * (size_t)C * (size_t)C);
+    eo.cancel = eval_cancel;
+    eo.cancel_user = t;
     lra_profile_phase(LRA_PHASE_EVAL);
     lra_status s = lra_dist_agree(lra_evaluate(&t->model, t->ctx, ds, &eo, r));
     lra_profile_phase(LRA_PHASE_OTHER);

@@ -23,7 +23,13 @@ typedef struct {
     lra_train_state st;
     lra_metrics metrics;
     int is_root;
+    int resuming;         // continues from a checkpoint (decided by rank 0, shared)
+    int64_t saved_step;   // step of the newest step checkpoint on disk, -1: none
 } lra_trainer;
+
+// A stop signal caught by any rank (the same answer on every rank), or 0.  Asked after each step and
+// before each evaluation batch.
+int lra_trainer_stop_signal(const lra_trainer *t);
 
 // Writes a checkpoint of the current state to path (rank 0 only; others return LRA_OK).
 lra_status lra_trainer_save(lra_trainer *t, const char *path);

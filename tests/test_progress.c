@@ -57,6 +57,39 @@ static void test_plain_lines(void) {
     free(buf);
 }
 
+// In a log file a line comes at least every plain_interval seconds even when `every` steps take longer,
+// and with timestamps each line (progress, note, done) starts with the UTC time "YYYY-MM-DDTHH:MM:SSZ ".
+static void test_plain_interval_and_timestamps(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    REQUIRE(f);
+    double now = 0.0;
+    lra_progress_opts o = {.out = f, .mode = LRA_PROGRESS_PLAIN, .every = 1000, .plain_interval = 30,
+                           .timestamps = 1, .clock = fake_clock, .clock_ctx = &now};
+    lra_progress *p = lra_progress_begin_opts(5000, "train", &o);
+    for (int s = 10; s <= 80; s += 10) {  // 10 steps every 37.5 s: 80 steps in 5 minutes
+        now += 37.5;
+        lra_progress_update(p, s, 0.5, 0.5, 1e-3);
+    }
+    lra_progress_note(p, "step 80: dev loss %.4f", 0.25);
+    lra_progress_end(p);
+    fclose(f);
+    int lines = 0, stamped = 0;
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        lines++;
+        int y, mo, d, h, mi, se;
+        char z;
+        stamped += sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d%c ", &y, &mo, &d, &h, &mi, &se, &z) == 7 && z == 'Z' &&
+                   line[20] == ' ';
+    }
+    CHECK_MSG(lines == 10, "got %d lines:\n%s", lines, buf);  // 8 progress lines, the note, done
+    CHECK_MSG(stamped == lines, "%d of %d lines stamped:\n%s", stamped, lines, buf);
+    CHECK(strstr(buf, "Z train step 10/5000 (0%)") && strstr(buf, "Z train step 80/5000 (1%)"));
+    CHECK(strstr(buf, "Z step 80: dev loss 0.2500\n"));
+    free(buf);
+}
+
 static void test_plain_resume_unknown_total_and_missing_fields(void) {
     char *buf = NULL;
     size_t len = 0;
@@ -162,6 +195,7 @@ static const lra_test_case TESTS[] = {
     {"done_line_after_resume", test_done_line_after_resume},
     {"format_time", test_format_time},
     {"plain_lines", test_plain_lines},
+    {"plain_interval_and_timestamps", test_plain_interval_and_timestamps},
     {"plain_resume_unknown_total_and_missing_fields", test_plain_resume_unknown_total_and_missing_fields},
     {"tty_redraw_throttled", test_tty_redraw_throttled},
 };

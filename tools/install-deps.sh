@@ -1,18 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages the build needs, but only those whose files are missing.
-# Usage: tools/install-deps.sh [--mpi] [--torch]
+# Usage: tools/install-deps.sh [--mpi] [--torch] [--fuzz] [--slurm]
 #   --mpi    also Open MPI (for `make MPI=1`)
 #   --torch  also python3-torch (developer tools: reference dumps, torch_ref benchmark)
 #   --fuzz   also clang with its libFuzzer runtime and libomp (for `make fuzz`)
+#   --slurm  also Slurm and munge (test_slurm starts a one-node cluster with them; `make test-slurm`)
 # Runs apt-get as root or through sudo; otherwise prints the exact command and fails.
 set -u
-want_mpi=0; want_torch=0; want_fuzz=0
+want_mpi=0; want_torch=0; want_fuzz=0; want_slurm=0
 for a in "$@"; do
   case "$a" in
     --mpi) want_mpi=1 ;;
     --torch) want_torch=1 ;;
     --fuzz) want_fuzz=1 ;;
-    *) echo "install-deps: unknown option '$a' (expected --mpi, --torch or --fuzz)" >&2; exit 2 ;;
+    --slurm) want_slurm=1 ;;
+    *) echo "install-deps: unknown option '$a' (expected --mpi, --torch, --fuzz or --slurm)" >&2; exit 2 ;;
   esac
 done
 
@@ -34,6 +36,11 @@ if [ "$want_fuzz" = 1 ]; then
   command -v clang >/dev/null 2>&1 || missing="$missing clang"
   ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || missing="$missing libclang-rt-dev"
   ls /usr/lib/llvm-*/lib/libomp.so >/dev/null 2>&1 || missing="$missing libomp-dev"
+fi
+if [ "$want_slurm" = 1 ]; then
+  { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v sbatch >/dev/null 2>&1; } \
+    || missing="$missing slurm-wlm"
+  [ -x /usr/sbin/munged ] || missing="$missing munge"
 fi
 if [ "$want_torch" = 1 ]; then
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing="$missing python3-torch python3-numpy"

@@ -41,7 +41,8 @@ static int dry_fail(void) {
     return 1;
 }
 
-int lra_train_dry_run(const lra_run_settings *s, const char *yaml, const char *run_dir, int resume, int threads,
+int lra_train_dry_run(const lra_run_settings *s, const char *yaml, const char *run_dir, lra_resume_mode resume,
+                      int threads,
                       FILE *out) {
     fprintf(out, "dry run: config resolved (task %s, attention %s, seed %llu, %d threads)\n", s->task->name,
             s->attention, (unsigned long long)s->seed, threads);
@@ -79,12 +80,12 @@ int lra_train_dry_run(const lra_run_settings *s, const char *yaml, const char *r
                                      "--run-dir", run_dir);
             return dry_fail();
         }
-        if (!ck && resume) return dry_fail();
+        if (!ck && resume == LRA_RESUME_ALWAYS) return dry_fail();
         fprintf(out, "run directory: %s (exists; %s%s)\n", run_dir, ck ? "would resume from " : "no checkpoints",
                 ck ? lra_path_basename(ck) : "");
         free(ck);
-    } else if (resume) {
-        lra_error(LRA_ERR_STATE, "%s: no such run directory to resume", run_dir);
+    } else if (resume == LRA_RESUME_ALWAYS) {
+        lra_error(LRA_ERR_STATE, "%s: no such run directory to resume (--resume auto starts it)", run_dir);
         return dry_fail();
     } else {
         fprintf(out, "run directory: %s (would be created)\n", run_dir);

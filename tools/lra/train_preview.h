@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tasks/run_dir.h"
 #include "tasks/settings.h"
 
 // The resolved config (every key, as config.yaml of the run would hold it), preceded by the model
@@ -17,7 +18,7 @@ int lra_train_print_config(const lra_run_settings *s, const char *yaml, FILE *ou
 // the memory estimate and the run directory (a fresh run must not find checkpoints there; --resume must
 // find one) -- prints what it found and the resolved config to `out`, and returns the exit status: 0 when
 // a real run would start, 1 (message printed) when it would not.
-int lra_train_dry_run(const lra_run_settings *s, const char *yaml, const char *run_dir, int resume, int threads,
-                      FILE *out);
+int lra_train_dry_run(const lra_run_settings *s, const char *yaml, const char *run_dir, lra_resume_mode resume,
+                      int threads, FILE *out);
 
 #endif
