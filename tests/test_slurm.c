@@ -4,7 +4,7 @@
 //     and, run again, ends with the weights of an uninterrupted run, byte for byte;
 //   - a job whose time limit comes first (--time-limit auto: from squeue) stops with a checkpoint before
 //     it and the requeued job completes the run, again byte-identical;
-//   - an array job (tools/slurm/array.sbatch) runs a small sweep from a jobs file to completion;
+//   - an array job (tools/slurm/array.sbatch) runs a small sweep (`lra sweep --jobs`) to completion;
 //   - the job's log shows timestamped progress lines while the job runs.
 // Skipped, with the reason, where Slurm cannot run (packages missing: tools/install-deps.sh --slurm;
 // not root) and under AddressSanitizer (the jobs' timing is what is tested; `make test` covers it).
@@ -299,19 +299,25 @@ static void test_usr1_requeue_and_time_limit(void) {
     free(j2);
 }
 
-// A jobs file of three small runs, one per line, as `lra sweep --jobs` writes; array.sbatch runs line
-// $SLURM_ARRAY_TASK_ID of it.
+// A small sweep (three seeds) written as a jobs file by `lra sweep --jobs`, one cell per line;
+// array.sbatch runs line $SLURM_ARRAY_TASK_ID of it.
 static void test_array_sweep(void) {
     if (!g_up) SKIP("no cluster");
-    char *jobs = path_in("jobs.txt");
-    FILE *f = fopen(jobs, "w");
+    char *spec = path_in("sweep.yaml"), *jobs = path_in("jobs.txt");
+    FILE *f = fopen(spec, "w");
     REQUIRE(f);
-    for (int i = 1; i <= 3; i++)
-        fprintf(f, "%s train %s/configs/quickstart.yaml --run-dir %s/sweep-%d --resume auto --quiet --set seed=%d "
-                   "--set data.path=%s/data --set data.max_length=64 --set train.steps=30 --set train.warmup=3 "
-                   "--set train.eval_every=15 --threads 1\n",
-                g_lra, g_repo, g_dir, i, i, g_dir);
+    fprintf(f, "name: array\nbase: %s/configs/quickstart.yaml\nseeds: [1, 2, 3]\nout: %s/sweep\nthreads: 1\n"
+               "set: {data.path: %s/data, data.max_length: 64, train.steps: 30, train.warmup: 3, "
+               "train.eval_every: 15}\n",
+            g_repo, g_dir, g_dir);
     fclose(f);
+    free(sh(NULL, "%s sweep %s --jobs %s 2>&1", g_lra, spec, jobs));
+    char *lines = read_text(jobs);
+    REQUIRE(lines);
+    int n_lines = 0;
+    for (const char *c = lines; *c; c++) n_lines += *c == '\n';
+    CHECK_MSG(n_lines == 3 && strstr(lines, "--resume auto"), "jobs file:\n%s", lines);
+    free(lines);
     char opts[600];
     snprintf(opts, sizeof opts, "--array=1-3 -c 1 -o %s/sweep-%%a.log", g_dir);
     char *id = submit(opts, "array.sbatch", jobs);
@@ -321,16 +327,16 @@ static void test_array_sweep(void) {
         done = 0;
         for (int i = 1; i <= 3; i++) {
             char name[64];
-            snprintf(name, sizeof name, "sweep-%d/eval.json", i);
+            snprintf(name, sizeof name, "sweep/listops-softmax-s%d/eval.json", i);
             char *p = path_in(name);
             done += lra_file_exists(p);
             free(p);
         }
     }
-    CHECK_MSG(done == 3, "%d of 3 array tasks finished", done);
+    CHECK_MSG(done == 3, "%d of 3 array tasks (the sweep's cells) finished", done);
     for (int i = 1; i <= 3; i++) {
         char name[64], want[64];
-        snprintf(name, sizeof name, "sweep-%d/jobs.jsonl", i);
+        snprintf(name, sizeof name, "sweep/listops-softmax-s%d/jobs.jsonl", i);
         char *p = path_in(name), *t = read_text(p);
         snprintf(want, sizeof want, "\"slurm_array_task_id\": \"%d\"", i);
         CHECK_MSG(t && strstr(t, want) && strstr(t, "\"slurm_array_job_id\""), "%s:\n%s", name, or_none(t));
@@ -345,6 +351,7 @@ static void test_array_sweep(void) {
     }
     free(id);
     free(jobs);
+    free(spec);
 }
 
 static void test_cluster_down(void) {

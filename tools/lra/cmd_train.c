@@ -69,7 +69,7 @@ static void usage(FILE *f) {
             "  --dry-run        check the run without training or writing anything: resolve the config, read every\n"
             "                   split of the data (sizes), build the model (parameter counts), check the memory\n"
             "                   estimate and the run directory; print all that and the resolved config, exit 0\n"
-            "            "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n\n"
+            "  --keys           list every config key with its type, default and meaning (--keys-markdown: as a table)\n\n"
             "Signals: SIGINT, SIGTERM and SIGUSR1 (sbatch --signal=USR1@T) finish the current step (or stop a dev\n"
             "evaluation at its next batch), keep a checkpoint and stop.  Written to a file or pipe, progress and\n"
             "evaluation lines carry a UTC timestamp and come at least every 30 s.\n\n"
