@@ -395,6 +395,31 @@ static void dropout_scale(float *y, const float *x, const uint8_t *keep, int64_t
         for (int64_t i = 0; i < n; i++) y[i] = x[i] * (scale * (float)keep[i]);
 }
 
+// The forward of dropout and of the residual form: draws the keep mask of z [n] (the batch's first example
+// at element `base` of the (seed, stream) mask, lra_rng_fill_keep) chunk by chunk and writes
+// y = z * mask * scale, or y = r + z * mask * scale when r is given.  The mask goes to keep_all [n] when
+// backward needs it (else only a stack buffer per chunk).  Returns keep_all.
+static uint8_t *dropout_forward(lra_ctx *ctx, const float *z, const float *r, float *y, int64_t n, int64_t per_example,
+                                float p, uint64_t stream, int keep_mask, const char *op) {
+    LRA_ASSERT_MSG(ctx->example_offset >= 0, "%s: negative example_offset %lld", op, (long long)ctx->example_offset);
+    const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
+    const float scale = 1.0f / (1.0f - p);
+    uint8_t *keep_all = keep_mask ? lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1)) : NULL;
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < nchunk; c++) {
+        uint8_t local[DROPOUT_CHUNK];
+        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        uint8_t *keep = keep_all ? keep_all + i0 : local;
+        lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
+        if (r)
+            for (int64_t i = 0; i < len; i++) y[i0 + i] = r[i0 + i] + z[i0 + i] * (scale * (float)keep[i]);
+        else
+            dropout_scale(y + i0, z + i0, keep, len, scale, 0);
+    }
+    return keep_all;
+}
+
 // The forward kept the mask (one byte per element); gx = gy * mask, in gy's buffer when x has no gradient yet.
 static void dropout_backward(lra_ctx *ctx, lra_node *node) {
     lra_tensor *x = node->in[0];
@@ -427,21 +452,9 @@ lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
     const int64_t n = lra_tensor_numel(x);
     const int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
-    LRA_ASSERT_MSG(ctx->example_offset >= 0, "dropout: negative example_offset %lld", (long long)ctx->example_offset);
-    const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
     const float scale = 1.0f / (1.0f - p);
-    const int keep_mask = ctx->grad_enabled && x->requires_grad;
-    uint8_t *keep_all = keep_mask ? lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1)) : NULL;
-    float *yd = lra_f32(y);
-    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (int64_t c = 0; c < nchunk; c++) {
-        uint8_t local[DROPOUT_CHUNK];
-        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
-        uint8_t *keep = keep_all ? keep_all + i0 : local;
-        lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
-        dropout_scale(yd + i0, xd + i0, keep, len, scale, 0);
-    }
+    uint8_t *keep_all = dropout_forward(ctx, xd, NULL, lra_f32(y), n, per_example, p, stream,
+                                        ctx->grad_enabled && x->requires_grad, "dropout");
     lra_node *nd = lra_tape_record(ctx, "dropout", dropout_backward, y, 1, (lra_tensor *[]){x});
     if (nd) {
         nd->extra = keep_all;
@@ -491,22 +504,9 @@ lra_tensor *lra_op_add_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, z->shape, z->ndim);
     const int64_t n = lra_tensor_numel(z);
     const int64_t per_example = z->ndim > 0 && z->shape[0] > 0 ? n / z->shape[0] : n;
-    LRA_ASSERT_MSG(ctx->example_offset >= 0, "add_dropout: negative example_offset %lld", (long long)ctx->example_offset);
-    const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
     const float scale = 1.0f / (1.0f - p);
-    const int keep_mask = ctx->grad_enabled && (x->requires_grad || z->requires_grad);
-    uint8_t *keep_all = keep_mask ? lra_arena_alloc(ctx->arena, (size_t)(n > 0 ? n : 1)) : NULL;
-    const float *xd = lra_f32(x), *zd = lra_f32(z);
-    float *yd = lra_f32(y);
-    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (int64_t c = 0; c < nchunk; c++) {
-        uint8_t local[DROPOUT_CHUNK];
-        const int64_t i0 = c * DROPOUT_CHUNK, len = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
-        uint8_t *keep = keep_all ? keep_all + i0 : local;
-        lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
-        for (int64_t i = 0; i < len; i++) yd[i0 + i] = xd[i0 + i] + zd[i0 + i] * (scale * (float)keep[i]);
-    }
+    uint8_t *keep_all = dropout_forward(ctx, lra_f32(z), lra_f32(x), lra_f32(y), n, per_example, p, stream,
+                                        ctx->grad_enabled && (x->requires_grad || z->requires_grad), "add_dropout");
     lra_node *nd = lra_tape_record(ctx, "add_dropout", add_dropout_backward, y, 2, (lra_tensor *[]){x, z});
     if (nd) {
         nd->extra = keep_all;
