@@ -456,6 +456,30 @@ static void test_extreme_values(void) {
 
 // ---- bar chart -----------------------------------------------------------------------------------
 
+// stem.png has the scene's size, and each bar's colour (series i % n_series) at half its height inside
+// the bar -- or, for a missing value (NAN), not at a low point of its slot.
+static void check_png_bars(const char *stem, const lra_scene *sc, const lra_bar_layout *lay, const double *mean,
+                           int n_bars, int n_series) {
+    char path[500];
+    snprintf(path, sizeof path, "%s.png", stem);
+    uint8_t *gray = NULL;
+    int w = 0, h = 0;
+    CHECK_OK(lra_png_read_gray8(path, &gray, &w, &h));
+    CHECK(w == sc->width && h == sc->height);
+    if (gray && w == sc->width && h == sc->height)
+        for (int i = 0; i < n_bars; i++) {
+            const lra_rgb c = lra_plot_color(i % n_series);
+            const int x = (int)floor(lay->bar_x[i] - lay->bar_w / 3);
+            const int y = (int)floor(map_y(&lay->axes, isnan(mean[i]) ? lay->axes.ymax / 100 : mean[i] / 2));
+            const int want = lra_image_rgb_to_gray(c.r, c.g, c.b);
+            if (isnan(mean[i]))
+                CHECK_MSG(gray[(size_t)y * (size_t)w + (size_t)x] != want, "missing bar %d drawn", i);
+            else
+                CHECK_EQ_INT(gray[(size_t)y * (size_t)w + (size_t)x], want);
+        }
+    free(gray);
+}
+
 static void test_bar_heights_match_values(void) {
     const char *groups[3] = {"ListOps", "Text", "Image"}, *series[2] = {"softmax", "linear"};
     const double mean[6] = {0.36, 0.30, 0.62, NAN, 0.41, 0.45};
@@ -499,20 +523,8 @@ static void test_bar_heights_match_values(void) {
     char stem[400], path[500];
     snprintf(stem, sizeof stem, "%s/bars", root());
     CHECK_OK(lra_plot_bar_chart(stem, "LRA test accuracy", "accuracy", 3, groups, 2, series, mean, err));
-    snprintf(path, sizeof path, "%s.png", stem);
-    uint8_t *gray = NULL;
-    int w = 0, h = 0;
-    CHECK_OK(lra_png_read_gray8(path, &gray, &w, &h));
-    CHECK(w == sc.width && h == sc.height);
-    if (gray && w == sc.width && h == sc.height)
-        for (int i = 0; i < 6; i++) {
-            if (isnan(mean[i])) continue;
-            const lra_rgb c = lra_plot_color(i % 2);
-            const int x = (int)floor(lay.bar_x[i] - lay.bar_w / 3), y = (int)floor(map_y(a, mean[i] / 2));
-            CHECK_EQ_INT(gray[(size_t)y * (size_t)w + (size_t)x], lra_image_rgb_to_gray(c.r, c.g, c.b));
-        }
+    check_png_bars(stem, &sc, &lay, mean, 6, 2);
     free(lay.bar_x);
-    free(gray);
     snprintf(path, sizeof path, "%s.svg", stem);
     char *svg = NULL;
     size_t len;
@@ -548,23 +560,7 @@ static void test_results_table_chart(void) {
     lra_scene sc;
     lra_bar_layout lay;
     CHECK_OK(lra_plot_bar_chart_scene("sweep", "test accuracy (%)", 2, groups, 2, series, mean, std, &sc, &lay));
-    snprintf(path, sizeof path, "%s.png", stem);
-    uint8_t *gray = NULL;
-    int w = 0, h = 0;
-    CHECK_OK(lra_png_read_gray8(path, &gray, &w, &h));
-    CHECK(w == sc.width && h == sc.height);
-    if (gray && w == sc.width && h == sc.height)
-        for (int i = 0; i < 4; i++) {
-            const lra_rgb c = lra_plot_color(i % 2);
-            const int x = (int)floor(lay.bar_x[i] - lay.bar_w / 3);
-            const int y = (int)floor(map_y(&lay.axes, isnan(mean[i]) ? 1.0 : mean[i] / 2));
-            const int want = lra_image_rgb_to_gray(c.r, c.g, c.b);
-            if (isnan(mean[i]))
-                CHECK_MSG(gray[(size_t)y * (size_t)w + (size_t)x] != want, "missing bar %d drawn", i);
-            else
-                CHECK_EQ_INT(gray[(size_t)y * (size_t)w + (size_t)x], want);
-        }
-    free(gray);
+    check_png_bars(stem, &sc, &lay, mean, 4, 2);
     free(lay.bar_x);
     lra_scene_free(&sc);
     snprintf(path, sizeof path, "%s.svg", stem);
