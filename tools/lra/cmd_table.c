@@ -186,6 +186,20 @@ static void print_our_row(const printer *p, const lra_results_table *t, int r) {
 }
 
 // A published row, and (when `ours` >= 0) the difference ours - published.
+// One "ours - published" cell: "+1.23", or "-" when either side is missing (CSV: the number, then
+// csv_tail for the columns that follow it).
+static void diff_cell(const printer *p, double d, const char *csv_tail) {
+    if (p->fmt == FMT_CSV) {
+        csv_num(d, "%+.2f");
+        printf("%s", csv_tail);
+        return;
+    }
+    char buf[32];
+    if (isnan(d)) snprintf(buf, sizeof buf, "-");
+    else snprintf(buf, sizeof buf, "%+.2f", d);
+    row_cell(p, buf);
+}
+
 static void print_ref_rows(const printer *p, const lra_results_table *t, int ours, const lra_reference *ref,
                            const lra_ref_row *rr) {
     const lra_ref_source *src = &ref->sources[rr->source];
@@ -235,26 +249,10 @@ static void print_ref_rows(const printer *p, const lra_results_table *t, int our
     for (int c = 0; c < t->n_cols; c++) {
         const lra_table_cell *cell = lra_results_cell(t, ours, c);
         double v = lra_reference_value(ref, rr, cols[c]->name, NULL);
-        double d = cell->n && !isnan(v) ? cell->mean - v : NAN;
-        if (p->fmt == FMT_CSV) {
-            csv_num(d, "%+.2f");
-            printf(",,");
-        } else {
-            if (isnan(d)) snprintf(buf, sizeof buf, "-");
-            else snprintf(buf, sizeof buf, "%+.2f", d);
-            row_cell(p, buf);
-        }
+        diff_cell(p, cell->n && !isnan(v) ? cell->mean - v : NAN, ",,");
     }
-    double d = full && !isnan(avg) ? ours_avg - avg : NAN;
-    if (p->fmt == FMT_CSV) {
-        csv_num(d, "%+.2f");
-        printf(",\n");
-    } else {
-        if (isnan(d)) snprintf(buf, sizeof buf, "-");
-        else snprintf(buf, sizeof buf, "%+.2f", d);
-        row_cell(p, buf);
-        row_end(p);
-    }
+    diff_cell(p, full && !isnan(avg) ? ours_avg - avg : NAN, ",\n");
+    if (p->fmt != FMT_CSV) row_end(p);
 }
 
 static void print_notes(const printer *p, char *const *notes, int n) {
