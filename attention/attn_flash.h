@@ -15,7 +15,7 @@
 typedef struct {
     float scale;             // multiplies Q K^T
     float p_drop;            // dropout on the probabilities (0: none)
-    int block_rows;          // query rows per block (scratch = threads x block_rows x nk floats)
+    int block_rows;          // query rows per block, 0: 64 (scratch = threads x block_rows x nk floats)
     uint64_t seed, stream;   // the dropout stream (used when p_drop > 0)
     const float *key_mask;   // [B, nk], 1 = real key, or NULL (every key real)
     const char *op_name;     // tape/profile name (NULL: "attention.flash")
