@@ -1,6 +1,10 @@
 // Sweep specs and their cells (see sweep.h).
 #include "tasks/sweep.h"
 
+// The most cells a spec may expand to.  Every cell's config is resolved and checked before anything
+// runs (about 2 ms each under ASan), so the bound also keeps a hostile spec from stalling the loader.
+#define SWEEP_MAX_CELLS 2000
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,14 +250,14 @@ static lra_status expand(lra_sweep *sw, const spec_parts *p) {
     // Counted in 64 bits and stopped early: axes multiply.
     int64_t total = (int64_t)p->n_tasks * nk * ns;
     int grid = 1;
-    for (int a = 0; a < p->n_axes && total <= 10000; a++) {
+    for (int a = 0; a < p->n_axes && total <= SWEEP_MAX_CELLS; a++) {
         grid *= p->axes[a].n;
         total *= p->axes[a].n;
     }
-    if (total > 10000) {
+    if (total > SWEEP_MAX_CELLS) {
         lra_config_schema_free(schema);
-        return lra_error(LRA_ERR_CONFIG, "%s: the grid has more than 10000 cells (tasks x kernels x axes x seeds)",
-                         sw->path);
+        return lra_error(LRA_ERR_CONFIG, "%s: the grid has more than %d cells (tasks x kernels x axes x seeds)",
+                         sw->path, SWEEP_MAX_CELLS);
     }
     sw->cells = lra_xcalloc((size_t)total, sizeof *sw->cells);
     int *pick = lra_xcalloc((size_t)(p->n_axes + 1), sizeof *pick);
