@@ -7,7 +7,8 @@
 //   - level l: each block attends to its sibling block (the other block of its aligned pair), so the
 //     levels 0..F-1 together cover every key once, with F = log2(N/b);
 //   - per level, Y_l = exp(S - c) V and A_l = exp(S - c) cnt over the block (cnt: tokens per row of V), both repeated 2^l times
-//     down to the tokens; O = sum_l Y_l / (sum_l A_l + eps).
+//     down to the tokens; O = sum_l Y_l / (sum_l A_l + eps), summed coarsest first so each level is
+//     repeated only to the next finer one.
 // Defaults differ from the reference in three places (each an option):
 //   - the reference stops at log2(N/b) - 1 levels (`reference_levels`), so a token never sees the far
 //     half of the sequence;
@@ -190,43 +191,43 @@ static lra_tensor *ht_forward(void *state, lra_params *params, lra_ctx *ctx, lra
         if (l > 0) cur = coarsen(ctx, &cur, B, H, N >> (l - 1), p);
         outs[1 + l] = block_attention(ctx, st, &cur, B, H, N >> l, p, b, 1);
     }
-    // Rescale each level to the row's overall maximum (per_level_max: factor 1) and sum at token level.
-    lra_tensor *Y = NULL, *A = NULL;
-    float *M = NULL;
-    if (!st->per_level) {
-        M = lra_arena_alloc(ctx->arena, (size_t)(B * H * N) * sizeof(float));
-        for (int64_t r = 0; r < B * H * N; r++) {
-            const int64_t bh = r / N, i = r % N;
-            float mx = -INFINITY;
-            for (int64_t l = 0; l <= F; l++) {
-                const int64_t lv = l ? l - 1 : 0, Nl = N >> lv;
-                const float m = outs[l].rowmax[bh * Nl + (i >> lv)];
-                mx = m > mx ? m : mx;
-            }
-            M[r] = mx;
-        }
-    }
-    for (int64_t l = 0; l <= F; l++) {
+    // Sum the levels from the coarsest down, Horner-style: the running sum is repeated 2x to the next
+    // finer level and added there, so each level is touched at its own resolution and the whole sum
+    // costs O(N p) (repeating every level to N would cost O(N p log N)).  By default each addition
+    // rescales both terms to their common row maximum (online-softmax merge: the factors compose to
+    // exp(rowmax_l - overall max) as in exact softmax); per_level_max adds without rescaling.
+    // rowmax_l lives at level lv(l) = l ? l - 1 : 0 (outs[0] and outs[1] are both at token level).
+    lra_tensor *Y = outs[F].y, *A = outs[F].a;
+    const float *mz = outs[F].rowmax;  // the running sum's row maximum at its resolution
+    int64_t zlv = F ? F - 1 : 0;
+    for (int64_t l = F - 1; l >= 0; l--) {
         const int64_t lv = l ? l - 1 : 0, Nl = N >> lv;
+        if (zlv > lv) {  // repeat each row twice: [B, H, Nl/2, .] -> [B, H, Nl, .]
+            lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(Nl));
+            for (int64_t i = 0; i < Nl; i++) lra_i32(idx)[i] = (int32_t)(i >> 1);
+            Y = lra_op_index_select(ctx, Y, 2, idx);
+            A = lra_op_index_select(ctx, A, 2, idx);
+        }
         lra_tensor *y = outs[l].y, *a = outs[l].a;
-        if (lv > 0) {
-            lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(N));
-            for (int64_t i = 0; i < N; i++) lra_i32(idx)[i] = (int32_t)(i >> lv);
-            y = lra_op_index_select(ctx, y, 2, idx);
-            a = lra_op_index_select(ctx, a, 2, idx);
-        }
-        if (M) {
-            lra_tensor *f = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, N, 1));
-            for (int64_t r = 0; r < B * H * N; r++) {
-                const int64_t bh = r / N, i = r % N;
-                const float m = outs[l].rowmax[bh * Nl + (i >> lv)];
-                lra_f32(f)[r] = isinf(m) ? 0.0f : expf(m - M[r]);
+        if (!st->per_level) {
+            lra_tensor *f_old = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, Nl, 1));
+            lra_tensor *f_new = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, Nl, 1));
+            float *m = lra_arena_alloc(ctx->arena, (size_t)(B * H * Nl) * sizeof(float));
+            const int shift = zlv > lv;
+            for (int64_t r = 0; r < B * H * Nl; r++) {
+                const float mo = mz[shift ? (r / Nl) * (Nl / 2) + (r % Nl) / 2 : r], ml = outs[l].rowmax[r];
+                const float mx = mo > ml ? mo : ml;
+                m[r] = mx;
+                lra_f32(f_old)[r] = isinf(mo) ? 0.0f : expf(mo - mx);
+                lra_f32(f_new)[r] = isinf(ml) ? 0.0f : expf(ml - mx);
             }
-            y = lra_op_mul(ctx, y, f);
-            a = lra_op_mul(ctx, a, f);
+            Y = lra_op_mul(ctx, Y, f_old), A = lra_op_mul(ctx, A, f_old);
+            y = lra_op_mul(ctx, y, f_new), a = lra_op_mul(ctx, a, f_new);
+            mz = m;
         }
-        Y = Y ? lra_op_add(ctx, Y, y) : y;
-        A = A ? lra_op_add(ctx, A, a) : a;
+        Y = lra_op_add(ctx, Y, y);
+        A = lra_op_add(ctx, A, a);
+        zlv = lv;
     }
     lra_tensor *out = lra_op_div(ctx, Y, lra_op_add_scalar(ctx, A, st->eps));
     return N > n ? lra_op_slice(ctx, out, 2, 0, n) : out;

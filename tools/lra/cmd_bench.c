@@ -352,8 +352,8 @@ static int bench_attention(int argc, char **argv) {
                    "                           [--heads H] [--head-dim P] [--budget S] [--threads T] [--quick]\n"
                    "                           [--opt KERNEL.NAME=VALUE]... [--csv FILE]\n\n"
                    "Forward + backward (training mode) time of each kernel on random q, k, v [B, H, n, P] with full\n"
-                   "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats after\n"
-                   "one warm-up (for n >= 8192 one timed run after it, to bound the time), and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
+                   "masks (defaults B = 8, H = 2, P = 32, every kernel, n = 1K..16K), the best of R repeats (default 1)\n"
+                   "after one warm-up, and peak memory = the step arena's high-water mark + the kernel's parameters and\n"
                    "buffers (values and gradients).  Token mixers (kernels that replace the layer's token mixing) run on\n"
                    "x = merge_heads(q + k + v) [B, n, H*P] with their own projections included.\n"
                    "A size whose time, extrapolated quadratically from the previous\n"
@@ -473,9 +473,9 @@ static int bench_attention(int argc, char **argv) {
             ctx->training = 1;
             ctx->seed = 11;
             double best = INFINITY;
-            // Big sizes: one warm-up and one timed run (the time budget); a cold first run would time the
-            // arena's page faults rather than the kernel.
-            const int64_t runs = n >= 8192 && repeat > 1 ? 1 : repeat;
+            // One warm-up, then R timed runs (default 1); a cold first run would time the arena's page
+            // faults rather than the kernel.
+            const int64_t runs = repeat;
             for (int64_t r = 0; r < runs + 1; r++) {
                 lra_ctx_reset(ctx);
                 for (int j = 0; j < 3; j++) qkv[j]->grad = NULL;
