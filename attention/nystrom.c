@@ -167,7 +167,7 @@ static void nys_softmax_rows(float *S, int64_t rows, int64_t cols, const float *
         if (kmask)
             for (int64_t j = 0; j < cols; j++) row[j] = kmask[j] != 0.0f ? row[j] : -INFINITY;
         if (lse_in) {
-            lra_exp_shift_sum(row, cols, lse_in[r]);
+            lra_exp_shift(row, cols, lse_in[r]);
             continue;
         }
         float mx = -INFINITY;

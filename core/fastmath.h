@@ -25,17 +25,19 @@ static inline lra_v8f lra_v8_select(lra_v8i mask, lra_v8f a, lra_v8f b) {
     return (lra_v8f)((mask & (lra_v8i)a) | (~mask & (lra_v8i)b));
 }
 
+// A vector of eight copies of c (a constant, so no multiply by 0 is needed to broadcast it).
+#define LRA_V8F(c) ((lra_v8f){(c), (c), (c), (c), (c), (c), (c), (c)})
+
 static inline lra_v8f lra_exp_v8(lra_v8f x) {
-    const lra_v8f hi = {LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI, LRA_EXP_HI};
-    const lra_v8f lo = {LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO, LRA_EXP_LO};
+    const lra_v8f hi = LRA_V8F(LRA_EXP_HI), lo = LRA_V8F(LRA_EXP_LO);
     lra_v8f xc = lra_v8_select(x > hi, hi, x);
     xc = lra_v8_select(xc < lo, lo, xc);
     // round(xc / ln2) by the 1.5 * 2^23 trick (round to nearest; |xc / ln2| < 2^22)
-    const lra_v8f magic = xc * 0 + 12582912.0f;
+    const lra_v8f magic = LRA_V8F(12582912.0f);
     const lra_v8f k = (xc * 1.44269504088896341f + magic) - magic;
     lra_v8f r = xc - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
-    lra_v8f p = r * 0 + 1.9875691500e-4f;
+    lra_v8f p = LRA_V8F(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
@@ -45,9 +47,8 @@ static inline lra_v8f lra_exp_v8(lra_v8f x) {
     const lra_v8i ki = __builtin_convertvector(k, lra_v8i);
     const lra_v8f scale = (lra_v8f)((ki + 127) << 23);
     lra_v8f y = p * scale;
-    const lra_v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
-    y = lra_v8_select(x < lo, zero, y);  // also -inf and NaN-free masked scores -> exactly 0
-    return lra_v8_select(x > hi, zero + INFINITY, y);
+    y = lra_v8_select(x < lo, LRA_V8F(0.0f), y);  // also -inf and NaN-free masked scores -> exactly 0
+    return lra_v8_select(x > hi, LRA_V8F(INFINITY), y);
 }
 
 // exp of one value: lra_exp_v8's operations on one lane, in the same order (ISO C mode contracts no
@@ -72,30 +73,61 @@ static inline __attribute__((always_inline)) float lra_expf(float x) {
     return x > LRA_EXP_HI ? INFINITY : y;
 }
 
-// x[j] = exp(x[j] - shift) for j < n; returns the sum of the results accumulated in double (8 lanes,
-// then lanes added in order: a fixed order, independent of threads).
-static inline double lra_exp_shift_sum(float *x, int64_t n, float shift) {
+// Adds the eight lanes of v, widened to double, to the lane accumulators lo (lanes 0-3) and hi (4-7).
+static inline void lra_v8_add_to_double_lanes(lra_v4d *lo, lra_v4d *hi, lra_v8f v) {
+    const lra_v4f lo4 = {v[0], v[1], v[2], v[3]}, hi4 = {v[4], v[5], v[6], v[7]};
+    *lo += __builtin_convertvector(lo4, lra_v4d);
+    *hi += __builtin_convertvector(hi4, lra_v4d);
+}
+
+// x[j] = exp(x[j] - shift) for j < n.  With `sum` set, returns the sum of the results accumulated in
+// double over 8 lanes, chunk by chunk, then the lanes in order (a fixed order, independent of threads);
+// otherwise returns 0.  The main loop computes four independent vectors at a time (the polynomial is a
+// long dependency chain) and still adds them to the lanes in chunk order.
+static inline __attribute__((always_inline)) double lra_exp_shift_impl(float *x, int64_t n, float shift, int sum) {
     lra_v4d acc_lo = {0, 0, 0, 0}, acc_hi = {0, 0, 0, 0};
     int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        lra_v8f v0, v1, v2, v3;  // named, not an array: GCC keeps them in registers on AVX2
+        __builtin_memcpy(&v0, x + j, sizeof v0);
+        __builtin_memcpy(&v1, x + j + 8, sizeof v1);
+        __builtin_memcpy(&v2, x + j + 16, sizeof v2);
+        __builtin_memcpy(&v3, x + j + 24, sizeof v3);
+        v0 = lra_exp_v8(v0 - shift), v1 = lra_exp_v8(v1 - shift);
+        v2 = lra_exp_v8(v2 - shift), v3 = lra_exp_v8(v3 - shift);
+        __builtin_memcpy(x + j, &v0, sizeof v0);
+        __builtin_memcpy(x + j + 8, &v1, sizeof v1);
+        __builtin_memcpy(x + j + 16, &v2, sizeof v2);
+        __builtin_memcpy(x + j + 24, &v3, sizeof v3);
+        if (sum) {
+            lra_v8_add_to_double_lanes(&acc_lo, &acc_hi, v0), lra_v8_add_to_double_lanes(&acc_lo, &acc_hi, v1);
+            lra_v8_add_to_double_lanes(&acc_lo, &acc_hi, v2), lra_v8_add_to_double_lanes(&acc_lo, &acc_hi, v3);
+        }
+    }
     for (; j + 8 <= n; j += 8) {
         lra_v8f v;
         __builtin_memcpy(&v, x + j, sizeof v);
         v = lra_exp_v8(v - shift);
         __builtin_memcpy(x + j, &v, sizeof v);
-        const lra_v4f lo4 = {v[0], v[1], v[2], v[3]}, hi4 = {v[4], v[5], v[6], v[7]};
-        acc_lo += __builtin_convertvector(lo4, lra_v4d);
-        acc_hi += __builtin_convertvector(hi4, lra_v4d);
+        if (sum) lra_v8_add_to_double_lanes(&acc_lo, &acc_hi, v);
     }
-    const double lanes[8] = {acc_lo[0], acc_lo[1], acc_lo[2], acc_lo[3], acc_hi[0], acc_hi[1], acc_hi[2], acc_hi[3]};
     double tail = 0;
     for (; j < n; j++) {
         x[j] = lra_expf(x[j] - shift);
         tail += (double)x[j];
     }
+    if (!sum) return 0.0;
+    const double lanes[8] = {acc_lo[0], acc_lo[1], acc_lo[2], acc_lo[3], acc_hi[0], acc_hi[1], acc_hi[2], acc_hi[3]};
     double s = 0;
     for (int l = 0; l < 8; l++) s += lanes[l];
     return s + tail;
 }
+
+// x[j] = exp(x[j] - shift) for j < n; returns their sum (see lra_exp_shift_impl).
+static inline double lra_exp_shift_sum(float *x, int64_t n, float shift) { return lra_exp_shift_impl(x, n, shift, 1); }
+
+// x[j] = exp(x[j] - shift) for j < n, without the sum.
+static inline void lra_exp_shift(float *x, int64_t n, float shift) { (void)lra_exp_shift_impl(x, n, shift, 0); }
 
 // The one exact-softmax row routine (the softmax op and the attention kernels share it).  row holds the
 // logits, masked entries at -inf; on return it holds the probabilities exp(x - max) / sum and the result
@@ -118,7 +150,7 @@ static inline float lra_softmax_row(float *row, int64_t n) {
 }
 
 // The probabilities of a row again from its logits and the log-sum-exp of the forward pass.
-static inline void lra_softmax_row_from_lse(float *row, int64_t n, float lse) { (void)lra_exp_shift_sum(row, n, lse); }
+static inline void lra_softmax_row_from_lse(float *row, int64_t n, float lse) { lra_exp_shift(row, n, lse); }
 
 // arccos(x) for x in [-1, 1] without a library call, so loops over it vectorise (YOSO's expected
 // collision probabilities evaluate it for every (query, key) pair).  |a| <= 1/2: acos = pi/2 - asin(a);
