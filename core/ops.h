@@ -84,6 +84,9 @@ lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream
 // The residual x + dropout(z) in one pass, storing the mask but not dropout(z); same bits as
 // lra_op_add(x, lra_op_dropout(z)).  x, z: same shape.
 lra_tensor *lra_op_add_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float p, uint64_t stream);
+// dropout(gelu(x)) in one pass, storing the mask but not gelu(x); same bits as
+// lra_op_dropout(lra_op_gelu(x)); plain gelu when dropout is off.  x: any shape.
+lra_tensor *lra_op_gelu_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream);
 // ids: int32 [...], table: [V, d] -> [..., d]; backward scatter-adds into the table's gradient.
 lra_tensor *lra_op_embedding(lra_ctx *ctx, lra_tensor *ids, lra_tensor *table);
 // x / max(||x||_2, eps) over the last axis.

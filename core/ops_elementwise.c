@@ -322,48 +322,6 @@ static void unary_backward_common(lra_ctx *ctx, lra_node *node, un_bwd_kernel k,
         return y;                                                                                        \
     }
 
-#define INV_SQRT_2PI 0.3989422804014327f
-#define SQRT1_2 0.7071067811865476f
-
-// GELU runs on every MLP activation, and glibc's erff/expf are scalar calls (~5-10x slower than a
-// vectorised polynomial), so GELU uses these branch-free approximations, which the compiler vectorises.
-// Accuracy: erf_fast within 1.6e-7 absolute of erf (about 2.5 float ulps), lra_expf (core/fastmath.h)
-// within 1e-7 relative; GELU's largest absolute error over [-12, 12] equals that of the erff form (4.5e-7, the
-// rounding of 0.5 x (1 + erf)).  Coefficients: mpmath.chebyfit (dps 30) of erf(sqrt(u))/sqrt(u) on
-// u in [0, 1] (8 terms) and of erfc(x) exp(x^2) at x = 2.465 + 1.465 s, s in [-1, 1] (12 terms).
-
-// erf(x): x P(x^2) for |x| < 1; else sign(x) (1 - e^{-x^2} Q(s)) with s = (|x| - 2.465) / 1.465, |x|
-// clamped to [1, 3.93] (beyond 3.93 erf rounds to +-1 in float).  Both branches are computed and one is
-// selected, so the loop has no branches.  Always inlined: a call would stop the loop vectorising.
-static inline __attribute__((always_inline)) float erf_fast(float x) {
-    float a = fabsf(x), u = x * x;
-    float pa = -9.667044571e-06f;
-    pa = pa * u + 1.126595903e-04f;
-    pa = pa * u + -8.484080406e-04f;
-    pa = pa * u + 5.221031808e-03f;
-    pa = pa * u + -2.686543073e-02f;
-    pa = pa * u + 1.128378250e-01f;
-    pa = pa * u + -3.761263847e-01f;
-    pa = pa * u + 1.128379167e+00f;
-    float ac = a < 1.0f ? 1.0f : a;
-    ac = ac > 3.93f ? 3.93f : ac;
-    float s = (ac - 2.465f) * (1.0f / 1.465f);
-    float q = -3.006762773e-05f;
-    q = q * s + 8.254184181e-05f;
-    q = q * s + -1.314763423e-04f;
-    q = q * s + 3.341463525e-04f;
-    q = q * s + -9.265011838e-04f;
-    q = q * s + 2.252567502e-03f;
-    q = q * s + -5.258421684e-03f;
-    q = q * s + 1.196913508e-02f;
-    q = q * s + -2.627362423e-02f;
-    q = q * s + 5.536571421e-02f;
-    q = q * s + -1.115199603e-01f;
-    q = q * s + 2.134394118e-01f;
-    float big = 1.0f - lra_expf(-(ac * ac)) * q;
-    return a < 1.0f ? x * pa : copysignf(big, x);
-}
-
 static inline float sign_of(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }
 // acos's input clamped to [-1+eps, 1-eps]; the gradient passes inside the closed interval (as torch.clamp).
 static inline float acos_in(float v, float eps) { return fminf(fmaxf(v, -1.0f + eps), 1.0f - eps); }
@@ -382,9 +340,8 @@ UNARY_OP(pow, 1, powf(xv, p), p == 0.0f ? 0.0f : g * p * powf(xv, p - 1.0f))
 UNARY_OP(tanh, 0, tanhf(xv), g * (1.0f - yv * yv))
 UNARY_OP(acos, 1, acosf(acos_in(xv, p)), acos_grad(g, xv, p))
 UNARY_OP(abs, 1, fabsf(xv), g * sign_of(xv))
-// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)); derivative Phi(x) + x phi(x) with the Gaussian pdf phi.
-UNARY_OP(gelu, 1, 0.5f * xv * (1.0f + erf_fast(xv * SQRT1_2)),
-         g * (0.5f * (1.0f + erf_fast(xv * SQRT1_2)) + xv * INV_SQRT_2PI * lra_expf(-0.5f * xv * xv)))
+// GELU, erf form (core/fastmath.h).
+UNARY_OP(gelu, 1, lra_gelu(xv), g * lra_gelu_slope(xv))
 UNARY_OP(relu, 1, xv > 0.0f ? xv : 0.0f, xv > 0.0f ? g : 0.0f)
 UNARY_OP(elu, 1, xv > 0.0f ? xv : p * expm1f(xv), xv > 0.0f ? g : g * p * expf(xv))
 // clang-format on

@@ -397,10 +397,11 @@ static void dropout_scale(float *y, const float *x, const uint8_t *keep, int64_t
 
 // The forward of dropout and of the residual form: draws the keep mask of z [n] (the batch's first example
 // at element `base` of the (seed, stream) mask, lra_rng_fill_keep) chunk by chunk and writes
-// y = z * mask * scale, or y = r + z * mask * scale when r is given.  The mask goes to keep_all [n] when
-// backward needs it (else only a stack buffer per chunk).  Returns keep_all.
+// y = z * mask * scale, or y = r + z * mask * scale when r is given, or y = gelu(z) * mask * scale with
+// `gelu`.  The mask goes to keep_all [n] when backward needs it (else only a stack buffer per chunk).
+// Returns keep_all.
 static uint8_t *dropout_forward(lra_ctx *ctx, const float *z, const float *r, float *y, int64_t n, int64_t per_example,
-                                float p, uint64_t stream, int keep_mask, const char *op) {
+                                float p, uint64_t stream, int keep_mask, int gelu, const char *op) {
     LRA_ASSERT_MSG(ctx->example_offset >= 0, "%s: negative example_offset %lld", op, (long long)ctx->example_offset);
     const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)per_example;
     const float scale = 1.0f / (1.0f - p);
@@ -414,6 +415,8 @@ static uint8_t *dropout_forward(lra_ctx *ctx, const float *z, const float *r, fl
         lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, keep, (size_t)len, p);
         if (r)
             for (int64_t i = 0; i < len; i++) y[i0 + i] = r[i0 + i] + z[i0 + i] * (scale * (float)keep[i]);
+        else if (gelu)
+            for (int64_t i = 0; i < len; i++) y[i0 + i] = lra_gelu(z[i0 + i]) * (scale * (float)keep[i]);
         else
             dropout_scale(y + i0, z + i0, keep, len, scale, 0);
     }
@@ -454,7 +457,7 @@ lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream
     const int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
     const float scale = 1.0f / (1.0f - p);
     uint8_t *keep_all = dropout_forward(ctx, xd, NULL, lra_f32(y), n, per_example, p, stream,
-                                        ctx->grad_enabled && x->requires_grad, "dropout");
+                                        ctx->grad_enabled && x->requires_grad, 0, "dropout");
     lra_node *nd = lra_tape_record(ctx, "dropout", dropout_backward, y, 1, (lra_tensor *[]){x});
     if (nd) {
         nd->extra = keep_all;
@@ -506,12 +509,63 @@ lra_tensor *lra_op_add_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float
     const int64_t per_example = z->ndim > 0 && z->shape[0] > 0 ? n / z->shape[0] : n;
     const float scale = 1.0f / (1.0f - p);
     uint8_t *keep_all = dropout_forward(ctx, lra_f32(z), lra_f32(x), lra_f32(y), n, per_example, p, stream,
-                                        ctx->grad_enabled && (x->requires_grad || z->requires_grad), "add_dropout");
+                                        ctx->grad_enabled && (x->requires_grad || z->requires_grad), 0, "add_dropout");
     lra_node *nd = lra_tape_record(ctx, "add_dropout", add_dropout_backward, y, 2, (lra_tensor *[]){x, z});
     if (nd) {
         nd->extra = keep_all;
         nd->fattr[0] = p;
         nd->fattr[1] = scale;
+    }
+    return y;
+}
+
+// ------------------------------------------------------------------------------------------ gelu_dropout
+
+typedef struct {
+    const uint8_t *keep;  // [n] the dropout mask
+    const float *x;       // [n] the input (contiguous)
+} gelu_dropout_saved;
+
+// gx (+)= (gy * mask * scale) * gelu'(x): the two ops' backward expressions in their order (same bits);
+// in gy's buffer when x has no gradient yet.
+static void gelu_dropout_backward(lra_ctx *ctx, lra_node *node) {
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    const gelu_dropout_saved *sv = node->extra;
+    const int64_t n = lra_tensor_numel(x);
+    const float *gy = node->out->grad, *xd = sv->x;
+    const uint8_t *keep = sv->keep;
+    const float scale = (float)node->fattr[1];
+    int add;
+    float *gx = lra_grad_take(ctx, x, node->out, &add);
+#pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
+    for (int64_t c = 0; c < (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK; c++) {
+        const int64_t i0 = c * DROPOUT_CHUNK, i1 = n - i0 < DROPOUT_CHUNK ? n : i0 + DROPOUT_CHUNK;
+        if (add)
+            for (int64_t i = i0; i < i1; i++) gx[i] += (gy[i] * (scale * (float)keep[i])) * lra_gelu_slope(xd[i]);
+        else
+            for (int64_t i = i0; i < i1; i++) gx[i] = (gy[i] * (scale * (float)keep[i])) * lra_gelu_slope(xd[i]);
+    }
+}
+
+// x: [B, ...] -> same shape: dropout(gelu(x), p, stream) in one pass (the MLP's hidden activation), storing
+// the mask and not gelu(x); same bits as lra_op_dropout(lra_op_gelu(x)).  Plain gelu when dropout is off.
+lra_tensor *lra_op_gelu_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream) {
+    LRA_ASSERT_MSG(x->dtype == LRA_F32, "gelu_dropout needs an f32 tensor");
+    LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "gelu_dropout p=%g outside [0, 1)", (double)p);
+    if (!ctx->training || p == 0.0f) return lra_op_gelu(ctx, x);
+    gelu_dropout_saved *sv = lra_node_alloc(ctx, sizeof *sv);
+    sv->x = lra_ops_contig_data(ctx, x);
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, x->ndim);
+    const int64_t n = lra_tensor_numel(x);
+    const int64_t per_example = x->ndim > 0 && x->shape[0] > 0 ? n / x->shape[0] : n;
+    sv->keep = dropout_forward(ctx, sv->x, NULL, lra_f32(y), n, per_example, p, stream,
+                               ctx->grad_enabled && x->requires_grad, 1, "gelu_dropout");
+    lra_node *nd = lra_tape_record(ctx, "gelu_dropout", gelu_dropout_backward, y, 1, (lra_tensor *[]){x});
+    if (nd) {
+        nd->extra = sv;
+        nd->fattr[0] = p;
+        nd->fattr[1] = 1.0f / (1.0f - p);
     }
     return y;
 }
@@ -649,6 +703,7 @@ const lra_op_info lra_optable_nn[] = {
     {"layer_norm", (lra_op_fn)lra_op_layer_norm, layer_norm_backward, 0},
     {"dropout", (lra_op_fn)lra_op_dropout, dropout_backward, 0},
     {"add_dropout", (lra_op_fn)lra_op_add_dropout, add_dropout_backward, 0},
+    {"gelu_dropout", (lra_op_fn)lra_op_gelu_dropout, gelu_dropout_backward, 0},
     {"embedding", (lra_op_fn)lra_op_embedding, embedding_backward, 0},
     {"l2_normalize", (lra_op_fn)lra_op_l2_normalize, l2_normalize_backward, 0},
     {NULL, NULL, NULL, 0},

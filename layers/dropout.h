@@ -17,5 +17,8 @@ lra_tensor *lra_dropout_apply(lra_ctx *ctx, lra_tensor *x, float p, int layer, l
 // the same values as lra_op_add(x, lra_dropout_apply(z, ...)).
 lra_tensor *lra_dropout_add(lra_ctx *ctx, lra_tensor *x, lra_tensor *z, float p, int layer, lra_key_purpose site,
                             uint64_t tower);
+// dropout(gelu(x)) at `site` in one op (lra_op_gelu_dropout: gelu(x) is never stored); the same values as
+// lra_dropout_apply(lra_op_gelu(x), ...).
+lra_tensor *lra_gelu_dropout(lra_ctx *ctx, lra_tensor *x, float p, int layer, lra_key_purpose site, uint64_t tower);
 
 #endif

@@ -18,8 +18,8 @@ void lra_mlp_declare(lra_mlp *m, lra_params *p, const char *name, int dim, int h
 
 // Linear -> GELU -> Dropout -> Linear (the output dropout is the caller's)
 static lra_tensor *mlp_body(const lra_mlp *m, lra_params *p, lra_ctx *ctx, lra_tensor *x, uint64_t tower) {
-    lra_tensor *h = lra_op_gelu(ctx, lra_linear_forward(&m->fc1, p, ctx, x));
-    h = lra_dropout_apply(ctx, h, m->dropout, m->layer, LRA_KEY_DROPOUT_MLP_HIDDEN, tower);
+    lra_tensor *h = lra_gelu_dropout(ctx, lra_linear_forward(&m->fc1, p, ctx, x), m->dropout, m->layer,
+                                     LRA_KEY_DROPOUT_MLP_HIDDEN, tower);
     return lra_linear_forward(&m->fc2, p, ctx, h);
 }
 

@@ -670,6 +670,43 @@ static int gc_add_dropout(lra_gradcheck_report *rep) {
     return ok;
 }
 
+// dropout(gelu(x)): gradients at p = 0.3 (inputs spread over both branches of erf); the same values as
+// the two ops, forward and backward; evaluation (plain gelu).
+static lra_tensor *gc_gelu_dropout_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    return lra_op_gelu_dropout(ctx, in[0], *(const float *)user, 12);
+}
+
+static int gc_gelu_dropout(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    int ok = 1;
+    lra_gradcheck_case_begin(rep);
+    float p = 0.3f;
+    lra_tensor *x = lra_gradcheck_input(LRA_DIMS(3, 4, 5), 520, 2.5f, 0.0f, 1);
+    if (!lra_gradcheck_case_run(gc_gelu_dropout_fn, &x, 1, &p, &o, "p=0.3", rep)) ok = 0;
+    // Same bits as lra_op_dropout(lra_op_gelu(x)), values and gradients (one context each).
+    float vals[2][60], grads[2][60];
+    for (int k = 0; k < 2; k++) {
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = 1;
+        x->grad = NULL;
+        lra_tensor *y = k ? lra_op_dropout(ctx, lra_op_gelu(ctx, x), p, 12) : lra_op_gelu_dropout(ctx, x, p, 12);
+        lra_backward(ctx, lra_op_sum_all(ctx, lra_op_mul(ctx, y, y)));
+        memcpy(vals[k], lra_f32(y), sizeof vals[k]);
+        memcpy(grads[k], x->grad, sizeof grads[k]);
+        x->grad = NULL;
+        lra_ctx_free(ctx);
+    }
+    if (memcmp(vals[0], vals[1], sizeof vals[0]) != 0 || memcmp(grads[0], grads[1], sizeof grads[0]) != 0) {
+        fprintf(stderr, "gelu_dropout: differs from dropout(gelu(x))\n");
+        ok = 0;
+    }
+    o.training = 0;
+    if (!lra_gradcheck_case_run(gc_gelu_dropout_fn, &x, 1, &p, &o, "eval", rep)) ok = 0;
+    lra_gradcheck_free_input(x);
+    return ok;
+}
+
 typedef struct {
     lra_tensor *ids;
     int transpose_table;
@@ -924,6 +961,7 @@ const lra_gradcheck_case_entry lra_gradcheck_cases[] = {
     {"linear", check_linear},
     {"linear_heads", check_linear_heads},
     {"add_dropout", gc_add_dropout},
+    {"gelu_dropout", gc_gelu_dropout},
     {"heads_linear", check_heads_linear},
     {"add", check_add},
     {"sub", check_sub},

@@ -553,7 +553,7 @@ static void run_more_ops(snapshot *s) {
     lra_tensor *ln = lra_op_layer_norm(ctx, x, gam, bet, 1e-5f);
     lra_tensor *dr = lra_op_dropout(ctx, ln, 0.1f, 5);
     lra_tensor *emb = lra_op_embedding(ctx, ints(ctx, LRA_DIMS(16, 128), 300, 37), table);  // [16, 128, 64]
-    lra_tensor *h = lra_op_add_dropout(ctx, lra_op_add(ctx, dr, emb), ln, 0.2f, 6);
+    lra_tensor *h = lra_op_add_dropout(ctx, lra_op_add(ctx, dr, emb), lra_op_gelu_dropout(ctx, ln, 0.2f, 7), 0.2f, 6);
     lra_tensor *sm = lra_op_softmax(ctx, h, NULL), *lsm = lra_op_log_softmax(ctx, h, NULL);
     lra_tensor *nrm = lra_op_l2_normalize(ctx, lra_op_sub(ctx, sm, lsm), 1e-6f);
     const int perm[3] = {2, 0, 1};
@@ -610,7 +610,7 @@ static void test_determinism_covers_every_op(void) {
     static const char *const covered[] = {
         "add", "sub", "mul", "div", "scale", "add_scalar", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "acos",
         "abs", "gelu", "relu", "elu", "rfft", "irfft", "cmul", "index_select", "gather_rows", "topk_indices",
-        "matmul", "linear", "linear_heads", "heads_linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "embedding",
+        "matmul", "linear", "linear_heads", "heads_linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "gelu_dropout", "embedding",
         "l2_normalize", "sum", "mean", "max", "sum_all", "reshape", "transpose", "permute", "slice", "contiguous",
         "concat", "split", "full"};
     for (const lra_op_info *op = lra_optable(); op->name; op++) {

@@ -545,7 +545,8 @@ static void test_gradchecks(void) {
         int ok = gc(&rep);
         CHECK_MSG(ok, "gradcheck %s: %s", op->name, rep.message);
     }
-    CHECK_EQ_INT(count, 8);  // softmax, log_softmax, cross_entropy, layer_norm, dropout, add_dropout, embedding, l2_normalize
+    CHECK_EQ_INT(count, 9);  // softmax, log_softmax, cross_entropy, layer_norm, dropout, add_dropout, gelu_dropout,
+                             // embedding, l2_normalize
 }
 
 static const lra_test_case TESTS[] = {

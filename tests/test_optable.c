@@ -19,7 +19,7 @@ static const char *const HEADER_OPS[] = {
     "tanh", "acos", "abs", "gelu", "relu", "elu",                                                 //
     "sum", "mean", "max", "sum_all",                                                              // ops_reduce.c
     "reshape", "transpose", "permute", "slice", "contiguous", "concat", "split", "full",          // ops_view.c
-    "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "embedding", "l2_normalize",  // ops_nn.c
+    "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "gelu_dropout", "embedding", "l2_normalize",  // ops_nn.c
     "index_select", "gather_rows", "topk_indices",                                                // ops_index.c
     "rfft", "irfft", "cmul",                                                                      // ops_fft.c
 };
