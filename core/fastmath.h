@@ -114,7 +114,7 @@ static inline __attribute__((always_inline)) double lra_exp_shift_impl(float *x,
     double tail = 0;
     for (; j < n; j++) {
         x[j] = lra_expf(x[j] - shift);
-        tail += (double)x[j];
+        if (sum) tail += (double)x[j];
     }
     if (!sum) return 0.0;
     const double lanes[8] = {acc_lo[0], acc_lo[1], acc_lo[2], acc_lo[3], acc_hi[0], acc_hi[1], acc_hi[2], acc_hi[3]};
@@ -171,7 +171,7 @@ static inline __attribute__((always_inline)) float lra_acosf(float x) {
 
 // GELU runs on every MLP activation, and glibc's erff/expf are scalar calls (~5-10x slower than a
 // vectorised polynomial), so GELU uses these branch-free approximations, which the compiler vectorises.
-// Accuracy: erf_fast within 1.6e-7 absolute of erf (about 2.5 float ulps), lra_expf
+// Accuracy: lra_erf_fast within 1.6e-7 absolute of erf (about 2.5 float ulps), lra_expf
 // within 1e-7 relative; GELU's largest absolute error over [-12, 12] equals that of the erff form (4.5e-7, the
 // rounding of 0.5 x (1 + erf)).  Coefficients: mpmath.chebyfit (dps 30) of erf(sqrt(u))/sqrt(u) on
 // u in [0, 1] (8 terms) and of erfc(x) exp(x^2) at x = 2.465 + 1.465 s, s in [-1, 1] (12 terms).

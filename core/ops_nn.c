@@ -538,8 +538,9 @@ static void gelu_dropout_backward(lra_ctx *ctx, lra_node *node) {
     const float scale = (float)node->fattr[1];
     int add;
     float *gx = lra_grad_take(ctx, x, node->out, &add);
+    const int64_t nchunk = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (int64_t c = 0; c < (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK; c++) {
+    for (int64_t c = 0; c < nchunk; c++) {
         const int64_t i0 = c * DROPOUT_CHUNK, i1 = n - i0 < DROPOUT_CHUNK ? n : i0 + DROPOUT_CHUNK;
         if (add)
             for (int64_t i = i0; i < i1; i++) gx[i] += (gy[i] * (scale * (float)keep[i])) * lra_gelu_slope(xd[i]);
