@@ -146,29 +146,43 @@ typedef struct {
     int64_t L[3];  // output leading dims (padded to 3)
 } cmul_extra;
 
-// g_self (contiguous over self's logical shape) += sum over the broadcast of gy * conj(other).  Each
-// element of g_self is owned by one iteration, which sums its broadcast partners in a fixed order.
+// g_self (contiguous over self's logical shape) += sum over the broadcast of gy * conj(other).  Each row
+// (i0, i1) of g_self is owned by one iteration; every element sums its broadcast partners in the fixed
+// order (j0, j1, j2), accumulating a block of the row at a time so gy is read along its rows.
+#define CMUL_GRAD_BLOCK 256
 static void cmul_grad(float *g, const cplx_operand *self, const cplx_operand *other, const float *gy,
                       const int64_t *L) {
     const int64_t *S = self->shape;
-    int64_t total = S[0] * S[1] * S[2];
-    int64_t f0 = S[0] == 1 ? L[0] : 1, f1 = S[1] == 1 ? L[1] : 1, f2 = S[2] == 1 ? L[2] : 1;
+    const int64_t rows = S[0] * S[1];
+    const int64_t f0 = S[0] == 1 ? L[0] : 1, f1 = S[1] == 1 ? L[1] : 1, f2 = S[2] == 1 ? L[2] : 1;
+    const int64_t cs = other->cs;
 #pragma omp parallel for schedule(static) if (L[0] * L[1] * L[2] >= FFT_PAR_MIN)
-    for (int64_t e = 0; e < total; e++) {
-        int64_t i2 = e % S[2], i1 = (e / S[2]) % S[1], i0 = e / (S[2] * S[1]);
-        double re = 0.0, im = 0.0;
-        for (int64_t j0 = 0; j0 < f0; j0++)
-            for (int64_t j1 = 0; j1 < f1; j1++)
-                for (int64_t j2 = 0; j2 < f2; j2++) {
-                    int64_t o0 = S[0] == 1 ? j0 : i0, o1 = S[1] == 1 ? j1 : i1, o2 = S[2] == 1 ? j2 : i2;
-                    const float *gr = gy + ((o0 * L[1] + o1) * L[2] + o2) * 2;
-                    const float *ob = cplx_at(other, o0, o1, o2);
-                    float br = ob[0], bi = ob[other->cs];
-                    re += (double)(gr[0] * br + gr[1] * bi);
-                    im += (double)(gr[1] * br - gr[0] * bi);
+    for (int64_t row = 0; row < rows; row++) {
+        const int64_t i0 = row / S[1], i1 = row % S[1];
+        double re[CMUL_GRAD_BLOCK], im[CMUL_GRAD_BLOCK];
+        for (int64_t c0 = 0; c0 < S[2]; c0 += CMUL_GRAD_BLOCK) {
+            const int64_t len = S[2] - c0 < CMUL_GRAD_BLOCK ? S[2] - c0 : CMUL_GRAD_BLOCK;
+            for (int64_t c = 0; c < len; c++) re[c] = im[c] = 0.0;
+            for (int64_t j0 = 0; j0 < f0; j0++)
+                for (int64_t j1 = 0; j1 < f1; j1++) {
+                    const int64_t o0 = S[0] == 1 ? j0 : i0, o1 = S[1] == 1 ? j1 : i1;
+                    const float *gyrow = gy + (o0 * L[1] + o1) * L[2] * 2;
+                    const float *obrow = cplx_at(other, o0, o1, 0);
+                    for (int64_t j2 = 0; j2 < f2; j2++)
+                        for (int64_t c = 0; c < len; c++) {
+                            const int64_t o2 = S[2] == 1 ? j2 : c0 + c;
+                            const float *gr = gyrow + o2 * 2, *ob = obrow + o2 * other->stride[2];
+                            const float br = ob[0], bi = ob[cs];
+                            re[c] += (double)(gr[0] * br + gr[1] * bi);
+                            im[c] += (double)(gr[1] * br - gr[0] * bi);
+                        }
                 }
-        g[2 * e] += (float)re;
-        g[2 * e + 1] += (float)im;
+            float *gr = g + (row * S[2] + c0) * 2;
+            for (int64_t c = 0; c < len; c++) {
+                gr[2 * c] += (float)re[c];
+                gr[2 * c + 1] += (float)im[c];
+            }
+        }
     }
 }
 
