@@ -82,54 +82,105 @@ lra_tensor *lra_s3_fft_filter(lra_ctx *ctx, lra_tensor *u, lra_tensor *L, int64_
 }
 
 // ---------------------------------------------------------------------------------------------- conv1d
+// The B sequences lie end to end in x [B n, cin], so tap j of the convolution (row shift s = j - pad) is ONE
+// product over all rows -- three long products instead of one short product per example and tap, so
+// OpenBLAS packs its operands once per tap.  Only the `pad` rows at each end of a sequence ("edge rows")
+// see a neighbour's rows through the shift; their results are recomputed exactly afterwards (forward,
+// input gradient), and for the weight gradient the offending output-gradient rows are zeroed for that tap.
 
 typedef struct {
     int64_t B, n, cin, cout, k;
     float *wj;  // [k, cout, cin] repacked weights
 } conv_extra;
 
+// Rows [r0, r0 + m) of the output side meet rows [r0 + s, r0 + s + m) of the input side in tap j.
+static void tap_rows(int64_t rows, int64_t j, int64_t pad, int64_t *r0, int64_t *m, int64_t *s) {
+    *s = j - pad;
+    *r0 = *s < 0 ? -*s : 0;
+    *m = rows - (*s < 0 ? -*s : *s);
+}
+
+// Edge row e < edges of a sequence of length n: rows 0 .. pad-1 and n-pad .. n-1 (each once when they meet).
+static int64_t edge_count(int64_t n, int64_t pad) { return 2 * pad < n ? 2 * pad : n; }
+static int64_t edge_row(int64_t e, int64_t n, int64_t pad) { return e < pad && 2 * pad < n ? e : n - edge_count(n, pad) + e; }
+
+// acc[cols] += Wj-row products: acc[i] += sum_c a[c] m[i * ld + c] (trans 0) or sum_c a[c] m[c * ld + i] (trans 1).
+static void row_times(float *acc, const float *a, const float *m, int64_t cols, int64_t inner, int64_t ld, int trans) {
+    for (int64_t i = 0; i < cols; i++) {
+        float t = 0.0f;
+        for (int64_t c = 0; c < inner; c++) t += a[c] * (trans ? m[c * ld + i] : m[i * ld + c]);
+        acc[i] += t;
+    }
+}
+
 static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
     const conv_extra *ce = node->extra;
     lra_tensor *x = node->in[0], *w = node->in[1], *bias = node->in[2];
-    const int64_t B = ce->B, n = ce->n, cin = ce->cin, cout = ce->cout, k = ce->k, pad = k / 2;
-    const float *dout = node->out->grad, *xd = lra_f32(x);
+    const int64_t B = ce->B, n = ce->n, cin = ce->cin, cout = ce->cout, k = ce->k, pad = k / 2, rows = B * n;
+    const int64_t edges = edge_count(n, pad);
+    float *dout = node->out->grad;
+    const float *xd = lra_f32(x);
     if (x->requires_grad) {
+        // dx[r + s] += dout[r] Wj over all rows; then each edge row = its old value + its own taps only
         float *dx = lra_grad(ctx, x);
+        float *saved = lra_arena_alloc(ctx->arena, (size_t)(B * edges * cin) * sizeof(float));
         for (int64_t b = 0; b < B; b++)
-            for (int64_t j = 0; j < k; j++) {
-                const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
-                if (hi <= lo) continue;
-                // dx[b, t+j-pad] += dout[b, t] Wj
-                lra_gemm(false, false, (int)(hi - lo), (int)cin, (int)cout, 1.0f,
-                            dout + (b * n + lo) * cout, (int)cout, ce->wj + j * cout * cin, (int)cin, 1.0f,
-                            dx + (b * n + lo + j - pad) * cin, (int)cin);
+            for (int64_t e = 0; e < edges; e++)
+                memcpy(saved + (b * edges + e) * cin, dx + (b * n + edge_row(e, n, pad)) * cin, (size_t)cin * sizeof(float));
+        for (int64_t j = 0; j < k; j++) {
+            int64_t r0, m, s;
+            tap_rows(rows, j, pad, &r0, &m, &s);
+            if (m > 0)
+                lra_gemm(false, false, m, cin, cout, 1.0f, dout + r0 * cout, cout, ce->wj + j * cout * cin, cin, 1.0f,
+                         dx + (r0 + s) * cin, cin);
+        }
+#pragma omp parallel for schedule(static) if (B * edges * k * cin * cout >= S3_PAR_MIN)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t e = 0; e < edges; e++) {
+                const int64_t t = edge_row(e, n, pad);
+                float *row = dx + (b * n + t) * cin;
+                memcpy(row, saved + (b * edges + e) * cin, (size_t)cin * sizeof(float));
+                for (int64_t j = 0; j < k; j++) {
+                    const int64_t r = t - (j - pad);  // the output row that reads x row t through tap j
+                    if (r >= 0 && r < n) row_times(row, dout + (b * n + r) * cout, ce->wj + j * cout * cin, cin, cout, cin, 1);
+                }
             }
     }
     if (w->requires_grad) {
+        // dWj = sum_r dout[r]^T x[r + s]; for the tap, the rows whose x[r + s] is in another sequence are
+        // zeroed in dout (and put back), so those pairs add exactly 0
         float *dw = lra_grad(ctx, w);
-        float *dwj = lra_arena_calloc(ctx->arena, (size_t)(cout * cin) * sizeof(float));
+        float *dwj = lra_arena_alloc(ctx->arena, (size_t)(cout * cin) * sizeof(float));
+        float *hold = lra_arena_alloc(ctx->arena, (size_t)(B * (pad > 0 ? pad : 1) * cout) * sizeof(float));
         for (int64_t j = 0; j < k; j++) {
-            memset(dwj, 0, (size_t)(cout * cin) * sizeof(float));
-            const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
-            if (hi > lo)
-                for (int64_t b = 0; b < B; b++)
-                    lra_gemm(true, false, (int)cout, (int)cin, (int)(hi - lo), 1.0f,
-                                dout + (b * n + lo) * cout, (int)cout, xd + (b * n + lo + j - pad) * cin, (int)cin,
-                                1.0f, dwj, (int)cin);
+            int64_t r0, m, s;
+            tap_rows(rows, j, pad, &r0, &m, &s);
+            if (m <= 0) continue;
+            const int64_t nz = s < 0 ? -s : s, t0 = s < 0 ? 0 : n - s;  // rows t0 .. t0+nz-1 of each sequence
+            const int64_t nzc = nz < n ? nz : n, t0c = t0 > 0 ? t0 : 0;
+            for (int64_t b = 0; b < B; b++) {
+                memcpy(hold + b * nzc * cout, dout + (b * n + t0c) * cout, (size_t)(nzc * cout) * sizeof(float));
+                memset(dout + (b * n + t0c) * cout, 0, (size_t)(nzc * cout) * sizeof(float));
+            }
+            lra_gemm(true, false, cout, cin, m, 1.0f, dout + r0 * cout, cout, xd + (r0 + s) * cin, cin, 0.0f, dwj, cin);
+            for (int64_t b = 0; b < B; b++)
+                memcpy(dout + (b * n + t0c) * cout, hold + b * nzc * cout, (size_t)(nzc * cout) * sizeof(float));
             for (int64_t o = 0; o < cout; o++)
                 for (int64_t c = 0; c < cin; c++) dw[(o * cin + c) * k + j] += dwj[o * cin + c];
         }
     }
     if (bias && bias->requires_grad) {
+        // column sums over the B n rows, row by row (each column in row order, in double)
         float *db = lra_grad(ctx, bias);
-        for (int64_t o = 0; o < cout; o++) {
-            double acc = 0.0;
-            for (int64_t t = 0; t < B * n; t++) acc += dout[t * cout + o];
-            db[o] += (float)acc;
-        }
+        double *acc = lra_arena_calloc(ctx->arena, (size_t)cout * sizeof(double));
+        for (int64_t t = 0; t < rows; t++)
+            for (int64_t o = 0; o < cout; o++) acc[o] += dout[t * cout + o];
+        for (int64_t o = 0; o < cout; o++) db[o] += (float)acc[o];
     }
 }
 
+// x [B, n, cin], w [cout, cin, k] (k odd), bias [cout] -> [B, n, cout]: the 'same'-padded 1-D convolution
+// along n (PyTorch's Conv1d with padding k/2, channels last).
 lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias) {
     x = lra_op_contiguous(ctx, x);
     LRA_ASSERT_MSG(x->ndim == 3 && w->ndim == 3 && w->shape[1] == x->shape[2] && (w->shape[2] & 1),
@@ -137,25 +188,36 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
     LRA_ASSERT_MSG(lra_tensor_is_contiguous(w) && (!bias || lra_tensor_is_contiguous(bias)),
                    "s3 conv1d: w and bias must be contiguous");
     const int64_t B = x->shape[0], n = x->shape[1], cin = x->shape[2], cout = w->shape[0], k = w->shape[2],
-                  pad = k / 2;
+                  pad = k / 2, rows = B * n, edges = edge_count(n, pad);
     conv_extra *ce = lra_arena_alloc(ctx->arena, sizeof *ce);
     *ce = (conv_extra){B, n, cin, cout, k, NULL};
     ce->wj = lra_arena_alloc(ctx->arena, (size_t)(k * cout * cin) * sizeof(float));
     for (int64_t j = 0; j < k; j++)
         for (int64_t o = 0; o < cout; o++)
             for (int64_t c = 0; c < cin; c++) ce->wj[(j * cout + o) * cin + c] = lra_f32(w)[(o * cin + c) * k + j];
+    const float *xd = lra_f32(x), *bd = bias ? lra_f32(bias) : NULL;
     lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, cout));
     float *od = lra_f32(out);
-    for (int64_t t = 0; t < B * n; t++)
-        for (int64_t o = 0; o < cout; o++) od[t * cout + o] = bias ? lra_f32(bias)[o] : 0.0f;
+    // out[r] = bias + sum_j x[r + s_j] Wj^T over all rows, then the edge rows again from their own sequence
+    for (int64_t t = 0; t < rows; t++)
+        for (int64_t o = 0; o < cout; o++) od[t * cout + o] = bd ? bd[o] : 0.0f;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t r0, m, s;
+        tap_rows(rows, j, pad, &r0, &m, &s);
+        if (m > 0)
+            lra_gemm(false, true, m, cout, cin, 1.0f, xd + (r0 + s) * cin, cin, ce->wj + j * cout * cin, cin, 1.0f,
+                     od + r0 * cout, cout);
+    }
+#pragma omp parallel for schedule(static) if (B * edges * k * cin * cout >= S3_PAR_MIN)
     for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < k; j++) {
-            const int64_t lo = pad - j > 0 ? pad - j : 0, hi = n + pad - j < n ? n + pad - j : n;
-            if (hi <= lo) continue;
-            // out[b, t] += x[b, t+j-pad] Wj^T
-            lra_gemm(false, true, (int)(hi - lo), (int)cout, (int)cin, 1.0f,
-                        lra_f32(x) + (b * n + lo + j - pad) * cin, (int)cin, ce->wj + j * cout * cin, (int)cin, 1.0f,
-                        od + (b * n + lo) * cout, (int)cout);
+        for (int64_t e = 0; e < edges; e++) {
+            const int64_t t = edge_row(e, n, pad);
+            float *row = od + (b * n + t) * cout;
+            for (int64_t o = 0; o < cout; o++) row[o] = bd ? bd[o] : 0.0f;
+            for (int64_t j = 0; j < k; j++) {
+                const int64_t tt = t + j - pad;  // the input row tap j reads
+                if (tt >= 0 && tt < n) row_times(row, xd + (b * n + tt) * cin, ce->wj + j * cout * cin, cout, cin, cin, 0);
+            }
         }
     lra_node *nd = lra_tape_record(ctx, "s3.conv1d", conv1d_backward, out, bias ? 3 : 2, (lra_tensor *[]){x, w, bias});
     if (nd) nd->extra = ce;

@@ -157,9 +157,20 @@ static lra_tensor *conv_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *
     return lra_s3_conv1d(ctx, in[0], in[1], in[2]);
 }
 
+// conv(x) + conv(x) + x[..., :cout]: the first convolution's backward meets gradients already in dx and dout
+// already read by the second's, so its edge-row repairs must keep what is there.
+static lra_tensor *conv_twice_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    lra_tensor *a = lra_s3_conv1d(ctx, in[0], in[1], in[2]);
+    lra_tensor *b = lra_s3_conv1d(ctx, in[0], in[1], in[2]);
+    lra_tensor *skip = lra_op_contiguous(ctx, lra_op_slice(ctx, in[0], 2, 0, a->shape[2]));
+    return lra_op_add(ctx, lra_op_add(ctx, a, b), skip);
+}
+
 static void test_conv1d(void) {
-    for (int64_t kk = 1; kk <= 3; kk += 2) {
-        const int64_t B = 2, n = 6, cin = 3, cout = 2, pad = kk / 2;
+    // k up to 7 with n = 6: the edge rows of k 7 cover whole sequences; B = 3 gives a middle sequence with
+    // neighbours on both sides
+    for (int64_t kk = 1; kk <= 7; kk += 2) {
+        const int64_t B = 3, n = 6, cin = 3, cout = 2, pad = kk / 2;
         lra_tensor *x = lra_gradcheck_input(LRA_DIMS(B, n, cin), 11, 1.0f, 0.0f, 1);
         lra_tensor *w = lra_gradcheck_input(LRA_DIMS(cout, cin, kk), 12, 1.0f, 0.0f, 1);
         lra_tensor *bias = lra_gradcheck_input(LRA_DIMS(cout), 13, 1.0f, 0.0f, 1);
@@ -180,6 +191,7 @@ static void test_conv1d(void) {
         CHECK_MSG(worst < 1e-5, "conv1d k=%lld differs by %g", (long long)kk, worst);
         lra_ctx_free(ctx);
         run_gradcheck(conv_fn, (lra_tensor *[]){x, w, bias}, 3, NULL, 0, "conv1d");
+        run_gradcheck(conv_twice_fn, (lra_tensor *[]){x, w, bias}, 3, NULL, 0, "conv1d twice");
         lra_gradcheck_free_input(x);
         lra_gradcheck_free_input(w);
         lra_gradcheck_free_input(bias);
