@@ -16,29 +16,28 @@ typedef struct {
 } flash_saved;
 
 // Keys a row can attend to: with a prefix (right-padded) mask only keys [0, kv) can be valid, so the
-// kernel never touches the padded tail.  kv = 1 + the last valid key; *any = whether a key is valid
-// (an all-padding example attends to every key uniformly, as the references do).
-static int64_t key_extent(const float *mask_row, int64_t nk, int *any) {
-    if (!mask_row) {
-        *any = 0;
-        return nk;
-    }
-    int64_t kv = 0;
+// kernel never touches the padded tail.  kv = 1 + the last valid key.  *masked = whether some key in
+// [0, kv) is padding, i.e. the scores need masking at all (0 for no mask, for a prefix mask, and for an
+// all-padding example, which attends to every key uniformly, as the references do).
+static int64_t key_extent(const float *mask_row, int64_t nk, int *masked) {
+    *masked = 0;
+    if (!mask_row) return nk;
+    int64_t kv = 0, valid = 0;
     for (int64_t j = 0; j < nk; j++)
-        if (mask_row[j] != 0.0f) kv = j + 1;
-    *any = kv > 0;
+        if (mask_row[j] != 0.0f) kv = j + 1, valid++;
+    *masked = kv > 0 && valid < kv;
     return kv > 0 ? kv : nk;
 }
 
 // Probabilities of rb query rows of one (example, head) over keys [0, kv): P = softmax(S) with masked
 // keys at 0.  s: [rb, kv] scratch (row stride kv), filled with P.  lse_out: when non-NULL receives the
 // log-sum-exp per row (forward); when lse_in is given the rows are normalised with it instead (backward).
-static void block_probs(const float *q, const float *k, const float *mask_row, int any_valid, int64_t kv, int64_t p,
+static void block_probs(const float *q, const float *k, const float *mask_row, int masked, int64_t kv, int64_t p,
                         int64_t rb, float scale, float *s, float *lse_out, const float *lse_in) {
     lra_gemm(false, true, (int)rb, (int)kv, (int)p, scale, q, (int)p, k, (int)p, 0.0f, s, (int)kv);
     for (int64_t r = 0; r < rb; r++) {
         float *row = s + r * kv;
-        if (any_valid) {
+        if (masked) {
 #pragma omp simd
             for (int64_t j = 0; j < kv; j++) row[j] = mask_row[j] != 0.0f ? row[j] : -INFINITY;
         }
@@ -80,8 +79,8 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
         float *Pd = P + rbmax * nk, *dP = Pd + rbmax * nk, *mscr = dP + rbmax * nk, *Drow = mscr + nk;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->o.key_mask ? sv->o.key_mask + b * nk : NULL;
-        int any;
-        const int64_t kv = key_extent(mrow, nk, &any);
+        int masked;
+        const int64_t kv = key_extent(mrow, nk, &masked);
         const float *qh = lra_f32(q) + (size_t)bh * (size_t)(nq * p), *kh = lra_f32(k) + (size_t)bh * (size_t)(nk * p);
         const float *vh = lra_f32(v) + (size_t)bh * (size_t)(nk * pv);
         const float *oh = lra_f32(out) + (size_t)bh * (size_t)(nq * pv), *dOh = dO + (size_t)bh * (size_t)(nq * pv);
@@ -89,7 +88,7 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
         for (int64_t r0 = 0; r0 < nq; r0 += rbmax) {
             const int64_t rb = r0 + rbmax <= nq ? rbmax : nq - r0;
             const float *qb = qh + r0 * p, *dOb = dOh + r0 * pv;
-            block_probs(qb, kh, mrow, any, kv, p, rb, sv->o.scale, P, NULL, lra_f32(lse) + bh * nq + r0);
+            block_probs(qb, kh, mrow, masked, kv, p, rb, sv->o.scale, P, NULL, lra_f32(lse) + bh * nq + r0);
             const float *Pused = P;
             if (sv->o.p_drop > 0.0f) {
                 memcpy(Pd, P, (size_t)(rb * kv) * sizeof(float));
@@ -153,10 +152,10 @@ lra_tensor *lra_attn_flash(lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tenso
         const int64_t rb = r0 + rbmax <= nq ? rbmax : nq - r0;
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->o.key_mask ? sv->o.key_mask + b * nk : NULL;
-        int any;
-        const int64_t kv = key_extent(mrow, nk, &any);
+        int masked;
+        const int64_t kv = key_extent(mrow, nk, &masked);
         block_probs(lra_f32(q) + (size_t)bh * (size_t)(nq * p) + r0 * p, lra_f32(k) + (size_t)bh * (size_t)(nk * p),
-                    mrow, any, kv, p, rb, sv->o.scale, S, lra_f32(lse) + bh * nq + r0, NULL);
+                    mrow, masked, kv, p, rb, sv->o.scale, S, lra_f32(lse) + bh * nq + r0, NULL);
         if (sv->o.p_drop > 0.0f) apply_dropout(sv, (sv->example_offset + b) * H + h, r0, rb, nq, nk, kv, S, mscr);
         lra_gemm(false, false, (int)rb, (int)pv, (int)kv, 1.0f, S, (int)kv, lra_f32(v) + (size_t)bh * (size_t)(nk * pv),
                  (int)pv, 0.0f, lra_f32(out) + (size_t)bh * (size_t)(nq * pv) + r0 * pv, (int)pv);
