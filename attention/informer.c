@@ -17,6 +17,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/ops.h"
 
 static const lra_attn_option k_opts_informer[] = {
@@ -189,17 +190,30 @@ static lra_tensor *informer_forward(void *state, lra_params *params, lra_ctx *ct
         // Sparsity measure from the sampled keys (informer_masked: the floor(u n_b)-th real position,
         // which is floor(u n_b) itself for the prefix masks of LRA).
         for (int64_t i = 0; i < n; i++) {
-            float mx = -INFINITY;
-            double sum = 0.0;
-            for (int64_t t = 0; t < u; t++) {
-                int64_t j = (int64_t)(unif[i * u + t] * (float)range);
-                if (j >= range) j = range - 1;
-                if (st->masked) j = valid[j];
-                float s = 0.0f;
-                for (int64_t c = 0; c < p; c++) s += qb[i * p + c] * kb[j * p + c];
-                mx = s > mx ? s : mx;
-                sum += s;
+            // four lanes of running max and (double) sum, one per slot of the groups of four samples
+            lra_v4f mx4 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+            lra_v4d sum4 = {0.0, 0.0, 0.0, 0.0};
+            const float *qi = qb + i * p;
+            for (int64_t t0 = 0; t0 < u; t0 += 4) {
+                const float *kr[4];
+                const int64_t cnt = u - t0 < 4 ? u - t0 : 4;
+                for (int64_t e = 0; e < 4; e++) {
+                    int64_t j = (int64_t)(unif[i * u + t0 + (e < cnt ? e : 0)] * (float)range);
+                    if (j >= range) j = range - 1;
+                    if (st->masked) j = valid[j];
+                    kr[e] = kb + j * p;
+                }
+                lra_v4f s4;
+                lra_dotf4(qi, kr[0], kr[1], kr[2], kr[3], p, (float *)&s4);
+                for (int64_t e = cnt; e < 4; e++) s4[e] = -INFINITY;  // the last group's unused slots
+                const lra_v4i gt = s4 > mx4;  // mx4 = s4 > mx4 ? s4 : mx4 per lane
+                mx4 = (lra_v4f)(((lra_v4i)s4 & gt) | ((lra_v4i)mx4 & ~gt));
+                for (int64_t e = cnt; e < 4; e++) s4[e] = 0.0f;
+                sum4 += __builtin_convertvector(s4, lra_v4d);
             }
+            const float mxa = mx4[0] > mx4[1] ? mx4[0] : mx4[1], mxb = mx4[2] > mx4[3] ? mx4[2] : mx4[3];
+            const float mx = mxa > mxb ? mxa : mxb;
+            const double sum = (sum4[0] + sum4[1]) + (sum4[2] + sum4[3]);
             M[i].m = mx - (float)(sum / (double)n);
             M[i].i = (int32_t)i;
         }

@@ -66,6 +66,34 @@ static void test_softmax_row(void) {
 
 // lra_acosf against the double-precision acos over a fine grid of [-1, 1] (both branches, both signs, the
 // end points): absolute error below 4e-7.
+// lra_dotf4 gives lra_dotf's bits for each of its four products, and both are within float rounding of the
+// double-precision dot product, for lengths with and without a tail.  NaN propagates.
+static void test_dot(void) {
+    float a[67], b[4][67];
+    for (int c = 0; c < 67; c++) {
+        a[c] = sinf(0.37f * (float)c) * 3.0f;
+        for (int k = 0; k < 4; k++) b[k][c] = cosf(0.11f * (float)(c * (k + 1))) - 0.2f * (float)k;
+    }
+    int bad_bits = 0;
+    double worst = 0.0;
+    for (int64_t n = 0; n <= 67; n++) {
+        float four[4];
+        lra_dotf4(a, b[0], b[1], b[2], b[3], n, four);
+        for (int k = 0; k < 4; k++) {
+            const float one = lra_dotf(a, b[k], n);
+            bad_bits += memcmp(&one, &four[k], sizeof one) != 0;
+            double exact = 0.0, mag = 0.0;
+            for (int64_t c = 0; c < n; c++) exact += (double)a[c] * b[k][c], mag += fabs((double)a[c] * b[k][c]);
+            const double err = fabs((double)one - exact) / (mag > 0 ? mag : 1.0);
+            worst = err > worst ? err : worst;
+        }
+    }
+    CHECK_MSG(bad_bits == 0, "%d products differ between lra_dotf4 and lra_dotf", bad_bits);
+    CHECK_MSG(worst < 1e-6, "dot product relative error %g", worst);
+    a[5] = NAN;
+    CHECK(isnan(lra_dotf(a, b[0], 16)));
+}
+
 static void test_acos(void) {
     double worst = 0.0;
     for (int i = 0; i <= 400000; i++) {
@@ -84,5 +112,6 @@ static const lra_test_case TESTS[] = {
     {"accuracy", test_accuracy},
     {"softmax_row", test_softmax_row},
     {"acos", test_acos},
+    {"dot", test_dot},
 };
 LRA_TEST_MAIN(TESTS)
