@@ -21,6 +21,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 
@@ -221,7 +222,7 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
         for (int64_t i = 0; i < n && !st->relu; i++) {
             float mx = -INFINITY;
             for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
-            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
+            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (lra_expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
         }
         project(sv, lra_f32(k) + base, mrow, z, projk, kdiag + bh * n);
         float mx = -INFINITY;
@@ -249,7 +250,7 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
                     phk[j * m + r] = keep * sv->s * ((phk[j * m + r] > 0.0f ? phk[j * m + r] : 0.0f) + sv->eps);
             else
                 for (int64_t r = 0; r < m; r++)
-                    phk[j * m + r] = keep * sv->s * (expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
+                    phk[j * m + r] = keep * sv->s * (lra_expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
             for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * lra_f32(v)[base + j * p + c];
         }
         lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,

@@ -16,6 +16,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 
@@ -319,8 +320,8 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
                     for (int64_t j = 0; j < n; j++)
                         if (m[j] != 0.0f && Sfi[j] > c) c = Sfi[j];
                     for (int64_t j = 0; j < n; j++)
-                        if (m[j] != 0.0f) den += expf(Sfi[j] - c);
-                    for (int64_t t = 0; t < d; t++) Si[t] = omega[t] * expf(Si[t] - c);
+                        if (m[j] != 0.0f) den += lra_expf(Sfi[j] - c);
+                    for (int64_t t = 0; t < d; t++) Si[t] = omega[t] * lra_expf(Si[t] - c);
                 } else {
                     double mean = 0.0;
                     for (int64_t t = 0; t < d; t++) {
@@ -329,11 +330,11 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
                     }
                     mean /= (double)d;
                     for (int64_t t = 0; t < d; t++) {
-                        Si[t] = expf(Si[t] - c);
+                        Si[t] = lra_expf(Si[t] - c);
                         den += Si[t];
                     }
                     if (fill) {
-                        g = expf((float)(mean - c));
+                        g = lra_expf((float)(mean - c));
                         den += (double)(nb - d) * g;
                     }
                 }
@@ -444,16 +445,16 @@ static void skein_backward(lra_ctx *ctx, lra_node *node) {
                     // Numerator terms on the sampled columns, then the exact denominator over all real keys.
                     float *Sfi = s.Sf + i * n, *dSfi = s.dSf + i * n;
                     for (int64_t j = 0; j < n; j++)
-                        dSfi[j] = m[j] != 0.0f ? -(float)r * expf(Sfi[j] - c) * inv : 0.0f;
+                        dSfi[j] = m[j] != 0.0f ? -(float)r * lra_expf(Sfi[j] - c) * inv : 0.0f;
                     for (int64_t t = 0; t < d; t++) {
-                        const float a = omega[t] * expf(Si[t] - c);
+                        const float a = omega[t] * lra_expf(Si[t] - c);
                         Si[t] = a * inv;  // a / Den, for dV
                         dSfi[cols[t]] += a * GVi[t] * inv;
                     }
                 } else {
                     const float dg = fill ? (float)((gtu - (double)(nb - d) * r) * inv) : 0.0f;
                     for (int64_t t = 0; t < d; t++) {
-                        const float a = expf(Si[t] - c);
+                        const float a = lra_expf(Si[t] - c);
                         dSi[t] = a * (GVi[t] - (float)r) * inv + g / (float)d * dg;
                         Si[t] = a * inv;
                     }

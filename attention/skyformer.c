@@ -13,6 +13,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 
@@ -106,7 +107,7 @@ static lra_tensor *gauss_kernel(lra_ctx *ctx, lra_tensor *x, lra_tensor *y) {
             double s = 0.0;
             for (int64_t c = 0; c < p; c++) s += (double)xb[i * p + c] * xb[i * p + c];
             const float xsq = (float)(0.5 * s);
-            for (int64_t j = 0; j < d; j++) ob[i * d + j] = expf(ob[i * d + j] - xsq - ysq[j]);
+            for (int64_t j = 0; j < d; j++) ob[i * d + j] = lra_expf(ob[i * d + j] - xsq - ysq[j]);
         }
     }
     lra_tape_record(ctx, "attention.skyformer.kernel", gauss_backward, out, 2, (lra_tensor *[]){x, y});
