@@ -145,15 +145,12 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
                             (int)p, 0.0f, dphi, (int)m);
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t r = 0; r < m; r++) dphi[i * m + r] += dks[r];
-                if (dv)  // dv = m * (phk dkv)
-                    for (int64_t i = 0; i < n; i++) {
-                        if (mrow[i] == 0.0f) continue;
-                        for (int64_t c = 0; c < p; c++) {
-                            double a = 0.0;
-                            for (int64_t r = 0; r < m; r++) a += (double)phk[i * m + r] * dkv[r * p + c];
-                            dv[base + i * p + c] += (float)a;
-                        }
-                    }
+                if (dv) {  // dv = m * (phk dkv); dz is free until the key pass below recomputes it
+                    lra_gemm(false, false, n, p, m, 1.0f, phk, m, dkv, p, 0.0f, dz, p);
+                    for (int64_t i = 0; i < n; i++)
+                        if (mrow[i] != 0.0f)
+                            for (int64_t c = 0; c < p; c++) dv[base + i * p + c] += dz[i * p + c];
+                }
             } else {
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t r = 0; r < m; r++) dphi[i * m + r] += dden[i] * (float)ksum[r];
