@@ -157,16 +157,20 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
             }
             if (!dx) continue;
             project(sv, x, mk, z, NULL, diag);  // recompute z
+            // the loop constants in locals: read through sv, the compiler must assume dphi's stores change them
+            const float s_feat = sv->s, s_eps = sv->s * sv->eps;
+            const int relu = sv->st->relu, key_mask = pass && !sv->st->pad_keys;
             for (int64_t i = 0; i < n; i++) {
-                const float mi = (pass && !sv->st->pad_keys) ? mrow[i] : 1.0f;
-                double rs = 0.0;
-                for (int64_t r = 0; r < m; r++) {
-                    float e = mi != 0.0f ? phi[i * m + r] / mi - sv->s * sv->eps : 0.0f;
-                    if (sv->st->relu) e = e > 0.0f ? sv->s : 0.0f;
-                    dphi[i * m + r] *= mi * e;  // d proj
-                    rs += dphi[i * m + r];
-                }
-                diag[i] = sv->st->relu ? 0.0f : (float)rs;
+                const float mi = key_mask ? mrow[i] : 1.0f;
+                float *dphi_i = dphi + i * m;
+                const float *phi_i = phi + i * m;
+                if (mi == 0.0f)  // a padded key: no feature, no gradient (e = 0)
+                    for (int64_t r = 0; r < m; r++) dphi_i[r] *= 0.0f;
+                else if (relu)  // e = s where the projection is positive (phi > s eps exactly there)
+                    for (int64_t r = 0; r < m; r++) dphi_i[r] *= mi * (phi_i[r] / mi - s_eps > 0.0f ? s_feat : 0.0f);
+                else  // e = phi / mi - s eps; one loop per case, so each vectorises
+                    for (int64_t r = 0; r < m; r++) dphi_i[r] *= mi * (phi_i[r] / mi - s_eps);
+                diag[i] = sv->st->relu ? 0.0f : (float)lra_sum_double(dphi + i * m, m);
             }
             lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, dphi, (int)m, sv->W,
                         (int)p, 0.0f, dz, (int)p);
@@ -218,11 +222,13 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
             for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * ((phq[i * m + r] > 0.0f ? phq[i * m + r] : 0.0f) + sv->eps);
         for (int64_t i = 0; i < n && !st->relu; i++) {
             float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
             for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
             for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (lra_expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
         }
         project(sv, lra_f32(k) + base, mrow, z, projk, kdiag + bh * n);
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int64_t e = 0; e < n * m; e++) mx = projk[e] > mx ? projk[e] : mx;
         kmax[bh] = mx;
     }
@@ -259,8 +265,7 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
         lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p,
                     0.0f, o, (int)p);
         for (int64_t i = 0; i < n; i++) {
-            double d = 0.0;
-            for (int64_t r = 0; r < m; r++) d += (double)phq[i * m + r] * ksum[r];
+            const double d = lra_dot_float_double(phq + i * m, ksum, m);
             sv->den[bh * n + i] = (float)d;
             const float inv = (float)(1.0 / d);
             for (int64_t c = 0; c < p; c++) o[i * p + c] *= inv;

@@ -166,6 +166,38 @@ static inline void lra_v8_add_to_double_lanes(lra_v4d *lo, lra_v4d *hi, lra_v8f 
     *hi += __builtin_convertvector(hi4, lra_v4d);
 }
 
+// sum_j x[j] in double over 8 lanes in a fixed order (lane l takes j = l mod 8 of the 8-blocks; then the
+// lanes in order, then the tail): vectorised, and the same bits for any thread count.
+static inline double lra_sum_double(const float *x, int64_t n) {
+    lra_v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        lra_v8f v;
+        __builtin_memcpy(&v, x + j, sizeof v);
+        lra_v8_add_to_double_lanes(&lo, &hi, v);
+    }
+    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    for (; j < n; j++) s += (double)x[j];
+    return s;
+}
+
+// sum_j a[j] b[j] in double (a float, b double) over 8 lanes in a fixed order, like lra_sum_double.
+static inline double lra_dot_float_double(const float *a, const double *b, int64_t n) {
+    lra_v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const lra_v4f a0 = {a[j], a[j + 1], a[j + 2], a[j + 3]}, a1 = {a[j + 4], a[j + 5], a[j + 6], a[j + 7]};
+        lra_v4d b0, b1;
+        __builtin_memcpy(&b0, b + j, sizeof b0);
+        __builtin_memcpy(&b1, b + j + 4, sizeof b1);
+        lo += __builtin_convertvector(a0, lra_v4d) * b0;
+        hi += __builtin_convertvector(a1, lra_v4d) * b1;
+    }
+    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    for (; j < n; j++) s += (double)a[j] * b[j];
+    return s;
+}
+
 // x[j] = exp(x[j] - shift) for j < n.  With `sum` set, returns the sum of the results accumulated in
 // double over 8 lanes, chunk by chunk, then the lanes in order (a fixed order, independent of threads);
 // otherwise returns 0.  The main loop computes four independent vectors at a time (the polynomial is a

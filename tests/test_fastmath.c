@@ -92,6 +92,19 @@ static void test_dot(void) {
     CHECK_MSG(worst < 1e-6, "dot product relative error %g", worst);
     a[5] = NAN;
     CHECK(isnan(lra_dotf(a, b[0], 16)));
+    a[5] = 1.0f;
+    // the double-lane sums: within double rounding of the exact sums for every length and tail
+    double bd[67];
+    for (int c = 0; c < 67; c++) bd[c] = (double)b[1][c] * 1.000000123;
+    double worst_d = 0.0;
+    for (int64_t n = 0; n <= 67; n++) {
+        double s = 0.0, d = 0.0, mag = 0.0;
+        for (int64_t c = 0; c < n; c++) s += a[c], d += (double)a[c] * bd[c], mag += fabs((double)a[c] * bd[c]) + fabs(a[c]);
+        const double e1 = fabs(lra_sum_double(a, n) - s), e2 = fabs(lra_dot_float_double(a, bd, n) - d);
+        const double e = (e1 > e2 ? e1 : e2) / (mag > 0 ? mag : 1.0);
+        worst_d = e > worst_d ? e : worst_d;
+    }
+    CHECK_MSG(worst_d < 1e-14, "double-lane sum relative error %g", worst_d);
 }
 
 static void test_acos(void) {
