@@ -72,6 +72,8 @@ static int check_matmul(lra_gradcheck_report *rep) {
         {0, 1, PREP_SLICE_LAST, PREP_SLICE_LAST, {2, 3, 4, 6}, {3, 6}, 4, 2},  // strided rows, folded
         {0, 0, PREP_PERMUTE, PREP_T, {4, 5, 2}, {3, 5}, 3, 2},                 // needs a copy
         {1, 0, PREP_T, PREP_NONE, {2, 3, 4, 5}, {3, 5, 2}, 4, 3},              // flag on a transposed view
+        {0, 0, PREP_NONE, PREP_NONE, {4, 6}, {2, 3, 6, 3}, 2, 4},              // Linformer's E: dA gathered
+        {0, 1, PREP_NONE, PREP_SLICE_LAST, {4, 6}, {2, 3, 3, 7}, 2, 4},        // gathered from a strided view
     };
     return run_cases(mm_fn, cases, (int)(sizeof cases / sizeof cases[0]), rep);
 }
