@@ -4,7 +4,7 @@
 // A view's output header shares data with its input (adjusted shape/strides/data pointer).  Gradients
 // are always contiguous buffers of a tensor's logical shape, so a view's backward describes the same
 // view over the INPUT's contiguous gradient layout and adds the output gradient through it
-// (lra_tensor_scatter_add_contiguous); views are injective, so no two elements collide.
+// (strided_copy, rows in parallel); views are injective, so no two elements collide.
 #include <stdio.h>
 #include <string.h>
 
@@ -128,9 +128,10 @@ static void permute_backward(lra_ctx *ctx, lra_node *node) {
     if (!x->requires_grad) return;
     int64_t cs[LRA_MAX_DIMS];
     lra_ops_contiguous_strides(x->shape, x->ndim, cs);
-    lra_tensor g = *y;  // the output's view over x's contiguous gradient
-    for (int i = 0; i < y->ndim; i++) g.stride[i] = cs[node->iattr[i]];
-    lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x), y->grad);
+    int64_t gs[LRA_MAX_DIMS], ys[LRA_MAX_DIMS];  // the output's view over x's contiguous gradient; y's own
+    for (int i = 0; i < y->ndim; i++) gs[i] = cs[node->iattr[i]];
+    lra_ops_contiguous_strides(y->shape, y->ndim, ys);
+    strided_copy(lra_grad(ctx, x), gs, y->grad, ys, y->shape, y->ndim, 1);
 }
 
 static lra_tensor *permute_impl(lra_ctx *ctx, lra_tensor *x, const int *perm, const char *name) {
@@ -171,9 +172,10 @@ static void slice_backward(lra_ctx *ctx, lra_node *node) {
     if (!x->requires_grad) return;
     int axis = (int)node->iattr[0];
     int64_t start = node->iattr[1];
-    lra_tensor g = *y;
-    lra_ops_contiguous_strides(x->shape, x->ndim, g.stride);
-    lra_tensor_scatter_add_contiguous(&g, lra_grad(ctx, x) + start * g.stride[axis], y->grad);
+    int64_t gs[LRA_MAX_DIMS], ys[LRA_MAX_DIMS];  // the slice of x's contiguous gradient; y's own strides
+    lra_ops_contiguous_strides(x->shape, x->ndim, gs);
+    lra_ops_contiguous_strides(y->shape, y->ndim, ys);
+    strided_copy(lra_grad(ctx, x) + start * gs[axis], gs, y->grad, ys, y->shape, y->ndim, 1);
 }
 
 // x: [..., n, ...] (n at axis) -> view [..., end - start, ...]; negative start/end count from n.

@@ -131,10 +131,6 @@ void lra_tensor_gather_contiguous(const lra_tensor *t, void *dst) {
     FOR_EACH_OFFSET(t, off, out[lin_] = src[off]);
 }
 
-void lra_tensor_scatter_add_contiguous(const lra_tensor *t, float *dst_base, const float *src) {
-    FOR_EACH_OFFSET(t, off, dst_base[off] += src[lin_]);
-}
-
 const char *lra_shape_str(const int64_t *shape, int ndim, char *buf, size_t len) {
     size_t k = 0;
     k += (size_t)snprintf(buf + k, len - k, "[");

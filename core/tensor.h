@@ -57,8 +57,6 @@ int64_t lra_tensor_offset(const lra_tensor *t, const int64_t *idx);
 float lra_tensor_get_flat(const lra_tensor *t, int64_t i);
 // Copies the logical contents (row-major order) into dst[numel], whatever the strides.
 void lra_tensor_gather_contiguous(const lra_tensor *t, void *dst);
-// dst (logical shape of t, with t's strides) += src (contiguous row-major).  Used by view backward.
-void lra_tensor_scatter_add_contiguous(const lra_tensor *t, float *dst_base, const float *src);
 
 // "[2, 3, 4]" into buf.
 const char *lra_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
