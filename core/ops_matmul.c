@@ -114,7 +114,40 @@ static int fold_dim(const bmat *b, const int64_t ob[2], int64_t n, int64_t s, in
 }
 
 // D[j] = X[i] . Y[i] (+ D[j] when accumulate) summed over output batches i (shape ob) mapping to j.
-static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumulate) {
+// Products of at most this many flops, summed into one destination, are gathered into one product (see
+// batched_gemm); larger ones run well one after another (measured on Linformer's dE: gathering cuts the
+// step's matmul backward at n 256 (135 -> 50 ms) and n 1024 (131 -> 108 ms) and slows it at n 2000, whose
+// single products are 33 MFLOP).
+#define GATHER_MAX_FLOPS (24.0 * 1024 * 1024)
+
+// The matrices of output batches [lo0, hi0) x [lo1, hi1), in batch order, side by side in row-major
+// copies: X's as the column blocks of xf [x.rows, cnt x.cols], Y's as the row blocks of a [cnt y.rows,
+// y.cols] matrix, stored transposed (yf [y.cols, cnt y.rows]) when Y's columns are its contiguous dim,
+// so every copy reads along memory.  Returns the gathered X and Y as mats.
+static void gather_batches(const bmat *x, const bmat *y, const int64_t lo[2], const int64_t hi[2], float *xf,
+                           float *yf, mat *xm, mat *ym) {
+    const int64_t n1 = hi[1] - lo[1], cnt = (hi[0] - lo[0]) * n1;
+    const int64_t xr = x->m.rows, xc = x->m.cols, yr = y->m.rows, yc = y->m.cols;
+    const int y_by_cols = y->m.rs == 1 && y->m.cs != 1;
+#pragma omp parallel for schedule(static) if (cnt * (xr * xc + yr * yc) >= 65536)
+    for (int64_t i = 0; i < cnt; i++) {
+        const int64_t i0 = lo[0] + i / n1, i1 = lo[1] + i % n1;
+        const float *xp = bmat_at(x, i0, i1), *yp = bmat_at(y, i0, i1);
+        for (int64_t r = 0; r < xr; r++)
+            for (int64_t c = 0; c < xc; c++) xf[r * cnt * xc + i * xc + c] = xp[r * x->m.rs + c * x->m.cs];
+        if (y_by_cols)
+            for (int64_t c = 0; c < yc; c++)
+                for (int64_t r = 0; r < yr; r++) yf[c * cnt * yr + i * yr + r] = yp[r + c * y->m.cs];
+        else
+            for (int64_t r = 0; r < yr; r++)
+                for (int64_t c = 0; c < yc; c++) yf[(i * yr + r) * yc + c] = yp[r * y->m.rs + c * y->m.cs];
+    }
+    *xm = (mat){xf, xr, cnt * xc, cnt * xc, 1};
+    *ym = y_by_cols ? (mat){yf, cnt * yr, yc, 1, cnt * yr} : (mat){yf, cnt * yr, yc, yc, 1};
+}
+
+// scratch: an arena for gathered copies (NULL: never gather).
+static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumulate, lra_arena *scratch) {
     int64_t nb_out = ob[0] * ob[1];
     float beta0 = accumulate ? 1.0f : 0.0f;
     int y_bcast = y.bsz[0] * y.bsz[1] == 1, d_full = d.bsz[0] * d.bsz[1] == nb_out;
@@ -150,6 +183,18 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
     // the loop is serial and each product spreads its tiles over the threads.  The choice depends on the
     // shapes only, so results do not depend on the thread count.
     const int par = nd >= LRA_GEMM_DIRECT_MIN_BATCH;
+    // Few destinations, each the sum of several small products (Linformer's per-head dE = sum_b dY_b K_b^T
+    // over [k, p] and [p, n] blocks): one small product after another each pays OpenBLAS's set-up and its
+    // own parallel region, so each destination's batches are copied side by side into one product with a
+    // long inner dimension.
+    const int64_t summed = nb_out / (nd > 0 ? nd : 1);
+    const double flops = 2.0 * (double)d.m.rows * (double)d.m.cols * (double)x.m.cols;
+    const int gather = !par && scratch && summed > 1 && x.m.cols > 0 && flops <= GATHER_MAX_FLOPS;
+    float *xf = NULL, *yf = NULL;
+    if (gather) {
+        xf = lra_arena_alloc(scratch, (size_t)(x.m.rows * summed * x.m.cols) * sizeof(float));
+        yf = lra_arena_alloc(scratch, (size_t)(summed * y.m.rows * y.m.cols) * sizeof(float));
+    }
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t j = 0; j < nd; j++) {
         int64_t j0 = j / d.bsz[1], j1 = j % d.bsz[1];
@@ -157,6 +202,12 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
         int64_t lo1 = d.bsz[1] == 1 ? 0 : j1, hi1 = d.bsz[1] == 1 ? ob[1] : j1 + 1;
         mat dm = d.m;
         dm.p = bmat_at(&d, j0, j1);
+        if (gather) {
+            mat xm, ym;
+            gather_batches(&x, &y, (const int64_t[]){lo0, lo1}, (const int64_t[]){hi0, hi1}, xf, yf, &xm, &ym);
+            gemm(dm, xm, ym, beta0);
+            continue;
+        }
         int first = 1;
         for (int64_t i0 = lo0; i0 < hi0; i0++)
             for (int64_t i1 = lo1; i1 < hi1; i1++) {
@@ -223,16 +274,16 @@ static void matmul_backward(lra_ctx *ctx, lra_node *node) {
     if (a->requires_grad) {
         bmat gA = bmat_of(a, lra_grad(ctx, a), 1, 0);  // a's logical layout: [M, K] or [K, M] when ta
         if (!ta)
-            batched_gemm(gA, G, bmat_t(B), ob, 1);  // dA = dC . opB^T
+            batched_gemm(gA, G, bmat_t(B), ob, 1, ctx->arena);  // dA = dC . opB^T
         else
-            batched_gemm(gA, B, bmat_t(G), ob, 1);  // dA = opB . dC^T
+            batched_gemm(gA, B, bmat_t(G), ob, 1, ctx->arena);  // dA = opB . dC^T
     }
     if (b->requires_grad) {
         bmat gB = bmat_of(b, lra_grad(ctx, b), 1, 0);
         if (!tb)
-            batched_gemm(gB, bmat_t(A), G, ob, 1);  // dB = opA^T . dC
+            batched_gemm(gB, bmat_t(A), G, ob, 1, ctx->arena);  // dB = opA^T . dC
         else
-            batched_gemm(gB, bmat_t(G), A, ob, 1);  // dB = dC^T . opA
+            batched_gemm(gB, bmat_t(G), A, ob, 1, ctx->arena);  // dB = dC^T . opA
     }
 }
 
@@ -259,7 +310,7 @@ lra_tensor *lra_op_matmul(lra_ctx *ctx, lra_tensor *a, lra_tensor *b, int trans_
     shape[nd++] = B.m.cols;
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, nd);
     bmat C = bmat_of(y, lra_f32(y), 1, 0);
-    batched_gemm(C, A, B, ob, 0);
+    batched_gemm(C, A, B, ob, 0, ctx->arena);
     lra_node *node = lra_tape_record(ctx, "matmul", matmul_backward, y, 2, (lra_tensor *[]){a, b});
     if (node) {
         node->saved[0] = ad;
