@@ -323,16 +323,11 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
                         if (m[j] != 0.0f) den += lra_expf(Sfi[j] - c);
                     for (int64_t t = 0; t < d; t++) Si[t] = omega[t] * lra_expf(Si[t] - c);
                 } else {
-                    double mean = 0.0;
-                    for (int64_t t = 0; t < d; t++) {
-                        c = Si[t] > c ? Si[t] : c;
-                        mean += Si[t];
-                    }
-                    mean /= (double)d;
-                    for (int64_t t = 0; t < d; t++) {
-                        Si[t] = lra_expf(Si[t] - c);
-                        den += Si[t];
-                    }
+                    // max, mean and the exp sum over fixed lanes (vectorised; same bits for any thread count)
+#pragma omp simd reduction(max : c)
+                    for (int64_t t = 0; t < d; t++) c = Si[t] > c ? Si[t] : c;
+                    const double mean = lra_sum_double(Si, d) / (double)d;
+                    den = lra_exp_shift_sum(Si, d, c);
                     if (fill) {
                         g = lra_expf((float)(mean - c));
                         den += (double)(nb - d) * g;
