@@ -107,11 +107,15 @@ static int64_t window(const reformer_saved *sv, const int32_t *idx, int64_t c, i
 static void chunk_scores(const float *qc, const float *kw, const int32_t *wpos, const int32_t *qpos, int64_t rc,
                          int64_t w, int64_t p, const float *mrow, float *S) {
     lra_gemm_direct(false, true, rc, w, p, 1.0f, qc, p, kw, p, 0.0f, S, w);
-    for (int64_t r = 0; r < rc; r++)
-        for (int64_t j = 0; j < w; j++) {
-            if (mrow[wpos[j]] == 0.0f) S[r * w + j] = -INFINITY;
-            if (wpos[j] == qpos[r]) S[r * w + j] = -1e5f;
-        }
+    // padded keys first (rare: a column at a time), then each query's own position (overriding the mask)
+    for (int64_t j = 0; j < w; j++)
+        if (mrow[wpos[j]] == 0.0f)
+            for (int64_t r = 0; r < rc; r++) S[r * w + j] = -INFINITY;
+    for (int64_t r = 0; r < rc; r++) {
+        const int32_t self = qpos[r];
+        float *Sr = S + r * w;
+        for (int64_t j = 0; j < w; j++) Sr[j] = wpos[j] == self ? -1e5f : Sr[j];
+    }
 }
 
 // Sort of one slice's items by (round, bucket); idx receives the flattened items in sorted order.
