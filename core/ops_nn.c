@@ -275,6 +275,27 @@ static inline double row_sum_d(const float *x, int64_t d, double c, int squares)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+// s1 = sum_i g[i] and s2 = sum_i g[i] xh[i] (g = gy * gamma, xh = (x - mean) * rstd) in double over eight
+// fixed lanes, combined as row_sum_d does: vectorised, and the order depends on d only.
+static inline void ln_grad_row_sums(const float *xr, const float *gr, const float *gam, float mean, float rstd,
+                                    int64_t d, double *s1, double *s2) {
+    double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8)
+        for (int j = 0; j < 8; j++) {
+            const float xh = (xr[i + j] - mean) * rstd, g = gam ? gr[i + j] * gam[i + j] : gr[i + j];
+            a1[j] += (double)g;
+            a2[j] += (double)g * (double)xh;
+        }
+    for (; i < d; i++) {
+        const float xh = (xr[i] - mean) * rstd, g = gam ? gr[i] * gam[i] : gr[i];
+        a1[i % 8] += (double)g;
+        a2[i % 8] += (double)g * (double)xh;
+    }
+    *s1 = ((a1[0] + a1[1]) + (a1[2] + a1[3])) + ((a1[4] + a1[5]) + (a1[6] + a1[7]));
+    *s2 = ((a2[0] + a2[1]) + (a2[2] + a2[3])) + ((a2[4] + a2[5]) + (a2[6] + a2[7]));
+}
+
 // PyTorch's backward: with xh = (x - mean) * rstd and g = gy * gamma,
 //   gx = rstd * (g - mean(g) - xh * mean(g * xh)),  dgamma = sum_rows gy * xh,  dbeta = sum_rows gy.
 // The parameter sums go through per-block partials (blocks of LN_BLOCK_ROWS rows, summed in block order).
@@ -300,13 +321,8 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
             const float *xr = ex->x + r * d, *gr = gy + r * d;
             float mean = ex->mean[r], rstd = ex->rstd[r];
             if (gx) {
-                double s1 = 0.0, s2 = 0.0;
-                for (int64_t i = 0; i < d; i++) {
-                    float xh = (xr[i] - mean) * rstd;
-                    float g = gam ? gr[i] * gam[i] : gr[i];
-                    s1 += (double)g;
-                    s2 += (double)g * (double)xh;
-                }
+                double s1, s2;
+                ln_grad_row_sums(xr, gr, gam, mean, rstd, d, &s1, &s2);
                 float m1 = (float)(s1 / (double)d), m2 = (float)(s2 / (double)d);
                 float *gxr = gx + r * d;
                 for (int64_t i = 0; i < d; i++) {
