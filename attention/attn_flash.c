@@ -48,15 +48,25 @@ static void block_probs(const float *q, const float *k, const float *mask_row, i
     }
 }
 
-// Multiplies rows [r0, r0+rb) of P ([rb, kv], row stride kv) of slice global_bh by their dropout mask.
-static void apply_dropout(const flash_saved *sv, int64_t global_bh, int64_t r0, int64_t rb, int64_t nq, int64_t nk,
-                          int64_t kv, float *s, float *mask_scratch) {
-    for (int64_t r = 0; r < rb; r++) {
-        uint64_t off = ((uint64_t)global_bh * (uint64_t)nq + (uint64_t)(r0 + r)) * (uint64_t)nk;
-        lra_rng_fill_dropout(sv->o.seed, sv->o.stream, off, mask_scratch, (size_t)kv, sv->o.p_drop);
-        float *row = s + r * kv;
-        for (int64_t j = 0; j < kv; j++) row[j] *= mask_scratch[j];
+// The keep mask (one byte per element, lra_rng_fill_keep) of rows [r0, r0+rb) of slice global_bh, keys
+// [0, kv) of each: keep [rb, kv].  Element (i, j) of the slice is element (global_bh nq + i) nk + j of the
+// stream, so the mask does not depend on blocks or threads.  One call when the rows are whole (kv = nk).
+static void draw_keep(const flash_saved *sv, int64_t global_bh, int64_t r0, int64_t rb, int64_t nq, int64_t nk,
+                      int64_t kv, uint8_t *keep) {
+    const uint64_t first = ((uint64_t)global_bh * (uint64_t)nq + (uint64_t)r0) * (uint64_t)nk;
+    if (kv == nk) {
+        lra_rng_fill_keep(sv->o.seed, sv->o.stream, first, keep, (size_t)(rb * kv), sv->o.p_drop);
+        return;
     }
+    for (int64_t r = 0; r < rb; r++)
+        lra_rng_fill_keep(sv->o.seed, sv->o.stream, first + (uint64_t)(r * nk), keep + r * kv, (size_t)kv,
+                          sv->o.p_drop);
+}
+
+// s[e] *= keep[e] / (1 - p) over rb kv elements (the dropout ops' expression, so the same bits).
+static void apply_keep(const flash_saved *sv, float *s, const uint8_t *keep, int64_t count) {
+    const float scale = 1.0f / (1.0f - sv->o.p_drop);
+    for (int64_t e = 0; e < count; e++) s[e] *= scale * (float)keep[e];
 }
 
 static void flash_backward(lra_ctx *ctx, lra_node *node) {
@@ -71,12 +81,14 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
     float *dv = v->requires_grad ? lra_grad(ctx, v) : NULL;
     const float *dO = node->out->grad;
     const int nt = omp_get_max_threads();
-    const size_t per = (size_t)(3 * rbmax * nk + nk + rbmax);
+    const size_t keep_floats = (size_t)((rbmax * nk + 3) / 4);  // the block's keep mask, one byte per element
+    const size_t per = (size_t)(3 * rbmax * nk + rbmax) + keep_floats;
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * per * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++) {
         float *P = scratch + (size_t)omp_get_thread_num() * per;
-        float *Pd = P + rbmax * nk, *dP = Pd + rbmax * nk, *mscr = dP + rbmax * nk, *Drow = mscr + nk;
+        float *Pd = P + rbmax * nk, *dP = Pd + rbmax * nk, *Drow = dP + rbmax * nk;
+        uint8_t *keep = (uint8_t *)(Drow + rbmax);
         const int64_t b = bh / H, h = bh % H;
         const float *mrow = sv->o.key_mask ? sv->o.key_mask + b * nk : NULL;
         int masked;
@@ -92,7 +104,8 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
             const float *Pused = P;
             if (sv->o.p_drop > 0.0f) {
                 memcpy(Pd, P, (size_t)(rb * kv) * sizeof(float));
-                apply_dropout(sv, global_bh, r0, rb, nq, nk, kv, Pd, mscr);
+                draw_keep(sv, global_bh, r0, rb, nq, nk, kv, keep);  // once for Pd and dP
+                apply_keep(sv, Pd, keep, rb * kv);
                 Pused = Pd;
             }
             // dV += Pd^T dO (keys beyond kv have zero probability)
@@ -102,7 +115,7 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
             if (!dq && !dk) continue;
             // dPd = dO V^T, then through the dropout mask
             lra_gemm(false, true, (int)rb, (int)kv, (int)pv, 1.0f, dOb, (int)pv, vh, (int)pv, 0.0f, dP, (int)kv);
-            if (sv->o.p_drop > 0.0f) apply_dropout(sv, global_bh, r0, rb, nq, nk, kv, dP, mscr);
+            if (sv->o.p_drop > 0.0f) apply_keep(sv, dP, keep, rb * kv);
             // D_i = dO_i . O_i  (= sum_j dPd_ij Pd_ij)
             for (int64_t r = 0; r < rb; r++) {
                 double acc = 0.0;
@@ -142,12 +155,12 @@ lra_tensor *lra_attn_flash(lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tenso
     const int64_t rbmax = sv->o.block_rows < nq ? sv->o.block_rows : nq;
     const int64_t nblocks = (nq + rbmax - 1) / rbmax;
     const int nt = omp_get_max_threads();
-    const size_t per = (size_t)(rbmax * nk + nk);
+    const size_t per = (size_t)(rbmax * nk) + (size_t)((rbmax * nk + 3) / 4);  // scores, then the keep mask
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * per * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int64_t task = 0; task < B * H * nblocks; task++) {
         float *S = scratch + (size_t)omp_get_thread_num() * per;
-        float *mscr = S + rbmax * nk;
+        uint8_t *keep = (uint8_t *)(S + rbmax * nk);
         const int64_t bh = task / nblocks, r0 = (task % nblocks) * rbmax;
         const int64_t rb = r0 + rbmax <= nq ? rbmax : nq - r0;
         const int64_t b = bh / H, h = bh % H;
@@ -156,7 +169,10 @@ lra_tensor *lra_attn_flash(lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tenso
         const int64_t kv = key_extent(mrow, nk, &masked);
         block_probs(lra_f32(q) + (size_t)bh * (size_t)(nq * p) + r0 * p, lra_f32(k) + (size_t)bh * (size_t)(nk * p),
                     mrow, masked, kv, p, rb, sv->o.scale, S, lra_f32(lse) + bh * nq + r0, NULL);
-        if (sv->o.p_drop > 0.0f) apply_dropout(sv, (sv->example_offset + b) * H + h, r0, rb, nq, nk, kv, S, mscr);
+        if (sv->o.p_drop > 0.0f) {
+            draw_keep(sv, (sv->example_offset + b) * H + h, r0, rb, nq, nk, kv, keep);
+            apply_keep(sv, S, keep, rb * kv);
+        }
         lra_gemm(false, false, (int)rb, (int)pv, (int)kv, 1.0f, S, (int)kv, lra_f32(v) + (size_t)bh * (size_t)(nk * pv),
                  (int)pv, 0.0f, lra_f32(out) + (size_t)bh * (size_t)(nq * pv) + r0 * pv, (int)pv);
     }
