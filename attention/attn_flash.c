@@ -118,10 +118,7 @@ static void flash_backward(lra_ctx *ctx, lra_node *node) {
             if (sv->o.p_drop > 0.0f) apply_keep(sv, dP, keep, rb * kv);
             // D_i = dO_i . O_i  (= sum_j dPd_ij Pd_ij)
             for (int64_t r = 0; r < rb; r++) {
-                double acc = 0.0;
-                const float *o = oh + (r0 + r) * pv;
-                for (int64_t c = 0; c < pv; c++) acc += (double)dOb[r * pv + c] * o[c];
-                Drow[r] = (float)acc;
+                Drow[r] = (float)lra_dot_double(dOb + r * pv, oh + (r0 + r) * pv, pv);
             }
             // dS = P (dP - D), stored in dP
             for (int64_t r = 0; r < rb; r++)

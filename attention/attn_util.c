@@ -59,8 +59,7 @@ void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, 
     lra_gemm(false, true, (int)r, (int)n, (int)p, 1.0f, dout, (int)p, v, (int)p, 0.0f,
                 dP, (int)n);
     for (int64_t t = 0; t < r; t++) {
-        double D = 0.0;
-        for (int64_t c = 0; c < p; c++) D += (double)dout[t * p + c] * out[t * p + c];
+        const double D = lra_dot_double(dout + t * p, out + t * p, p);
         for (int64_t j = 0; j < n; j++) dP[t * n + j] = P[t * n + j] * (dP[t * n + j] - (float)D);
     }
     if (dqr)

@@ -157,8 +157,7 @@ static void bsp_backward(lra_ctx *ctx, lra_node *node) {
             lra_gemm_direct(false, true, r, L, p, 1.0f, dOg, p, Vg, p, 0.0f, dP, L);
             // dS = P (dP - D), D_t = dO_t . O_t
             for (int64_t t = 0; t < r; t++) {
-                double D = 0.0;
-                for (int64_t c = 0; c < p; c++) D += (double)dOg[t * p + c] * Og[t * p + c];
+                const double D = lra_dot_double(dOg + t * p, Og + t * p, p);
                 const float Df = (float)D;
                 float *dp = dP + t * L;
                 const float *pr = S + t * L;

@@ -84,8 +84,7 @@ static void linear_backward(lra_ctx *ctx, lra_node *node) {
         // d(numerator) and d(denominator) per query row.
         for (int64_t i = 0; i < n; i++) {
             if (sv->normalize) {
-                double r = 0.0;
-                for (int64_t c = 0; c < p; c++) r += (double)G[i * p + c] * O[i * p + c];
+                const double r = lra_dot_double(G + i * p, O + i * p, p);
                 const float inv = 1.0f / den[i];
                 dden[i] = -(float)r * inv;
                 for (int64_t c = 0; c < p; c++) dnum[i * p + c] = G[i * p + c] * inv;

@@ -117,8 +117,7 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
         const double *ksum = sv->ksum + bh * m;
         const float *G = dO + base, *O = sv->out + base, *den = sv->den + bh * n;
         for (int64_t i = 0; i < n; i++) {
-            double r = 0.0;
-            for (int64_t c = 0; c < p; c++) r += (double)G[i * p + c] * O[i * p + c];
+            const double r = lra_dot_double(G + i * p, O + i * p, p);
             const float inv = 1.0f / den[i];
             dden[i] = -(float)r * inv;
             for (int64_t c = 0; c < p; c++) dnum[i * p + c] = G[i * p + c] * inv;

@@ -181,6 +181,22 @@ static inline double lra_sum_double(const float *x, int64_t n) {
     return s;
 }
 
+// sum_j a[j] b[j] (both float), each product and the sum in double, over 8 lanes in a fixed order like
+// lra_sum_double: the attention backwards' row terms D_i = dO_i . O_i.
+static inline double lra_dot_double(const float *a, const float *b, int64_t n) {
+    lra_v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const lra_v4f a0 = {a[j], a[j + 1], a[j + 2], a[j + 3]}, a1 = {a[j + 4], a[j + 5], a[j + 6], a[j + 7]};
+        const lra_v4f b0 = {b[j], b[j + 1], b[j + 2], b[j + 3]}, b1 = {b[j + 4], b[j + 5], b[j + 6], b[j + 7]};
+        lo += __builtin_convertvector(a0, lra_v4d) * __builtin_convertvector(b0, lra_v4d);
+        hi += __builtin_convertvector(a1, lra_v4d) * __builtin_convertvector(b1, lra_v4d);
+    }
+    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    for (; j < n; j++) s += (double)a[j] * b[j];
+    return s;
+}
+
 // sum_j a[j] b[j] in double (a float, b double) over 8 lanes in a fixed order, like lra_sum_double.
 static inline double lra_dot_float_double(const float *a, const double *b, int64_t n) {
     lra_v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};

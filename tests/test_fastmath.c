@@ -100,8 +100,11 @@ static void test_dot(void) {
     for (int64_t n = 0; n <= 67; n++) {
         double s = 0.0, d = 0.0, mag = 0.0;
         for (int64_t c = 0; c < n; c++) s += a[c], d += (double)a[c] * bd[c], mag += fabs((double)a[c] * bd[c]) + fabs(a[c]);
+        double dff = 0.0;
+        for (int64_t c = 0; c < n; c++) dff += (double)a[c] * b[2][c], mag += fabs((double)a[c] * b[2][c]);
         const double e1 = fabs(lra_sum_double(a, n) - s), e2 = fabs(lra_dot_float_double(a, bd, n) - d);
-        const double e = (e1 > e2 ? e1 : e2) / (mag > 0 ? mag : 1.0);
+        const double e3 = fabs(lra_dot_double(a, b[2], n) - dff);
+        const double e12 = e1 > e2 ? e1 : e2, e = (e12 > e3 ? e12 : e3) / (mag > 0 ? mag : 1.0);
         worst_d = e > worst_d ? e : worst_d;
     }
     CHECK_MSG(worst_d < 1e-14, "double-lane sum relative error %g", worst_d);
