@@ -203,8 +203,10 @@ static lra_tensor *informer_forward(void *state, lra_params *params, lra_ctx *ct
                     if (st->masked) j = valid[j];
                     kr[e] = kb + j * p;
                 }
+                float dots[4];
+                lra_dotf4(qi, kr[0], kr[1], kr[2], kr[3], p, dots);
                 lra_v4f s4;
-                lra_dotf4(qi, kr[0], kr[1], kr[2], kr[3], p, (float *)&s4);
+                __builtin_memcpy(&s4, dots, sizeof s4);
                 for (int64_t e = cnt; e < 4; e++) s4[e] = -INFINITY;  // the last group's unused slots
                 const lra_v4i gt = s4 > mx4;  // mx4 = s4 > mx4 ? s4 : mx4 per lane
                 mx4 = (lra_v4f)(((lra_v4i)s4 & gt) | ((lra_v4i)mx4 & ~gt));

@@ -185,9 +185,9 @@ static void reformer_backward(lra_ctx *ctx, lra_node *node) {
         for (int64_t i = 0; i < n; i++) {
             float mx = -INFINITY;
             for (int64_t r = 0; r < R; r++) mx = fmaxf(mx, ls[undo[r * n + i]]);
-            double den = 0.0, gO = 0.0;
+            double den = 0.0;
             for (int64_t r = 0; r < R; r++) den += exp((double)ls[undo[r * n + i]] - mx);
-            for (int64_t c = 0; c < p; c++) gO += (double)G[i * p + c] * O[i * p + c];
+            const double gO = lra_dot_double(G + i * p, O + i * p, p);
             for (int64_t r = 0; r < R; r++) {
                 const int64_t a = undo[r * n + i];
                 const float w = (float)(exp((double)ls[a] - mx) / den);
@@ -216,9 +216,7 @@ static void reformer_backward(lra_ctx *ctx, lra_node *node) {
             // dP = dO_c V_w^T; dS = P (dP - D + dl) with D_a = do_a . o_a; the self score is a constant.
             lra_gemm_direct(false, true, rc, w, p, 1.0f, dOc, p, vw, p, 0.0f, dS, w);
             for (int64_t r = 0; r < rc; r++) {
-                double D = 0.0;
-                for (int64_t e = 0; e < p; e++) D += (double)dOc[r * p + e] * os[(lo + r) * p + e];
-                const float sh = dl[lo + r] - (float)D;
+                const float sh = dl[lo + r] - (float)lra_dot_double(dOc + r * p, os + (lo + r) * p, p);
                 for (int64_t j = 0; j < w; j++)
                     dS[r * w + j] = wpos[j] == qpos[r] ? 0.0f : P[r * w + j] * (dS[r * w + j] + sh);
             }

@@ -166,6 +166,12 @@ static inline void lra_v8_add_to_double_lanes(lra_v4d *lo, lra_v4d *hi, lra_v8f 
     *hi += __builtin_convertvector(hi4, lra_v4d);
 }
 
+// The eight double lanes (lo = 0-3, hi = 4-7) added pairwise in a fixed order: the one lane reduction of the
+// fixed-lane sums below.
+static inline double lra_double_lanes_total(lra_v4d lo, lra_v4d hi) {
+    return ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+}
+
 // sum_j x[j] in double over 8 lanes in a fixed order (lane l takes j = l mod 8 of the 8-blocks; then the
 // lanes in order, then the tail): vectorised, and the same bits for any thread count.
 static inline double lra_sum_double(const float *x, int64_t n) {
@@ -176,7 +182,7 @@ static inline double lra_sum_double(const float *x, int64_t n) {
         __builtin_memcpy(&v, x + j, sizeof v);
         lra_v8_add_to_double_lanes(&lo, &hi, v);
     }
-    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    double s = lra_double_lanes_total(lo, hi);
     for (; j < n; j++) s += (double)x[j];
     return s;
 }
@@ -192,7 +198,7 @@ static inline double lra_dot_double(const float *a, const float *b, int64_t n) {
         lo += __builtin_convertvector(a0, lra_v4d) * __builtin_convertvector(b0, lra_v4d);
         hi += __builtin_convertvector(a1, lra_v4d) * __builtin_convertvector(b1, lra_v4d);
     }
-    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    double s = lra_double_lanes_total(lo, hi);
     for (; j < n; j++) s += (double)a[j] * b[j];
     return s;
 }
@@ -209,7 +215,7 @@ static inline double lra_dot_float_double(const float *a, const double *b, int64
         lo += __builtin_convertvector(a0, lra_v4d) * b0;
         hi += __builtin_convertvector(a1, lra_v4d) * b1;
     }
-    double s = ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+    double s = lra_double_lanes_total(lo, hi);
     for (; j < n; j++) s += (double)a[j] * b[j];
     return s;
 }
