@@ -69,7 +69,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Objects linked into every test binary: the harness and the op table's gradient-check cases (test code,
 # kept out of liblra.a).
-HARNESS  := $(BUILD)/tests/harness.o $(BUILD)/tests/gradcheck_cases.o
+HARNESS  := $(BUILD)/tests/harness.o $(BUILD)/tests/gradcheck_cases.o $(BUILD)/tests/omp_nesting.o
 BENCH_SRC := $(wildcard tests/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 DEPS_OK  := $(BUILD)/.deps-ok

@@ -472,7 +472,9 @@ static void yoso_core_backward(lra_ctx *ctx, lra_node *node) {
     const int nt = omp_get_max_threads();
     int32_t *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)words * sizeof(int32_t));
     if (!expect) memset(scratch, 0, (size_t)nt * (size_t)words * sizeof(int32_t));  // tables start zeroed
-#pragma omp parallel for schedule(dynamic, 1) if (B * H * n * p >= YOSO_PAR_MIN)
+// Always a parallel loop, even for tiny slices: the expectation kernel's products must not open their own
+// region inside one that was not taken (see tests/omp_nesting.c).
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; bh++) {
         int32_t *ws = scratch + (size_t)omp_get_thread_num() * (size_t)words;
         const size_t base = (size_t)bh * (size_t)(n * p);
@@ -517,7 +519,7 @@ static lra_tensor *yoso_core(const yoso_state *st, lra_ctx *ctx, lra_tensor *q, 
     if (!st->sampled) {
         const int64_t rbmax = st->block_rows < n ? st->block_rows : n;
         float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(rbmax * n) * sizeof(float));
-#pragma omp parallel for schedule(dynamic, 1) if (B * H * n * p >= YOSO_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1)  // always taken: its products must not nest (see backward)
         for (int64_t bh = 0; bh < B * H; bh++) {
             const size_t base = (size_t)bh * (size_t)(n * p);
             expect_forward_slice(sv, lra_f32(q) + base, lra_f32(k) + base, lra_f32(v) + base, sv->mask + (bh / H) * n,

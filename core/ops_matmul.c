@@ -146,6 +146,36 @@ static void gather_batches(const bmat *x, const bmat *y, const int64_t lo[2], co
     *ym = y_by_cols ? (mat){yf, cnt * yr, yc, 1, cnt * yr} : (mat){yf, cnt * yr, yc, yc, 1};
 }
 
+// Destination j of batched_gemm: the sum over its output batches, one product after another (direct:
+// one untiled BLAS call each, from inside the caller's parallel loop), or gathered into one product when
+// xf and yf are given.
+static void one_destination(const bmat *d, const bmat *x, const bmat *y, const int64_t ob[2], int64_t j, float beta0,
+                            int accumulate, int direct, float *xf, float *yf) {
+    int64_t j0 = j / d->bsz[1], j1 = j % d->bsz[1];
+    int64_t lo0 = d->bsz[0] == 1 ? 0 : j0, hi0 = d->bsz[0] == 1 ? ob[0] : j0 + 1;
+    int64_t lo1 = d->bsz[1] == 1 ? 0 : j1, hi1 = d->bsz[1] == 1 ? ob[1] : j1 + 1;
+    mat dm = d->m;
+    dm.p = bmat_at(d, j0, j1);
+    if (xf) {
+        mat xm, ym;
+        gather_batches(x, y, (const int64_t[]){lo0, lo1}, (const int64_t[]){hi0, hi1}, xf, yf, &xm, &ym);
+        gemm(dm, xm, ym, beta0);
+        return;
+    }
+    int first = 1;
+    for (int64_t i0 = lo0; i0 < hi0; i0++)
+        for (int64_t i1 = lo1; i1 < hi1; i1++) {
+            mat xm = x->m, ym = y->m;
+            xm.p = bmat_at(x, i0, i1);
+            ym.p = bmat_at(y, i0, i1);
+            gemm_with(dm, xm, ym, first ? beta0 : 1.0f, direct);
+            first = 0;
+        }
+    if (first && !accumulate) {  // empty batch range: D = 0
+        for (int64_t r = 0; r < dm.rows; r++) memset(dm.p + r * dm.rs, 0, (size_t)dm.cols * sizeof(float));
+    }
+}
+
 // scratch: an arena for gathered copies (NULL: never gather).
 static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumulate, lra_arena *scratch) {
     int64_t nb_out = ob[0] * ob[1];
@@ -195,31 +225,14 @@ static void batched_gemm(bmat d, bmat x, bmat y, const int64_t ob[2], int accumu
         xf = lra_arena_alloc(scratch, (size_t)(x.m.rows * summed * x.m.cols) * sizeof(float));
         yf = lra_arena_alloc(scratch, (size_t)(summed * y.m.rows * y.m.cols) * sizeof(float));
     }
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t j = 0; j < nd; j++) {
-        int64_t j0 = j / d.bsz[1], j1 = j % d.bsz[1];
-        int64_t lo0 = d.bsz[0] == 1 ? 0 : j0, hi0 = d.bsz[0] == 1 ? ob[0] : j0 + 1;
-        int64_t lo1 = d.bsz[1] == 1 ? 0 : j1, hi1 = d.bsz[1] == 1 ? ob[1] : j1 + 1;
-        mat dm = d.m;
-        dm.p = bmat_at(&d, j0, j1);
-        if (gather) {
-            mat xm, ym;
-            gather_batches(&x, &y, (const int64_t[]){lo0, lo1}, (const int64_t[]){hi0, hi1}, xf, yf, &xm, &ym);
-            gemm(dm, xm, ym, beta0);
-            continue;
-        }
-        int first = 1;
-        for (int64_t i0 = lo0; i0 < hi0; i0++)
-            for (int64_t i1 = lo1; i1 < hi1; i1++) {
-                mat xm = x.m, ym = y.m;
-                xm.p = bmat_at(&x, i0, i1);
-                ym.p = bmat_at(&y, i0, i1);
-                gemm_with(dm, xm, ym, first ? beta0 : 1.0f, par);
-                first = 0;
-            }
-        if (first && !accumulate) {  // empty batch range: D = 0
-            for (int64_t r = 0; r < dm.rows; r++) memset(dm.p + r * dm.rs, 0, (size_t)dm.cols * sizeof(float));
-        }
+    // Not one `parallel for if (par)`: a region that is not taken still counts as a nesting level, so
+    // the products' own regions inside it would get a second team of threads while ours spin (measured:
+    // Linformer's dE at n 256 took 5.8 ms at two threads against 4.4 ms at one).
+    if (par) {
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < nd; j++) one_destination(&d, &x, &y, ob, j, beta0, accumulate, 1, NULL, NULL);
+    } else {
+        for (int64_t j = 0; j < nd; j++) one_destination(&d, &x, &y, ob, j, beta0, accumulate, 0, xf, yf);
     }
 }
 

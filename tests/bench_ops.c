@@ -206,6 +206,14 @@ int main(int argc, char **argv) {
              (long long)n);
     bench_mm(ctx, label, LRA_DIMS(64, n, n), LRA_DIMS(64, n, 32), 0, 0, 2.0 * 64 * n * n * 32, peak);
 
+    // Linformer's projection: E [1, H, k, n] broadcast over the batch times the keys [B, H, n, p]; its
+    // backward sums dE over the batch (few destinations, many small products).
+    for (int64_t ln = 256; ln <= 1024; ln *= 4) {
+        snprintf(label, sizeof label, "matmul [1, 2, 256, %lld] x [32, 2, %lld, 32] (linformer)", (long long)ln,
+                 (long long)ln);
+        bench_mm(ctx, label, LRA_DIMS(1, 2, 256, ln), LRA_DIMS(32, 2, ln, 32), 0, 0, 2.0 * 64 * 256 * ln * 32, peak);
+    }
+
     // Memory-bound ops: GB/s of one read and one write of the tensor.
     {
         nn_args a = {persistent(LRA_DIMS(8, n, n), 8, 0), NULL, NULL};

@@ -66,8 +66,17 @@ int lra_test_main_(int argc, char **argv, const lra_test_case *cases, int n) {
         lra_test_failed_ = 0;
         lra_test_skipped_ = 0;
         double t0 = now_s();
+        lra_test_nested_regions_take(NULL, 0);
         cases[i].fn();
         double dt = now_s() - t0;
+        char where[200];
+        long nested = lra_test_nested_regions_take(where, sizeof where);
+        if (nested) {
+            printf("%s.%s: %ld parallel regions opened inside a region that was not taken (spinning threads "
+                   "and a second team; open the inner region outside any `parallel if (..)`); first: %s\n",
+                   prog, cases[i].name, nested, where);
+            lra_test_failed_++;
+        }
         if (lra_test_failed_) {
             failed++;
             printf("FAIL %s.%s (%.2fs)\n", prog, cases[i].name, dt);

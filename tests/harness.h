@@ -37,6 +37,13 @@ double lra_test_thread_cpu_s(void);
 // Whether OpenBLAS really takes one is up to the caller to check (openblas_get_corename in the child).
 int lra_test_coretypes(const char **out, int cap);
 
+// Parallel regions opened inside a region that was not taken, since the last call (tests/omp_nesting.c):
+// returns the count, clears it and writes where the first one was into first.  The harness fails a case
+// during which any is opened.  lra_test_nesting_watched() counts all regions seen (0: the OpenMP
+// runtime is not GCC's and nothing is watched).
+long lra_test_nested_regions_take(char *first, size_t cap);
+long lra_test_nesting_watched(void);
+
 #define LRA_TEST_MAIN(cases)                                                                   \
     int main(int argc, char **argv) {                                                          \
         return lra_test_main_(argc, argv, cases, (int)(sizeof(cases) / sizeof((cases)[0])));   \

@@ -52,8 +52,50 @@ static void test_describe(void) {
     free(buf);
 }
 
+// The harness's watch (tests/omp_nesting.c) sees a region opened inside one that was not taken, and
+// only that: a region inside a taken one (where BLAS and our loops run serially) is fine.
+static void test_nesting_watch(void) {
+    int seen = 0;
+#pragma omp parallel
+    {
+#pragma omp atomic update
+        seen++;
+    }
+    CHECK(seen >= 1);
+    if (!lra_test_nesting_watched()) SKIP("the OpenMP runtime is not GCC's libgomp; regions are not watched");
+    const int prev = lra_threads_get();
+    lra_threads_set(2);
+    int inner = 0;
+    lra_test_nested_regions_take(NULL, 0);
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp atomic update
+            inner++;
+        }
+    }
+    CHECK_EQ_INT(inner, 2);  // nested parallelism is off: each inner region has one thread
+    CHECK_EQ_INT((int)lra_test_nested_regions_take(NULL, 0), 0);
+    int untaken = 0;
+#pragma omp parallel if (untaken)
+    {
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp atomic update
+            inner++;
+        }
+    }
+    CHECK_EQ_INT(inner, 4);  // the inner region gets a team of two
+    char where[200];
+    CHECK_EQ_INT((int)lra_test_nested_regions_take(where, sizeof where), 1);
+    CHECK(strstr(where, "region body ") != NULL && strstr(where, " inside ") != NULL);
+    lra_threads_set(prev);
+}
+
 static const lra_test_case TESTS[] = {
     {"set_and_get", test_set_and_get},
     {"describe", test_describe},
+    {"nesting_watch", test_nesting_watch},
 };
 LRA_TEST_MAIN(TESTS)
