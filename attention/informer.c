@@ -68,6 +68,46 @@ static int scored_desc(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
+// M_i = max_t q_i . k_{j(i,t)} - sum_t q_i . k_{j(i,t)} / n over the u sampled keys j(i, t) =
+// floor(unif[i, t] range) (through valid[] when given), for the n queries of one (example, head).
+// Inlined into calls with a constant p.
+static inline __attribute__((always_inline)) void sparsity_measure(const float *restrict qb,
+                                                                   const float *restrict kb,
+                                                                   const float *restrict unif,
+                                                                   const int32_t *restrict valid, int64_t range,
+                                                                   int64_t n, int64_t p, int64_t u, scored *restrict M) {
+    for (int64_t i = 0; i < n; i++) {
+        // four lanes of running max and (double) sum, one per slot of the groups of four samples
+        lra_v4f mx4 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        lra_v4d sum4 = {0.0, 0.0, 0.0, 0.0};
+        const float *qi = qb + i * p;
+        for (int64_t t0 = 0; t0 < u; t0 += 4) {
+            const float *kr[4];
+            const int64_t cnt = u - t0 < 4 ? u - t0 : 4;
+            for (int64_t e = 0; e < 4; e++) {
+                int64_t j = (int64_t)(unif[i * u + t0 + (e < cnt ? e : 0)] * (float)range);
+                if (j >= range) j = range - 1;
+                if (valid) j = valid[j];
+                kr[e] = kb + j * p;
+            }
+            float dots[4];
+            lra_dotf4(qi, kr[0], kr[1], kr[2], kr[3], p, dots);
+            lra_v4f s4;
+            __builtin_memcpy(&s4, dots, sizeof s4);
+            for (int64_t e = cnt; e < 4; e++) s4[e] = -INFINITY;  // the last group's unused slots
+            const lra_v4i gt = s4 > mx4;  // mx4 = s4 > mx4 ? s4 : mx4 per lane
+            mx4 = (lra_v4f)(((lra_v4i)s4 & gt) | ((lra_v4i)mx4 & ~gt));
+            for (int64_t e = cnt; e < 4; e++) s4[e] = 0.0f;
+            sum4 += __builtin_convertvector(s4, lra_v4d);
+        }
+        const float mxa = mx4[0] > mx4[1] ? mx4[0] : mx4[1], mxb = mx4[2] > mx4[3] ? mx4[2] : mx4[3];
+        const float mx = mxa > mxb ? mxa : mxb;
+        const double sum = (sum4[0] + sum4[1]) + (sum4[2] + sum4[3]);
+        M[i].m = mx - (float)(sum / (double)n);
+        M[i].i = (int32_t)i;
+    }
+}
+
 static void informer_backward(lra_ctx *ctx, lra_node *node) {
     const informer_saved *sv = node->extra;
     lra_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
@@ -189,36 +229,10 @@ static lra_tensor *informer_forward(void *state, lra_params *params, lra_ctx *ct
         const float *qb = sv->q + base, *kb = sv->k + base, *vb = sv->v + base;
         // Sparsity measure from the sampled keys (informer_masked: the floor(u n_b)-th real position,
         // which is floor(u n_b) itself for the prefix masks of LRA).
-        for (int64_t i = 0; i < n; i++) {
-            // four lanes of running max and (double) sum, one per slot of the groups of four samples
-            lra_v4f mx4 = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-            lra_v4d sum4 = {0.0, 0.0, 0.0, 0.0};
-            const float *qi = qb + i * p;
-            for (int64_t t0 = 0; t0 < u; t0 += 4) {
-                const float *kr[4];
-                const int64_t cnt = u - t0 < 4 ? u - t0 : 4;
-                for (int64_t e = 0; e < 4; e++) {
-                    int64_t j = (int64_t)(unif[i * u + t0 + (e < cnt ? e : 0)] * (float)range);
-                    if (j >= range) j = range - 1;
-                    if (st->masked) j = valid[j];
-                    kr[e] = kb + j * p;
-                }
-                float dots[4];
-                lra_dotf4(qi, kr[0], kr[1], kr[2], kr[3], p, dots);
-                lra_v4f s4;
-                __builtin_memcpy(&s4, dots, sizeof s4);
-                for (int64_t e = cnt; e < 4; e++) s4[e] = -INFINITY;  // the last group's unused slots
-                const lra_v4i gt = s4 > mx4;  // mx4 = s4 > mx4 ? s4 : mx4 per lane
-                mx4 = (lra_v4f)(((lra_v4i)s4 & gt) | ((lra_v4i)mx4 & ~gt));
-                for (int64_t e = cnt; e < 4; e++) s4[e] = 0.0f;
-                sum4 += __builtin_convertvector(s4, lra_v4d);
-            }
-            const float mxa = mx4[0] > mx4[1] ? mx4[0] : mx4[1], mxb = mx4[2] > mx4[3] ? mx4[2] : mx4[3];
-            const float mx = mxa > mxb ? mxa : mxb;
-            const double sum = (sum4[0] + sum4[1]) + (sum4[2] + sum4[3]);
-            M[i].m = mx - (float)(sum / (double)n);
-            M[i].i = (int32_t)i;
-        }
+        // the head sizes of LRA's models as constants, so the dot products unroll fully
+        if (p == 32) sparsity_measure(qb, kb, unif, st->masked ? valid : NULL, range, n, 32, u, M);
+        else if (p == 64) sparsity_measure(qb, kb, unif, st->masked ? valid : NULL, range, n, 64, u, M);
+        else sparsity_measure(qb, kb, unif, st->masked ? valid : NULL, range, n, p, u, M);
         int64_t cand = n;
         if (st->masked && !st->pad_eligible) {  // real queries only
             cand = 0;

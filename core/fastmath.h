@@ -152,10 +152,11 @@ static inline void lra_dotf4(const float *a, const float *b0, const float *b1, c
     const lra_v4f e = __builtin_shufflevector(t01, t23, 0, 1, 4, 5), o = __builtin_shufflevector(t01, t23, 2, 3, 6, 7);
     const lra_v4f r = e + o;
     float s0 = r[0], s1 = r[1], s2 = r[2], s3 = r[3];
-    for (; c < n; c++) {
-        s0 = LRA_FMAF(a[c], b0[c], s0), s1 = LRA_FMAF(a[c], b1[c], s1);
-        s2 = LRA_FMAF(a[c], b2[c], s2), s3 = LRA_FMAF(a[c], b3[c], s3);
-    }
+    if (n % 8)  // (the test keeps GCC from warning about the dead loop when n is a constant multiple of 8)
+        for (; c < n; c++) {
+            s0 = LRA_FMAF(a[c], b0[c], s0), s1 = LRA_FMAF(a[c], b1[c], s1);
+            s2 = LRA_FMAF(a[c], b2[c], s2), s3 = LRA_FMAF(a[c], b3[c], s3);
+        }
     out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
 }
 
