@@ -40,7 +40,7 @@ int lra_ctx_set_grad_enabled(lra_ctx *ctx, int enabled) {
 lra_node *lra_tape_record(lra_ctx *ctx, const char *op, lra_backward_fn backward, lra_tensor *out, int n_in,
                           lra_tensor *const *in) {
     LRA_ASSERT(n_in <= LRA_NODE_MAX_IN);
-    lra_profile_op_end(op);  // every op ends here, with or without gradients
+    lra_profile_op_end(op, lra_arena_used(ctx->arena));  // every op ends here, with or without gradients
     if (!ctx->grad_enabled) return NULL;
     int any = 0;
     for (int i = 0; i < n_in; i++)
@@ -132,8 +132,9 @@ static void run_tape(lra_ctx *ctx) {
         if (!nd->out->grad) continue;  // nothing downstream used this output
         if (lra_profile_on_) {
             const double t0 = omp_get_wtime();
+            const size_t used0 = lra_arena_used(ctx->arena);
             nd->backward(ctx, nd);
-            lra_profile_backward_(nd->op, omp_get_wtime() - t0);
+            lra_profile_backward_(nd->op, omp_get_wtime() - t0, lra_arena_used(ctx->arena) - used0);
         } else {
             nd->backward(ctx, nd);
         }

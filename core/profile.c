@@ -17,6 +17,7 @@ typedef struct {
     lra_phase phase;  // forward, backward or eval
     long long calls;
     double seconds, flops;
+    double bytes;  // step-arena bytes handed out during its calls
 } op_row;
 
 static struct {
@@ -26,6 +27,7 @@ static struct {
     op_row ops[MAX_OPS];
     int n_ops;
     double pending_flops;  // counted since the last op ended
+    size_t last_used;      // the arena's use when the last op ended
 } P = {.phase = LRA_PHASE_NONE};
 
 static double now(void) { return omp_get_wtime(); }
@@ -39,6 +41,7 @@ void lra_profile_reset(void) {
     memset(P.seconds, 0, sizeof P.seconds);
     P.n_ops = 0;
     P.pending_flops = 0;
+    P.last_used = 0;
     P.phase = LRA_PHASE_NONE;
     P.phase_start = P.last_mark = now();
 }
@@ -68,8 +71,10 @@ static op_row *row(const char *name, lra_phase phase) {
     return r;
 }
 
-void lra_profile_op_end_(const char *op) {
+void lra_profile_op_end_(const char *op, size_t arena_used) {
     const double t = now();
+    // The arena is reset between steps: a use below the last one means the count starts again from 0.
+    const size_t since = arena_used >= P.last_used ? arena_used - P.last_used : arena_used;
     // Ops outside the forward and evaluation phases (e.g. inside the optimizer) count as forward work.
     const lra_phase ph = P.phase == LRA_PHASE_EVAL ? LRA_PHASE_EVAL : LRA_PHASE_FORWARD;
     op_row *r = row(op, ph);
@@ -77,17 +82,20 @@ void lra_profile_op_end_(const char *op) {
         r->calls++;
         r->seconds += t - P.last_mark;
         r->flops += P.pending_flops;
+        r->bytes += (double)since;
     }
     P.pending_flops = 0;
     P.last_mark = t;
+    P.last_used = arena_used;
 }
 
-void lra_profile_backward_(const char *op, double seconds) {
+void lra_profile_backward_(const char *op, double seconds, size_t arena_bytes) {
     op_row *r = row(op, LRA_PHASE_BACKWARD);
     if (r) {
         r->calls++;
         r->seconds += seconds;
         r->flops += P.pending_flops;
+        r->bytes += (double)arena_bytes;
     }
     P.pending_flops = 0;
     P.last_mark = now();
@@ -114,6 +122,19 @@ double lra_profile_ops_seconds(lra_phase p) {
     for (int i = 0; i < P.n_ops; i++)
         if (P.ops[i].phase == p) s += P.ops[i].seconds;
     return s;
+}
+
+double lra_profile_ops_bytes(lra_phase p) {
+    double b = 0;
+    for (int i = 0; i < P.n_ops; i++)
+        if (P.ops[i].phase == p) b += P.ops[i].bytes;
+    return b;
+}
+
+double lra_profile_op_bytes(const char *op, lra_phase p) {
+    for (int i = 0; i < P.n_ops; i++)
+        if (P.ops[i].phase == p && !strcmp(P.ops[i].name, op)) return P.ops[i].bytes;
+    return 0;
 }
 
 int lra_profile_op_stats(const char *op, lra_phase p, long long *calls, double *seconds, double *flops) {
@@ -160,6 +181,7 @@ void lra_profile_report(FILE *out, long long steps, int json) {
             lra_json_num(&j, "seconds", "%.6f", rows[i].seconds);
             lra_json_num(&j, "share", "%.4f", rows[i].seconds / total);
             if (rows[i].flops > 0) lra_json_num(&j, "gflops", "%.2f", rows[i].flops / rows[i].seconds * 1e-9);
+            lra_json_num(&j, "arena_mib_per_step", "%.3f", rows[i].bytes / (double)steps / 1048576.0);
             fprintf(out, "%s%s", i ? ", " : "", lra_json_end(&j));
         }
         fprintf(out, "]}\n");
@@ -172,13 +194,15 @@ void lra_profile_report(FILE *out, long long steps, int json) {
         if (t.seconds[p] > 0)
             fprintf(out, "  %-28s %10.2f %7.1f%%\n", lra_phase_name((lra_phase)p), 1e3 * t.seconds[p] / (double)steps,
                     100 * t.seconds[p] / total);
-    fprintf(out, "  %-28s %-10s %10s %8s %10s %8s\n", "op", "phase", "ms/step", "calls", "GFLOP/s", "share");
+    fprintf(out, "  %-28s %-10s %10s %8s %10s %8s %10s\n", "op", "phase", "ms/step", "calls", "GFLOP/s", "share",
+            "MiB/step");
     for (int i = 0; i < P.n_ops; i++) {
         char gf[32] = "-";
         if (rows[i].flops > 0 && rows[i].seconds > 0)
             snprintf(gf, sizeof gf, "%.1f", rows[i].flops / rows[i].seconds * 1e-9);
-        fprintf(out, "  %-28s %-10s %10.2f %8lld %10s %7.1f%%\n", rows[i].name, lra_phase_name(rows[i].phase),
-                1e3 * rows[i].seconds / (double)steps, rows[i].calls / steps, gf, 100 * rows[i].seconds / total);
+        fprintf(out, "  %-28s %-10s %10.2f %8lld %10s %7.1f%% %10.1f\n", rows[i].name, lra_phase_name(rows[i].phase),
+                1e3 * rows[i].seconds / (double)steps, rows[i].calls / steps, gf, 100 * rows[i].seconds / total,
+                rows[i].bytes / (double)steps / 1048576.0);
     }
     free(rows);
 }

@@ -11,9 +11,13 @@
 // product) and charged to the op that ends next.  Off (the default), every hook is one branch.
 // The profiler is for the main thread: ops are recorded there (the kernels' inner parallel loops are inside
 // one op).
+// Memory: each op row also carries the step arena's bytes handed out while it ran (forward: its output
+// and what it saves for backward, plus anything allocated since the previous op; backward: the gradient
+// buffers it needed beyond the recycled ones).  Their sum over a step is the arena's use at its end.
 #ifndef LRA_CORE_PROFILE_H
 #define LRA_CORE_PROFILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef enum {
@@ -34,11 +38,12 @@ void lra_profile_reset(void);
 // Ends the current phase (adding its time) and starts `p` (LRA_PHASE_NONE: no phase).
 void lra_profile_phase(lra_phase p);
 // Hooks (no-ops unless enabled).
-void lra_profile_op_end_(const char *op);
-void lra_profile_backward_(const char *op, double seconds);
+void lra_profile_op_end_(const char *op, size_t arena_used);
+void lra_profile_backward_(const char *op, double seconds, size_t arena_bytes);
 void lra_profile_flops_(double flops);
-static inline void lra_profile_op_end(const char *op) {
-    if (lra_profile_on_) lra_profile_op_end_(op);
+// arena_used: the step arena's bytes in use now (lra_arena_used).
+static inline void lra_profile_op_end(const char *op, size_t arena_used) {
+    if (lra_profile_on_) lra_profile_op_end_(op, arena_used);
 }
 static inline void lra_profile_flops(double flops) {
     if (lra_profile_on_) lra_profile_flops_(flops);
@@ -53,6 +58,9 @@ lra_profile_totals lra_profile_get_totals(void);
 double lra_profile_ops_seconds(lra_phase p);
 // One op row (forward, backward or eval); 0 if the op has none.
 int lra_profile_op_stats(const char *op, lra_phase p, long long *calls, double *seconds, double *flops);
+// The arena bytes of one op row (summed over its calls); 0 if the op has none.  All rows of a phase:
+double lra_profile_op_bytes(const char *op, lra_phase p);
+double lra_profile_ops_bytes(lra_phase p);
 
 // The table (per phase, then the op kinds by time) for `steps` measured steps; json: one JSON object.
 void lra_profile_report(FILE *out, long long steps, int json);

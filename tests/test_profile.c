@@ -93,12 +93,22 @@ static void test_times_add_up(void) {
     CHECK_MSG(flops == 4 * mlp, "linear forward flops %.0f, expected %.0f", flops, 4 * mlp);
     CHECK_MSG(hcalls == 4 * 2 * 3 && hflops == 4 * 2 * 3 * proj, "linear_heads: %lld calls, %.0f flops", hcalls, hflops);
     CHECK_MSG(ocalls == 4 * 2 && oflops == 4 * 2 * proj, "heads_linear: %lld calls, %.0f flops", ocalls, oflops);
+    // Memory: the op rows' arena bytes add up to what one step takes from the arena (reset after each
+    // step, so that is its high-water mark); the MLP's linear forwards hold their outputs [B*n, 64] and
+    // [B*n, 32] in each layer.
+    const double op_bytes = lra_profile_ops_bytes(LRA_PHASE_FORWARD) + lra_profile_ops_bytes(LRA_PHASE_BACKWARD);
+    const double arena = (double)lra_arena_high_water(ctx->arena);
+    printf("  op rows %.0f bytes per step, arena %.0f bytes\n", op_bytes / 4, arena);
+    CHECK_MSG(op_bytes / 4 <= arena && op_bytes / 4 >= 0.95 * arena, "op rows %.0f bytes per step, arena %.0f",
+              op_bytes / 4, arena);
+    CHECK(lra_profile_op_bytes("linear", LRA_PHASE_FORWARD) >= 4.0 * 2 * B * n * (64 + 32) * sizeof(float));
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     lra_profile_report(f, 4, 0);
     fclose(f);
-    CHECK(strstr(text, "forward") && strstr(text, "backward") && strstr(text, "linear") && strstr(text, "GFLOP/s"));
+    CHECK(strstr(text, "forward") && strstr(text, "backward") && strstr(text, "linear") && strstr(text, "GFLOP/s") &&
+          strstr(text, "MiB/step"));
     free(text);
     lra_profile_enable(0);
     lra_stepper_free(&st);
