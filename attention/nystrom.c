@@ -120,11 +120,12 @@ static lra_tensor *dwconv(lra_ctx *ctx, lra_tensor *x, lra_tensor *w) {
 }
 
 // ------------------------------------------------------------------ fused landmark path (l < n)
-// One tape node per call.  Per (example, head) forward keeps F [n, l], the log-sum-exp of the rows of
-// Bm [l] (backward recomputes Bm [l, n] from Ql and k, which costs little next to the iterations), A [l, l], the
-// Newton-Schulz iterates Z_0..Z_T, products A Z_t and the terms t2, t3 below [l, l] (O(T l^2), small
-// next to F, and it spares backward two l^3 products per iteration), the landmarks Ql, Kl [l, p],
-// W = Bm V and U = Z_T W [l, p]; O = F U.  Backward first runs through O = F U and the iterations down
+// One tape node per call.  Per (example, head) forward keeps the log-sum-exp of the rows of Bm [l]
+// (backward recomputes Bm [l, n] from Ql and k, and F [n, l] exactly as forward did from q and Kl, which
+// costs little next to the iterations and spares the largest saved block, n l per head), A [l, l], the
+// Newton-Schulz iterates Z_0..Z_T and the terms t2, t3 below [l, l] (O(T l^2); keeping them spares
+// backward two l^3 products per iteration, while A Z_t, one product, is recomputed), the landmarks
+// Ql, Kl [l, p], W = Bm V and U = Z_T W [l, p]; O = F U.  Backward first runs through O = F U and the iterations down
 // to dA (per matrix), then adds the gradient of the init scale c0 (which may couple the batch), then
 // goes through the three softmaxes and the landmark means.
 typedef struct {
@@ -133,7 +134,7 @@ typedef struct {
     lra_pinv_init init;
     float scale;           // p^-1/4
     const float *mask;     // [B, n]
-    float *F, *Blse, *A, *Zs, *AZs, *T2s, *T3s, *Ql, *Kl, *W, *U;  // per bh blocks (sizes above)
+    float *Blse, *A, *Zs, *T2s, *T3s, *Ql, *Kl, *W, *U;  // per bh blocks (sizes above)
     float *c0;             // [B*H] (the same value everywhere for the global inits)
     float *cm, *rm;        // global_abs_prod: the two maxima
     int64_t *col_arg;      // per_matrix: [B*H] argmax column; global: [0] = flat index bh*l + j
@@ -211,6 +212,15 @@ static void nys_ns_terms(const float *AZ, int64_t l, float *t1, float *t2, float
     nys_add_diag(t3, l, 13.0f);
 }
 
+// F = softmax(qt Kl^T) [n, l] of one (example, head), with qt its scaled masked query rows [n, p]
+// (forward and backward compute it alike, so both see the same bits).
+static void nys_landmark_scores(const nys_saved *sv, const float *q, int64_t bh, float *qt, float *F) {
+    const int64_t n = sv->n, p = sv->p, l = sv->l;
+    nys_scaled_rows(q, sv->mask + (bh / sv->H) * n, sv->scale, n, p, qt);
+    nys_gemm(0, 1, n, l, p, 1.0f, qt, p, sv->Kl + bh * l * p, p, 0.0f, F, l);
+    nys_softmax_rows(F, n, l, NULL, NULL, NULL);
+}
+
 static void nys_backward(lra_ctx *ctx, lra_node *node) {
     const nys_saved *sv = node->extra;
     lra_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
@@ -222,24 +232,41 @@ static void nys_backward(lra_ctx *ctx, lra_node *node) {
     const float *G = node->out->grad;
     const int nt = omp_get_max_threads();
     float *dA = lra_arena_alloc(ctx->arena, (size_t)(BH * ll) * sizeof(float));
+    // F's gradient, taken in phase 1 where F is recomputed: dU = F^T G (which phase 2 needs too) and
+    // the landmark keys' part dF^T qt of dKl; its query part goes into dq at once.
+    float *dUs = lra_arena_alloc(ctx->arena, (size_t)(BH * lp) * sizeof(float));
+    float *dKls = lra_arena_alloc(ctx->arena, (size_t)(BH * lp) * sizeof(float));
     double *dc0 = lra_arena_alloc(ctx->arena, (size_t)BH * sizeof(double));
-    const int64_t per1 = lp + 6 * ll, per2 = 4 * np + 4 * lp + 3 * nl;
+    const int64_t per1 = 7 * ll + 2 * np + 2 * nl, per2 = 2 * np + 3 * lp + 2 * nl;
     const int64_t per = per1 > per2 ? per1 : per2;
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(float));
     // Phase 1: O = F U, U = Z_T W  ->  dZ_T, then through the iterations to dA and dc0.
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
-        float *dU = s, *dZ = dU + lp, *dZn = dZ + ll, *t1 = dZn + ll, *dt2 = t1 + ll, *dt = dt2 + ll, *dAZ = dt + ll;
-        const float *F = sv->F + bh * nl, *A = sv->A + bh * ll, *Zs = sv->Zs + bh * (T + 1) * ll,
-                    *AZs = sv->AZs + bh * T * ll, *T2s = sv->T2s + bh * T * ll, *T3s = sv->T3s + bh * T * ll,
-                    *W = sv->W + bh * lp;
-        float *dAb = dA + bh * ll;
-        nys_gemm(1, 0, l, p, n, 1.0f, F, l, G + bh * np, p, 0.0f, dU, p);
+        float *dZ = s, *dZn = dZ + ll, *t1 = dZn + ll, *dt2 = t1 + ll, *dt = dt2 + ll, *dAZ = dt + ll;
+        float *qt = dAZ + ll, *dqt = qt + np, *F = dqt + np, *dF = F + nl, *AZ = dF + nl;
+        const float *A = sv->A + bh * ll, *Zs = sv->Zs + bh * (T + 1) * ll, *T2s = sv->T2s + bh * T * ll, *T3s = sv->T3s + bh * T * ll, *W = sv->W + bh * lp,
+                    *Kl = sv->Kl + bh * lp, *U = sv->U + bh * lp, *Gb = G + bh * np;
+        const float *mrow = sv->mask + (bh / H) * n;
+        float *dAb = dA + bh * ll, *dU = dUs + bh * lp;
+        nys_landmark_scores(sv, lra_f32(q) + bh * np, bh, qt, F);
+        nys_gemm(1, 0, l, p, n, 1.0f, F, l, Gb, p, 0.0f, dU, p);     // dU = F^T G
+        nys_gemm(0, 1, n, l, p, 1.0f, Gb, p, U, p, 0.0f, dF, l);     // dF = G U^T
+        nys_softmax_back(F, dF, n, l);
+        nys_gemm(1, 0, l, p, n, 1.0f, dF, l, qt, p, 0.0f, dKls + bh * lp, p);  // scores F = qt Kl^T
+        if (dq) {
+            nys_gemm(0, 0, n, p, l, 1.0f, dF, l, Kl, p, 0.0f, dqt, p);
+            for (int64_t i = 0; i < n; i++) {
+                const float ms = mrow[i] * sv->scale;
+                for (int64_t c = 0; c < p; c++) dq[bh * np + i * p + c] += dqt[i * p + c] * ms;
+            }
+        }
         nys_gemm(0, 1, l, l, p, 1.0f, dU, p, W, p, 0.0f, dZn, l);
         memset(dAb, 0, (size_t)ll * sizeof(float));
         for (int64_t t = T - 1; t >= 0; t--) {
-            const float *Z = Zs + t * ll, *AZ = AZs + t * ll, *t2 = T2s + t * ll, *t3 = T3s + t * ll;
+            const float *Z = Zs + t * ll, *t2 = T2s + t * ll, *t3 = T3s + t * ll;
+            nys_gemm(0, 0, l, l, l, 1.0f, A, l, Z, l, 0.0f, AZ, l);  // as forward did (same bits)
             for (int64_t e = 0; e < ll; e++) t1[e] = -AZ[e];
             nys_add_diag(t1, l, 7.0f);
             nys_gemm(0, 1, l, l, l, 0.25f, dZn, l, t3, l, 0.0f, dZ, l);   // dZ = dZ' t3^T / 4
@@ -288,29 +315,22 @@ static void nys_backward(lra_ctx *ctx, lra_node *node) {
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
-        float *qt = s, *kt = qt + np, *dqt = kt + np, *dkt = dqt + np, *dU = dkt + np, *dW = dU + lp, *dQl = dW + lp,
-              *dKl = dQl + lp, *dF = dKl + lp, *dBm = dF + nl, *Bm = dBm + nl;
+        float *kt = s, *dkt = kt + np, *dW = dkt + np, *dQl = dW + lp, *dKl = dQl + lp, *dBm = dKl + lp, *Bm = dBm + nl;
         const int64_t b = bh / H;
         const float *mrow = sv->mask + b * n;
-        const float *F = sv->F + bh * nl, *A = sv->A + bh * ll,
-                    *Z = sv->Zs + (bh * (T + 1) + T) * ll, *Ql = sv->Ql + bh * lp, *Kl = sv->Kl + bh * lp,
-                    *U = sv->U + bh * lp, *Gb = G + bh * np, *vb = lra_f32(v) + bh * np;
+        const float *A = sv->A + bh * ll, *Z = sv->Zs + (bh * (T + 1) + T) * ll, *Ql = sv->Ql + bh * lp,
+                    *Kl = sv->Kl + bh * lp, *dU = dUs + bh * lp, *vb = lra_f32(v) + bh * np;
         float *dAb = dA + bh * ll;
-        nys_scaled_rows(lra_f32(q) + bh * np, mrow, sv->scale, n, p, qt);
         nys_scaled_rows(lra_f32(k) + bh * np, mrow, sv->scale, n, p, kt);
         nys_gemm(0, 1, l, n, p, 1.0f, Ql, p, kt, p, 0.0f, Bm, n);
         nys_softmax_rows(Bm, l, n, lra_attn_valid_positions(mrow, n, NULL) > 0 ? mrow : NULL, sv->Blse + bh * l,
                          NULL);
-        nys_gemm(1, 0, l, p, n, 1.0f, F, l, Gb, p, 0.0f, dU, p);     // dU = F^T G
         nys_gemm(1, 0, l, p, l, 1.0f, Z, l, dU, p, 0.0f, dW, p);     // dW = Z^T dU
-        nys_gemm(0, 1, n, l, p, 1.0f, Gb, p, U, p, 0.0f, dF, l);     // dF = G U^T
         nys_gemm(0, 1, l, n, p, 1.0f, dW, p, vb, p, 0.0f, dBm, n);   // dBm = dW V^T
         if (dv) nys_gemm(1, 0, n, p, l, 1.0f, Bm, n, dW, p, 1.0f, dv + bh * np, p);
-        nys_softmax_back(F, dF, n, l);
         nys_softmax_back(Bm, dBm, l, n);  // excluded keys have P = 0: no gradient
         nys_softmax_back(A, dAb, l, l);
-        nys_gemm(0, 0, n, p, l, 1.0f, dF, l, Kl, p, 0.0f, dqt, p);   // scores F = qt Kl^T
-        nys_gemm(1, 0, l, p, n, 1.0f, dF, l, qt, p, 0.0f, dKl, p);
+        memcpy(dKl, dKls + bh * lp, (size_t)lp * sizeof(float));      // F's part (phase 1)
         nys_gemm(0, 0, l, p, l, 1.0f, dAb, l, Kl, p, 0.0f, dQl, p);  // scores A = Ql Kl^T
         nys_gemm(1, 0, l, p, l, 1.0f, dAb, l, Ql, p, 1.0f, dKl, p);
         nys_gemm(0, 0, l, p, n, 1.0f, dBm, n, kt, p, 1.0f, dQl, p);  // scores Bm = Ql kt^T
@@ -320,7 +340,7 @@ static void nys_backward(lra_ctx *ctx, lra_node *node) {
             const int64_t a = i / seg;
             const float ms = mrow[i] * sv->scale;
             for (int64_t c = 0; c < p; c++) {
-                const float gq = dqt[i * p + c] + dQl[a * p + c] * inv_seg;
+                const float gq = dQl[a * p + c] * inv_seg;  // (F's part went in in phase 1)
                 const float gk = dkt[i * p + c] + dKl[a * p + c] * inv_seg;
                 if (dq) dq[bh * np + i * p + c] += gq * ms;
                 if (dk) dk[bh * np + i * p + c] += gk * ms;
@@ -355,11 +375,9 @@ static lra_tensor *nys_fused(const nystrom_state *st, lra_ctx *ctx, lra_tensor *
     *sv = (nys_saved){.B = B, .H = H, .n = n, .p = p, .l = l, .iters = st->iters, .init = st->init,
                       .scale = powf((float)p, -0.25f), .mask = lra_f32(mask)};
     lra_arena *ar = ctx->arena;
-    sv->F = lra_arena_alloc(ar, (size_t)(BH * nl) * sizeof(float));
     sv->Blse = lra_arena_alloc(ar, (size_t)(BH * l) * sizeof(float));
     sv->A = lra_arena_alloc(ar, (size_t)(BH * ll) * sizeof(float));
     sv->Zs = lra_arena_alloc(ar, (size_t)(BH * (T + 1) * ll) * sizeof(float));
-    sv->AZs = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
     sv->T2s = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
     sv->T3s = lra_arena_alloc(ar, (size_t)(BH * (T > 0 ? T : 1) * ll) * sizeof(float));
     sv->Ql = lra_arena_alloc(ar, (size_t)(BH * lp) * sizeof(float));
@@ -373,23 +391,20 @@ static lra_tensor *nys_fused(const nystrom_state *st, lra_ctx *ctx, lra_tensor *
     float *colsum = lra_arena_alloc(ar, (size_t)(BH * l) * sizeof(float));
     lra_tensor *out = lra_tensor_new(ar, LRA_F32, q->shape, 4);
     const int nt = omp_get_max_threads();
-    const int64_t per = 2 * np + (nl > ll ? nl : ll);
+    const int64_t per = 2 * np + (nl > ll ? nl : ll) + 2 * ll;
     float *scratch = lra_arena_alloc(ar, (size_t)nt * (size_t)per * sizeof(float));
-    // Pass 1: landmarks and the three softmaxes.
+    // Pass 1: landmarks, A and Bm (F waits for pass 2, so that it lives in per-thread scratch).
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
         float *qt = s, *kt = qt + np, *Bm = kt + np;
         const int64_t b = bh / H;
         const float *mrow = sv->mask + b * n;
-        float *F = sv->F + bh * nl, *A = sv->A + bh * ll, *Ql = sv->Ql + bh * lp,
-              *Kl = sv->Kl + bh * lp;
+        float *A = sv->A + bh * ll, *Ql = sv->Ql + bh * lp, *Kl = sv->Kl + bh * lp;
         nys_scaled_rows(lra_f32(q) + bh * np, mrow, sv->scale, n, p, qt);
         nys_scaled_rows(lra_f32(k) + bh * np, mrow, sv->scale, n, p, kt);
         nys_landmarks(qt, l, seg, p, Ql);
         nys_landmarks(kt, l, seg, p, Kl);
-        nys_gemm(0, 1, n, l, p, 1.0f, qt, p, Kl, p, 0.0f, F, l);
-        nys_softmax_rows(F, n, l, NULL, NULL, NULL);
         nys_gemm(0, 1, l, l, p, 1.0f, Ql, p, Kl, p, 0.0f, A, l);
         nys_softmax_rows(A, l, l, NULL, NULL, NULL);
         nys_gemm(0, 1, l, n, p, 1.0f, Ql, p, kt, p, 0.0f, Bm, n);
@@ -432,21 +447,21 @@ static lra_tensor *nys_fused(const nystrom_state *st, lra_ctx *ctx, lra_tensor *
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < BH; bh++) {
         float *s = scratch + (size_t)omp_get_thread_num() * (size_t)per;
-        float *t1 = s + 2 * np;
-        const float *A = sv->A + bh * ll, *F = sv->F + bh * nl;
-        float *Zs = sv->Zs + bh * (T + 1) * ll, *AZs = sv->AZs + bh * T * ll, *T2s = sv->T2s + bh * T * ll,
-              *T3s = sv->T3s + bh * T * ll, *W = sv->W + bh * lp, *U = sv->U + bh * lp;
+        float *qt = s, *F = s + np, *t1 = F + (nl > ll ? nl : ll);
+        const float *A = sv->A + bh * ll;
+        float *Zs = sv->Zs + bh * (T + 1) * ll, *T2s = sv->T2s + bh * T * ll, *T3s = sv->T3s + bh * T * ll,
+              *W = sv->W + bh * lp, *U = sv->U + bh * lp, *AZ = t1 + ll;
         const float c0 = sv->c0[bh];
         for (int64_t i = 0; i < l; i++)
             for (int64_t j = 0; j < l; j++) Zs[i * l + j] = A[j * l + i] / c0;
         for (int64_t t = 0; t < T; t++) {
             const float *Z = Zs + t * ll;
-            float *AZ = AZs + t * ll;
             nys_gemm(0, 0, l, l, l, 1.0f, A, l, Z, l, 0.0f, AZ, l);
             nys_ns_terms(AZ, l, t1, T2s + t * ll, T3s + t * ll);
             nys_gemm(0, 0, l, l, l, 0.25f, Z, l, T3s + t * ll, l, 0.0f, Zs + (t + 1) * ll, l);
         }
         nys_gemm(0, 0, l, p, l, 1.0f, Zs + T * ll, l, W, p, 0.0f, U, p);
+        nys_landmark_scores(sv, lra_f32(q) + bh * np, bh, qt, F);
         nys_gemm(0, 0, n, p, l, 1.0f, F, l, U, p, 0.0f, lra_f32(out) + bh * np, p);
     }
     lra_node *nd = lra_tape_record(ctx, "attention.nystrom", nys_backward, out, 3, (lra_tensor *[]){q, k, v});
