@@ -18,7 +18,7 @@
 typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
 
 static long g_regions, g_nested;
-static char g_first[320];
+static char g_first[400];  // room for both places and the text around them
 // The body of the one-thread region (an `if` that was false passes one thread) this thread is in.
 static __thread void (*t_untaken)(void *);
 
