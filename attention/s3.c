@@ -461,10 +461,13 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
         for (int64_t i = 0; i < s->s1; i++) lra_i32(itok)[i] = (int32_t)ft[i];
         for (int64_t i = 0; i < s->s2; i++) lra_i32(ifeat)[i] = (int32_t)ff[i];
     }
-    lra_tensor *mrows = lra_attn_mask_rows(ctx, mask);
-    lra_tensor *km = lra_op_mul(ctx, k, mrows), *vm = lra_op_mul(ctx, v, mrows);
+    // K <- m.K and V <- m.V, applied to the selected rows and columns only (the same products, without
+    // two full-size masked copies and their gradients).
+    lra_tensor *mrows = lra_attn_mask_rows(ctx, mask);            // [B, 1, n, 1]
+    lra_tensor *mtok = lra_op_index_select(ctx, mrows, 2, itok);  // [B, 1, s1, 1]
     // Token branch.
-    lra_tensor *ks = lra_op_index_select(ctx, km, 2, itok), *vs = lra_op_index_select(ctx, vm, 2, itok);
+    lra_tensor *ks = lra_op_mul(ctx, lra_op_index_select(ctx, k, 2, itok), mtok),
+               *vs = lra_op_mul(ctx, lra_op_index_select(ctx, v, 2, itok), mtok);
     lra_tensor *madd = NULL;
     if (s->token_mask) {
         madd = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, 1, 1, s->s1));
@@ -477,7 +480,8 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
         a1 = lra_op_dropout(ctx, a1, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_TOKEN));
     lra_tensor *y1 = lra_op_matmul(ctx, a1, vs, 0, 0);  // [B, H, n, p]
     // Feature branch.
-    lra_tensor *kf = lra_op_index_select(ctx, km, 3, ifeat), *vf = lra_op_index_select(ctx, vm, 3, ifeat);
+    lra_tensor *kf = lra_op_mul(ctx, lra_op_index_select(ctx, k, 3, ifeat), mrows),
+               *vf = lra_op_mul(ctx, lra_op_index_select(ctx, v, 3, ifeat), mrows);
     lra_tensor *a2 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, kf, 1, 0), 1.0f / sqrtf((float)n)), NULL);
     if (ctx->training && s->drop_attn > 0.0f)
         a2 = lra_op_dropout(ctx, a2, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_FEATURE));
