@@ -12,15 +12,13 @@
 
 #include "core/fastmath.h"
 #include "core/ops_internal.h"
+#include "core/layer_norm_rows.h"
 #include "core/optable.h"
 #include "core/rng.h"
 #include "core/status.h"
 
 // Below this many elements a loop stays on one thread (starting threads costs more than the work).
 #define NN_PAR_MIN 16384
-// Rows per block of the layer-norm parameter-gradient reduction (fixed, so the sum order never depends
-// on the thread count).
-#define LN_BLOCK_ROWS 64
 // Elements per dropout chunk: the mask is drawn chunk by chunk into a stack buffer and never stored.
 #define DROPOUT_CHUNK 2048
 
@@ -255,47 +253,6 @@ typedef struct {
     int64_t rows, d;
 } ln_extra;
 
-// sum_i x[i] (squares = 0) or sum_i (x[i] - c)^2 (squares = 1) in double: eight fixed lanes (element i goes to lane i % 8, lanes added in order), so the loop vectorises and the order never
-// depends on anything but d.
-static inline double row_sum_d(const float *x, int64_t d, double c, int squares) {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    if (!squares) {
-        for (; i + 8 <= d; i += 8)
-            for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j];
-        for (; i < d; i++) acc[i % 8] += (double)x[i];
-    } else {
-        for (; i + 8 <= d; i += 8)
-            for (int j = 0; j < 8; j++) {
-                const double t = (double)x[i + j] - c;
-                acc[j] += t * t;
-            }
-        for (; i < d; i++) acc[i % 8] += ((double)x[i] - c) * ((double)x[i] - c);
-    }
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// s1 = sum_i g[i] and s2 = sum_i g[i] xh[i] (g = gy * gamma, xh = (x - mean) * rstd) in double over eight
-// fixed lanes, combined as row_sum_d does: vectorised, and the order depends on d only.
-static inline void ln_grad_row_sums(const float *xr, const float *gr, const float *gam, float mean, float rstd,
-                                    int64_t d, double *s1, double *s2) {
-    double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= d; i += 8)
-        for (int j = 0; j < 8; j++) {
-            const float xh = (xr[i + j] - mean) * rstd, g = gam ? gr[i + j] * gam[i + j] : gr[i + j];
-            a1[j] += (double)g;
-            a2[j] += (double)g * (double)xh;
-        }
-    for (; i < d; i++) {
-        const float xh = (xr[i] - mean) * rstd, g = gam ? gr[i] * gam[i] : gr[i];
-        a1[i % 8] += (double)g;
-        a2[i % 8] += (double)g * (double)xh;
-    }
-    *s1 = ((a1[0] + a1[1]) + (a1[2] + a1[3])) + ((a1[4] + a1[5]) + (a1[6] + a1[7]));
-    *s2 = ((a2[0] + a2[1]) + (a2[2] + a2[3])) + ((a2[4] + a2[5]) + (a2[6] + a2[7]));
-}
-
 // PyTorch's backward: with xh = (x - mean) * rstd and g = gy * gamma,
 //   gx = rstd * (g - mean(g) - xh * mean(g * xh)),  dgamma = sum_rows gy * xh,  dbeta = sum_rows gy.
 // The parameter sums go through per-block partials (blocks of LN_BLOCK_ROWS rows, summed in block order).
@@ -320,25 +277,8 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
         for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
             const float *xr = ex->x + r * d, *gr = gy + r * d;
             float mean = ex->mean[r], rstd = ex->rstd[r];
-            if (gx) {
-                double s1, s2;
-                ln_grad_row_sums(xr, gr, gam, mean, rstd, d, &s1, &s2);
-                float m1 = (float)(s1 / (double)d), m2 = (float)(s2 / (double)d);
-                float *gxr = gx + r * d;
-                for (int64_t i = 0; i < d; i++) {
-                    float xh = (xr[i] - mean) * rstd;
-                    float g = gam ? gr[i] * gam[i] : gr[i];
-                    gxr[i] = (gx_add ? gxr[i] : 0.0f) + rstd * (g - m1 - xh * m2);
-                }
-            }
-            if (pg) {
-                double *p = pg + blk * d;
-                for (int64_t i = 0; i < d; i++) p[i] += (double)gr[i] * (double)((xr[i] - mean) * rstd);
-            }
-            if (pb) {
-                double *p = pb + blk * d;
-                for (int64_t i = 0; i < d; i++) p[i] += (double)gr[i];
-            }
+            if (gx) ln_row_backward(xr, gr, gam, mean, rstd, d, gx_add, gx + r * d);
+            ln_row_param_sums(xr, gr, mean, rstd, d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
         }
     }
     if (gg || gb) {
@@ -375,16 +315,8 @@ lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lr
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xd + r * d;
         float *yr = yd + r * d;
-        double mu = row_sum_d(xr, d, 0.0, 0) / (double)d;
-        double v = row_sum_d(xr, d, mu, 1) / (double)d;  // biased, as PyTorch
-        float m = (float)mu, rs = (float)(1.0 / sqrt(v + (double)eps));
-        mean[r] = m;
-        rstd[r] = rs;
-        for (int64_t i = 0; i < d; i++) {
-            float xh = (xr[i] - m) * rs;
-            if (gam) xh *= gam[i];
-            yr[i] = bet ? xh + bet[i] : xh;
-        }
+        ln_row_stats(xr, d, eps, &mean[r], &rstd[r]);
+        ln_row_forward(xr, gam, bet, mean[r], rstd[r], d, yr);
     }
     lra_node *nd = lra_tape_record(ctx, "layer_norm", layer_norm_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
     if (nd) {
