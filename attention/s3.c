@@ -31,6 +31,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/layer_norm_rows.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -338,6 +339,124 @@ static lra_status s3_validate(const lra_attn_setup *setup) {
     return LRA_OK;
 }
 
+// ------------------------------------------------------------------ output fusion
+// O = (LN_a(merge(y1)) + LN_b(merge(y2))) / 2, split back into heads, as one op: the rows over the merged
+// heads are gathered into per-thread buffers, so neither the merged copies, the two normalised tensors, their
+// sum nor the split copy exist.  The row arithmetic is layer norm's own (core/layer_norm_rows.h) and the
+// sum and halving are those of the add and scale ops, so values and gradients equal the chain of ops.
+typedef struct {
+    const float *y[2], *w[2], *b[2];  // inputs [B, H, n, p] and the two norms' parameters [H p]
+    float *mean[2], *rstd[2];         // [B n] each
+    int64_t B, H, n, p;
+} fuse_saved;
+
+// Row r = (b, i) over the merged heads: x[h p + c] = y[b, h, i, c].
+static void fuse_gather(const fuse_saved *f, const float *y, int64_t r, float *x) {
+    const int64_t b = r / f->n, i = r % f->n, p = f->p;
+    for (int64_t h = 0; h < f->H; h++) memcpy(x + h * p, y + ((b * f->H + h) * f->n + i) * p, (size_t)p * sizeof(float));
+}
+
+static void fuse_backward(lra_ctx *ctx, lra_node *node) {
+    const fuse_saved *f = node->extra;
+    const int64_t R = f->B * f->n, D = f->H * f->p, p = f->p, nblk = (R + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
+    const float *gy = node->out->grad;
+    float *gx[2] = {NULL, NULL}, *gw[2] = {NULL, NULL}, *gb[2] = {NULL, NULL};
+    double *pw[2] = {NULL, NULL}, *pb[2] = {NULL, NULL};
+    int add[2] = {0, 0};
+    for (int t = 0; t < 2; t++) {
+        lra_tensor *y = node->in[t], *w = node->in[2 + 2 * t], *b = node->in[3 + 2 * t];
+        if (y->requires_grad) gx[t] = lra_grad_for_write(ctx, y, &add[t]);
+        if (w->requires_grad) {
+            gw[t] = lra_grad(ctx, w);
+            pw[t] = lra_arena_calloc(ctx->arena, (size_t)(nblk * D) * sizeof(double));
+        }
+        if (b->requires_grad) {
+            gb[t] = lra_grad(ctx, b);
+            pb[t] = lra_arena_calloc(ctx->arena, (size_t)(nblk * D) * sizeof(double));
+        }
+    }
+    const int nt = omp_get_max_threads();
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(3 * D) * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        float *g = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * D), *x = g + D, *gxr = x + D;
+        const int64_t r1 = (blk + 1) * LN_BLOCK_ROWS < R ? (blk + 1) * LN_BLOCK_ROWS : R;
+        for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
+            fuse_gather(f, gy, r, g);
+            for (int64_t j = 0; j < D; j++) g[j] *= 0.5f;  // the scale op's backward; the add passes it to both
+            const int64_t b = r / f->n, i = r % f->n;
+            for (int t = 0; t < 2; t++) {
+                if (!gx[t] && !pw[t] && !pb[t]) continue;
+                fuse_gather(f, f->y[t], r, x);
+                if (gx[t]) {
+                    for (int64_t h = 0; h < f->H && add[t]; h++)
+                        memcpy(gxr + h * p, gx[t] + ((b * f->H + h) * f->n + i) * p, (size_t)p * sizeof(float));
+                    ln_row_backward(x, g, f->w[t], f->mean[t][r], f->rstd[t][r], D, add[t], gxr);
+                    for (int64_t h = 0; h < f->H; h++)
+                        memcpy(gx[t] + ((b * f->H + h) * f->n + i) * p, gxr + h * p, (size_t)p * sizeof(float));
+                }
+                ln_row_param_sums(x, g, f->mean[t][r], f->rstd[t][r], D, pw[t] ? pw[t] + blk * D : NULL,
+                                  pb[t] ? pb[t] + blk * D : NULL);
+            }
+        }
+    }
+    for (int t = 0; t < 2; t++)
+        for (int64_t j = 0; j < D; j++) {
+            double sw = 0.0, sb = 0.0;
+            for (int64_t blk = 0; blk < nblk; blk++) {
+                if (pw[t]) sw += pw[t][blk * D + j];
+                if (pb[t]) sb += pb[t][blk * D + j];
+            }
+            if (gw[t]) gw[t][j] += (float)sw;
+            if (gb[t]) gb[t][j] += (float)sb;
+        }
+}
+
+lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_tensor *wa, lra_tensor *ba,
+                              lra_tensor *wb, lra_tensor *bb, float eps) {
+    y1 = lra_op_contiguous(ctx, y1);
+    y2 = lra_op_contiguous(ctx, y2);
+    const int64_t B = y1->shape[0], H = y1->shape[1], n = y1->shape[2], p = y1->shape[3], R = B * n, D = H * p;
+    LRA_ASSERT_MSG(y2->ndim == 4 && y2->shape[0] == B && y2->shape[1] == H && y2->shape[2] == n && y2->shape[3] == p,
+                   "s3: the two branches' outputs differ in shape");
+    LRA_ASSERT_MSG(lra_tensor_numel(wa) == D && lra_tensor_numel(ba) == D && lra_tensor_numel(wb) == D &&
+                       lra_tensor_numel(bb) == D,
+                   "s3: the output norms' parameters must have H p = %lld entries", (long long)D);
+    fuse_saved *f = lra_arena_calloc(ctx->arena, sizeof *f);
+    *f = (fuse_saved){.y = {lra_f32(y1), lra_f32(y2)},
+                      .w = {lra_f32(wa), lra_f32(wb)},
+                      .b = {lra_f32(ba), lra_f32(bb)},
+                      .B = B, .H = H, .n = n, .p = p};
+    for (int t = 0; t < 2; t++) {
+        f->mean[t] = lra_arena_alloc(ctx->arena, (size_t)R * sizeof(float));
+        f->rstd[t] = lra_arena_alloc(ctx->arena, (size_t)R * sizeof(float));
+    }
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, y1->shape, 4);
+    float *o = lra_f32(out);
+    const int nt = omp_get_max_threads();
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(3 * D) * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+        float *x = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * D), *la = x + D, *lb = la + D;
+        float *l[2] = {la, lb};
+        for (int t = 0; t < 2; t++) {
+            fuse_gather(f, f->y[t], r, x);
+            ln_row_stats(x, D, eps, &f->mean[t][r], &f->rstd[t][r]);
+            ln_row_forward(x, f->w[t], f->b[t], f->mean[t][r], f->rstd[t][r], D, l[t]);
+        }
+        const int64_t b = r / n, i = r % n;
+        for (int64_t h = 0; h < H; h++) {
+            float *orow = o + ((b * H + h) * n + i) * p;
+            for (int64_t c = 0; c < p; c++) orow[c] = (la[h * p + c] + lb[h * p + c]) * 0.5f;
+        }
+    }
+    lra_node *nd = lra_tape_record(ctx, "s3.fuse_norms", fuse_backward, out, 6, (lra_tensor *[]){y1, y2, wa, ba, wb, bb});
+    if (nd) nd->extra = f;
+    return out;
+}
+
+// ------------------------------------------------------------------ the kernel
+
 static void *s3_create(const lra_attn_setup *setup, lra_params *params) {
     s3_state *s = lra_xcalloc(1, sizeof *s);
     const lra_attn_values *o = setup->opts;
@@ -436,12 +555,6 @@ static lra_tensor *s3_smoother(void *state, lra_params *P, lra_ctx *ctx, lra_ten
     return h;
 }
 
-// [B, H, n, p] -> [B, n, H*p]
-static lra_tensor *merge_heads(lra_ctx *ctx, lra_tensor *y) {
-    const int64_t B = y->shape[0], H = y->shape[1], n = y->shape[2], p = y->shape[3];
-    return lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, y, 1, 2)), LRA_DIMS(B, n, H * p));
-}
-
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
 static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tensor *q, lra_tensor *k, lra_tensor *v,
                               lra_tensor *mask, const lra_attn_call *call) {
@@ -487,13 +600,8 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
         a2 = lra_op_dropout(ctx, a2, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_FEATURE));
     lra_tensor *y2 = lra_op_matmul(ctx, vf, a2, 0, 1);  // [B, H, n, s2] x [B, H, p, s2]^T -> [B, H, n, p]
     // Fusion over the merged heads.
-    lra_tensor *la = lra_op_layer_norm(ctx, merge_heads(ctx, y1), lra_params_tensor(P, s->ilna_w),
-                                       lra_params_tensor(P, s->ilna_b), 1e-5f);
-    lra_tensor *lb = lra_op_layer_norm(ctx, merge_heads(ctx, y2), lra_params_tensor(P, s->ilnb_w),
-                                       lra_params_tensor(P, s->ilnb_b), 1e-5f);
-    lra_tensor *o = lra_op_scale(ctx, lra_op_add(ctx, la, lb), 0.5f);
-    o = lra_op_reshape(ctx, o, LRA_DIMS(B, n, H, p));
-    return lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));
+    return lra_s3_fuse_norms(ctx, y1, y2, lra_params_tensor(P, s->ilna_w), lra_params_tensor(P, s->ilna_b),
+                             lra_params_tensor(P, s->ilnb_w), lra_params_tensor(P, s->ilnb_b), 1e-5f);
 }
 
 const lra_attn_kernel_def lra_attn_s3 = {

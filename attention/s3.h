@@ -26,4 +26,10 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
 lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
                                        float *running_mean, float *running_var, float momentum, int training);
 
+// Skeleton attention's output: (LN_a(merge(y1)) + LN_b(merge(y2))) / 2 over the merged heads (D = H p),
+// split back into heads.  y1, y2: [B, H, n, p]; wa, ba, wb, bb: [D] -> [B, H, n, p].  Equal in values and
+// gradients to the chain of layer_norm, add and scale ops it replaces.
+lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_tensor *wa, lra_tensor *ba,
+                              lra_tensor *wb, lra_tensor *bb, float eps);
+
 #endif

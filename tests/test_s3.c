@@ -497,6 +497,88 @@ static void test_skeleton_gradients(void) {
     for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
 }
 
+// ---------------------------------------------------------------------------------------------- output fusion
+
+static lra_tensor *fuse_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    return lra_s3_fuse_norms(ctx, in[0], in[1], in[2], in[3], in[4], in[5], 1e-5f);
+}
+
+// The chain the fused op replaces: split heads merged, two layer norms, their average, split back.
+static lra_tensor *fuse_chain(lra_ctx *ctx, lra_tensor *const *in) {
+    const int64_t B = in[0]->shape[0], H = in[0]->shape[1], n = in[0]->shape[2], p = in[0]->shape[3];
+    lra_tensor *m[2];
+    for (int t = 0; t < 2; t++)
+        m[t] = lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, in[t], 1, 2)), LRA_DIMS(B, n, H * p));
+    lra_tensor *la = lra_op_layer_norm(ctx, m[0], in[2], in[3], 1e-5f), *lb = lra_op_layer_norm(ctx, m[1], in[4], in[5], 1e-5f);
+    lra_tensor *o = lra_op_reshape(ctx, lra_op_scale(ctx, lra_op_add(ctx, la, lb), 0.5f), LRA_DIMS(B, n, H, p));
+    return lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));
+}
+
+// Forward and all six gradients of one way, concatenated; y1 gets a gradient before (the add path).
+static float *fuse_run(int fused, lra_tensor *const *in, const float *seed, const float *pre, int64_t *len) {
+    lra_ctx *ctx = lra_ctx_new(0);
+    for (int i = 0; i < 6; i++) in[i]->grad = NULL;
+    lra_tensor *o = fused ? fuse_fn(ctx, in, 6, NULL) : fuse_chain(ctx, in);
+    const int64_t N = lra_tensor_numel(o);
+    // y1 already holds a gradient (as from another use): the backward must add to it.
+    float *g1 = lra_grad(ctx, in[0]);
+    memcpy(g1, pre, (size_t)N * sizeof(float));
+    lra_backward_from(ctx, o, seed);
+    int64_t tot = N;
+    for (int i = 0; i < 6; i++) tot += lra_tensor_numel(in[i]);
+    float *res = malloc((size_t)tot * sizeof(float)), *w = res;
+    lra_tensor_gather_contiguous(o, w);
+    w += N;
+    for (int i = 0; i < 6; i++) {
+        memcpy(w, in[i]->grad, (size_t)lra_tensor_numel(in[i]) * sizeof(float));
+        w += lra_tensor_numel(in[i]);
+        in[i]->grad = NULL;
+    }
+    *len = tot;
+    lra_ctx_free(ctx);
+    return res;
+}
+
+static void test_fuse_norms(void) {
+    // 3 x 50 = 150 rows: three blocks of the parameter-gradient sums, the last one partial
+    const int64_t B = 3, H = 2, n = 50, p = 4, D = H * p, N = B * H * n * p;
+    lra_tensor *in[6] = {lra_gradcheck_input(LRA_DIMS(B, H, n, p), 61, 1.0f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(B, H, n, p), 62, 2.0f, 0.5f, 1),
+                         lra_gradcheck_input(LRA_DIMS(D), 63, 0.5f, 1.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(D), 64, 0.5f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(D), 65, 0.5f, 1.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(D), 66, 0.5f, 0.0f, 1)};
+    float *seed = malloc((size_t)N * sizeof(float)), *pre = malloc((size_t)N * sizeof(float));
+    lra_rng_fill_normal(7, 1, 0, seed, (size_t)N, 0.0f, 1.0f);
+    lra_rng_fill_normal(7, 2, 0, pre, (size_t)N, 0.0f, 1.0f);
+    const int prev = lra_threads_get();
+    for (int threads = 1; threads <= 2; threads++) {
+        lra_threads_set(threads);
+        int64_t l1, l2;
+        float *a = fuse_run(0, in, seed, pre, &l1), *b = fuse_run(1, in, seed, pre, &l2);
+        CHECK_EQ_INT(l1, l2);
+        CHECK_MSG(l1 == l2 && !memcmp(a, b, (size_t)l1 * sizeof(float)),
+                  "fused output norms differ from the chain of ops (%d threads)", threads);
+        free(a);
+        free(b);
+    }
+    lra_threads_set(prev);
+    // and against finite differences at a small shape
+    lra_tensor *small[6] = {lra_gradcheck_input(LRA_DIMS(2, 2, 3, 3), 71, 1.0f, 0.0f, 1),
+                            lra_gradcheck_input(LRA_DIMS(2, 2, 3, 3), 72, 1.0f, 0.0f, 1),
+                            lra_gradcheck_input(LRA_DIMS(6), 73, 0.5f, 1.0f, 1),
+                            lra_gradcheck_input(LRA_DIMS(6), 74, 0.5f, 0.0f, 1),
+                            lra_gradcheck_input(LRA_DIMS(6), 75, 0.5f, 1.0f, 1),
+                            lra_gradcheck_input(LRA_DIMS(6), 76, 0.5f, 0.0f, 1)};
+    run_gradcheck(fuse_fn, small, 6, NULL, 0, "fuse_norms");
+    for (int i = 0; i < 6; i++) {
+        lra_gradcheck_free_input(in[i]);
+        lra_gradcheck_free_input(small[i]);
+    }
+    free(seed);
+    free(pre);
+}
+
 // ---------------------------------------------------------------------------------------------- index sets
 
 static void test_index_sets(void) {
@@ -657,6 +739,7 @@ static const lra_test_case TESTS[] = {
     {"smoother", test_smoother},
     {"skeleton_reference", test_skeleton_reference},
     {"skeleton_gradients", test_skeleton_gradients},
+    {"fuse_norms", test_fuse_norms},
     {"index_sets", test_index_sets},
     {"threads", test_threads},
     {"linear_time", test_linear_time},
