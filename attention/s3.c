@@ -89,9 +89,12 @@ lra_tensor *lra_s3_fft_filter(lra_ctx *ctx, lra_tensor *u, lra_tensor *L, int64_
 // see a neighbour's rows through the shift; their results are recomputed exactly afterwards (forward,
 // input gradient), and for the weight gradient the offending output-gradient rows are zeroed for that tap.
 
+#define CONV_MAX_PARTS 2
+
 typedef struct {
-    int64_t B, n, cin, cout, k;
-    float *wj;  // [k, cout, cin] repacked weights
+    int64_t B, n, cout, k, parts;
+    int64_t cin, c[CONV_MAX_PARTS], off[CONV_MAX_PARTS];  // input channels: all, per part, part's first
+    float *wj[CONV_MAX_PARTS];  // per part [k, cout, c] repacked weights
 } conv_extra;
 
 // Rows [r0, r0 + m) of the output side meet rows [r0 + s, r0 + s + m) of the input side in tap j.
@@ -114,44 +117,50 @@ static void row_times(float *acc, const float *a, const float *m, int64_t cols, 
     }
 }
 
+// The gradient of part q's input x [B, n, c]: dx[r + s] += dout[r] Wj over all rows; then each edge row =
+// its old value + its own taps only.
+static void conv1d_input_grad(lra_ctx *ctx, const conv_extra *ce, int q, const float *dout, float *dx) {
+    const int64_t B = ce->B, n = ce->n, cin = ce->c[q], cout = ce->cout, k = ce->k, pad = k / 2, rows = B * n;
+    const int64_t edges = edge_count(n, pad);
+    const float *wq = ce->wj[q];
+    float *saved = lra_arena_alloc(ctx->arena, (size_t)(B * edges * cin) * sizeof(float));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t e = 0; e < edges; e++)
+            memcpy(saved + (b * edges + e) * cin, dx + (b * n + edge_row(e, n, pad)) * cin, (size_t)cin * sizeof(float));
+    for (int64_t j = 0; j < k; j++) {
+        int64_t r0, m, s;
+        tap_rows(rows, j, pad, &r0, &m, &s);
+        if (m > 0)
+            lra_gemm(false, false, m, cin, cout, 1.0f, dout + r0 * cout, cout, wq + j * cout * cin, cin, 1.0f,
+                     dx + (r0 + s) * cin, cin);
+    }
+#pragma omp parallel for schedule(static) if (B * edges * k * cin * cout >= S3_PAR_MIN)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t e = 0; e < edges; e++) {
+            const int64_t t = edge_row(e, n, pad);
+            float *row = dx + (b * n + t) * cin;
+            memcpy(row, saved + (b * edges + e) * cin, (size_t)cin * sizeof(float));
+            for (int64_t j = 0; j < k; j++) {
+                const int64_t r = t - (j - pad);  // the output row that reads x row t through tap j
+                if (r >= 0 && r < n) row_times(row, dout + (b * n + r) * cout, wq + j * cout * cin, cin, cout, cin, 1);
+            }
+        }
+}
+
 static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
     const conv_extra *ce = node->extra;
-    lra_tensor *x = node->in[0], *w = node->in[1], *bias = node->in[2];
+    lra_tensor *w = node->in[ce->parts], *bias = node->in[ce->parts + 1];
     const int64_t B = ce->B, n = ce->n, cin = ce->cin, cout = ce->cout, k = ce->k, pad = k / 2, rows = B * n;
-    const int64_t edges = edge_count(n, pad);
     float *dout = node->out->grad;
-    const float *xd = lra_f32(x);
-    if (x->requires_grad) {
-        // dx[r + s] += dout[r] Wj over all rows; then each edge row = its old value + its own taps only
-        float *dx = lra_grad(ctx, x);
-        float *saved = lra_arena_alloc(ctx->arena, (size_t)(B * edges * cin) * sizeof(float));
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t e = 0; e < edges; e++)
-                memcpy(saved + (b * edges + e) * cin, dx + (b * n + edge_row(e, n, pad)) * cin, (size_t)cin * sizeof(float));
-        for (int64_t j = 0; j < k; j++) {
-            int64_t r0, m, s;
-            tap_rows(rows, j, pad, &r0, &m, &s);
-            if (m > 0)
-                lra_gemm(false, false, m, cin, cout, 1.0f, dout + r0 * cout, cout, ce->wj + j * cout * cin, cin, 1.0f,
-                         dx + (r0 + s) * cin, cin);
-        }
-#pragma omp parallel for schedule(static) if (B * edges * k * cin * cout >= S3_PAR_MIN)
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t e = 0; e < edges; e++) {
-                const int64_t t = edge_row(e, n, pad);
-                float *row = dx + (b * n + t) * cin;
-                memcpy(row, saved + (b * edges + e) * cin, (size_t)cin * sizeof(float));
-                for (int64_t j = 0; j < k; j++) {
-                    const int64_t r = t - (j - pad);  // the output row that reads x row t through tap j
-                    if (r >= 0 && r < n) row_times(row, dout + (b * n + r) * cout, ce->wj + j * cout * cin, cin, cout, cin, 1);
-                }
-            }
-    }
+    for (int q = 0; q < ce->parts; q++)
+        if (node->in[q]->requires_grad) conv1d_input_grad(ctx, ce, q, dout, lra_grad(ctx, node->in[q]));
     if (w->requires_grad) {
         // dWj = sum_r dout[r]^T x[r + s]; for the tap, the rows whose x[r + s] is in another sequence are
         // zeroed in dout (and put back), so those pairs add exactly 0
         float *dw = lra_grad(ctx, w);
-        float *dwj = lra_arena_alloc(ctx->arena, (size_t)(cout * cin) * sizeof(float));
+        int64_t cmax = 0;
+        for (int q = 0; q < ce->parts; q++) cmax = ce->c[q] > cmax ? ce->c[q] : cmax;
+        float *dwj = lra_arena_alloc(ctx->arena, (size_t)(cout * cmax) * sizeof(float));
         float *hold = lra_arena_alloc(ctx->arena, (size_t)(B * (pad > 0 ? pad : 1) * cout) * sizeof(float));
         for (int64_t j = 0; j < k; j++) {
             int64_t r0, m, s;
@@ -163,11 +172,15 @@ static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
                 memcpy(hold + b * nzc * cout, dout + (b * n + t0c) * cout, (size_t)(nzc * cout) * sizeof(float));
                 memset(dout + (b * n + t0c) * cout, 0, (size_t)(nzc * cout) * sizeof(float));
             }
-            lra_gemm(true, false, cout, cin, m, 1.0f, dout + r0 * cout, cout, xd + (r0 + s) * cin, cin, 0.0f, dwj, cin);
+            for (int q = 0; q < ce->parts; q++) {
+                const int64_t c = ce->c[q];
+                lra_gemm(true, false, cout, c, m, 1.0f, dout + r0 * cout, cout, lra_f32(node->in[q]) + (r0 + s) * c, c,
+                         0.0f, dwj, c);
+                for (int64_t o = 0; o < cout; o++)
+                    for (int64_t i = 0; i < c; i++) dw[(o * cin + ce->off[q] + i) * k + j] += dwj[o * c + i];
+            }
             for (int64_t b = 0; b < B; b++)
                 memcpy(dout + (b * n + t0c) * cout, hold + b * nzc * cout, (size_t)(nzc * cout) * sizeof(float));
-            for (int64_t o = 0; o < cout; o++)
-                for (int64_t c = 0; c < cin; c++) dw[(o * cin + c) * k + j] += dwj[o * cin + c];
         }
     }
     if (bias && bias->requires_grad) {
@@ -180,34 +193,48 @@ static void conv1d_backward(lra_ctx *ctx, lra_node *node) {
     }
 }
 
-// x [B, n, cin], w [cout, cin, k] (k odd), bias [cout] -> [B, n, cout]: the 'same'-padded 1-D convolution
-// along n (PyTorch's Conv1d with padding k/2, channels last).
-lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias) {
-    x = lra_op_contiguous(ctx, x);
-    LRA_ASSERT_MSG(x->ndim == 3 && w->ndim == 3 && w->shape[1] == x->shape[2] && (w->shape[2] & 1),
-                   "s3 conv1d: x [B, n, Cin], w [Cout, Cin, k odd]");
+lra_tensor *lra_s3_conv1d_parts(lra_ctx *ctx, int parts, lra_tensor *const *xs, lra_tensor *w, lra_tensor *bias) {
+    LRA_ASSERT_MSG(parts >= 1 && parts <= CONV_MAX_PARTS, "s3 conv1d: 1 to %d inputs", CONV_MAX_PARTS);
+    LRA_ASSERT_MSG(w->ndim == 3 && (w->shape[2] & 1), "s3 conv1d: w [Cout, Cin, k odd]");
     LRA_ASSERT_MSG(lra_tensor_is_contiguous(w) && (!bias || lra_tensor_is_contiguous(bias)),
                    "s3 conv1d: w and bias must be contiguous");
-    const int64_t B = x->shape[0], n = x->shape[1], cin = x->shape[2], cout = w->shape[0], k = w->shape[2],
+    lra_tensor *x[CONV_MAX_PARTS];
+    conv_extra *ce = lra_arena_calloc(ctx->arena, sizeof *ce);
+    for (int q = 0; q < parts; q++) {
+        x[q] = lra_op_contiguous(ctx, xs[q]);
+        LRA_ASSERT_MSG(x[q]->ndim == 3 && x[q]->shape[0] == x[0]->shape[0] && x[q]->shape[1] == x[0]->shape[1],
+                       "s3 conv1d: inputs [B, n, C_q] with the same B and n");
+        ce->c[q] = x[q]->shape[2];
+        ce->off[q] = ce->cin;
+        ce->cin += ce->c[q];
+    }
+    LRA_ASSERT_MSG(w->shape[1] == ce->cin, "s3 conv1d: w has %lld input channels, the inputs %lld",
+                   (long long)w->shape[1], (long long)ce->cin);
+    const int64_t B = x[0]->shape[0], n = x[0]->shape[1], cin = ce->cin, cout = w->shape[0], k = w->shape[2],
                   pad = k / 2, rows = B * n, edges = edge_count(n, pad);
-    conv_extra *ce = lra_arena_alloc(ctx->arena, sizeof *ce);
-    *ce = (conv_extra){B, n, cin, cout, k, NULL};
-    ce->wj = lra_arena_alloc(ctx->arena, (size_t)(k * cout * cin) * sizeof(float));
-    for (int64_t j = 0; j < k; j++)
-        for (int64_t o = 0; o < cout; o++)
-            for (int64_t c = 0; c < cin; c++) ce->wj[(j * cout + o) * cin + c] = lra_f32(w)[(o * cin + c) * k + j];
-    const float *xd = lra_f32(x), *bd = bias ? lra_f32(bias) : NULL;
+    ce->B = B, ce->n = n, ce->cout = cout, ce->k = k, ce->parts = parts;
+    for (int q = 0; q < parts; q++) {
+        const int64_t c = ce->c[q];
+        ce->wj[q] = lra_arena_alloc(ctx->arena, (size_t)(k * cout * c) * sizeof(float));
+        for (int64_t j = 0; j < k; j++)
+            for (int64_t o = 0; o < cout; o++)
+                for (int64_t i = 0; i < c; i++)
+                    ce->wj[q][(j * cout + o) * c + i] = lra_f32(w)[(o * cin + ce->off[q] + i) * k + j];
+    }
+    const float *bd = bias ? lra_f32(bias) : NULL;
     lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, cout));
     float *od = lra_f32(out);
-    // out[r] = bias + sum_j x[r + s_j] Wj^T over all rows, then the edge rows again from their own sequence
+    // out[r] = bias + sum_j sum_q x_q[r + s_j] Wj_q^T over all rows, then the edge rows again from their
+    // own sequence
     for (int64_t t = 0; t < rows; t++)
         for (int64_t o = 0; o < cout; o++) od[t * cout + o] = bd ? bd[o] : 0.0f;
     for (int64_t j = 0; j < k; j++) {
         int64_t r0, m, s;
         tap_rows(rows, j, pad, &r0, &m, &s);
         if (m > 0)
-            lra_gemm(false, true, m, cout, cin, 1.0f, xd + (r0 + s) * cin, cin, ce->wj + j * cout * cin, cin, 1.0f,
-                     od + r0 * cout, cout);
+            for (int q = 0; q < parts; q++)
+                lra_gemm(false, true, m, cout, ce->c[q], 1.0f, lra_f32(x[q]) + (r0 + s) * ce->c[q], ce->c[q],
+                         ce->wj[q] + j * cout * ce->c[q], ce->c[q], 1.0f, od + r0 * cout, cout);
     }
 #pragma omp parallel for schedule(static) if (B * edges * k * cin * cout >= S3_PAR_MIN)
     for (int64_t b = 0; b < B; b++)
@@ -217,12 +244,23 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
             for (int64_t o = 0; o < cout; o++) row[o] = bd ? bd[o] : 0.0f;
             for (int64_t j = 0; j < k; j++) {
                 const int64_t tt = t + j - pad;  // the input row tap j reads
-                if (tt >= 0 && tt < n) row_times(row, xd + (b * n + tt) * cin, ce->wj + j * cout * cin, cout, cin, cin, 0);
+                if (tt < 0 || tt >= n) continue;
+                for (int q = 0; q < parts; q++)
+                    row_times(row, lra_f32(x[q]) + (b * n + tt) * ce->c[q], ce->wj[q] + j * cout * ce->c[q], cout,
+                              ce->c[q], ce->c[q], 0);
             }
         }
-    lra_node *nd = lra_tape_record(ctx, "s3.conv1d", conv1d_backward, out, bias ? 3 : 2, (lra_tensor *[]){x, w, bias});
+    lra_tensor *in[CONV_MAX_PARTS + 2];
+    for (int q = 0; q < parts; q++) in[q] = x[q];
+    in[parts] = w;
+    in[parts + 1] = bias;
+    lra_node *nd = lra_tape_record(ctx, "s3.conv1d", conv1d_backward, out, parts + (bias ? 2 : 1), in);
     if (nd) nd->extra = ce;
     return out;
+}
+
+lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias) {
+    return lra_s3_conv1d_parts(ctx, 1, &x, w, bias);
 }
 
 // ---------------------------------------------------------------------------------------------- BatchNorm
@@ -544,8 +582,9 @@ static lra_tensor *s3_smoother(void *state, lra_params *P, lra_ctx *ctx, lra_ten
     lra_tensor *u = x;
     if (s->r < D) u = lra_op_mean(ctx, lra_op_reshape(ctx, x, LRA_DIMS(B, n, s->r, D / s->r)), 3, 0);
     lra_tensor *msm = lra_s3_fft_filter(ctx, u, lra_params_tensor(P, s->iL), D);
-    lra_tensor *cat = lra_op_concat(ctx, (lra_tensor *[]){msm, x}, 2, 2);
-    lra_tensor *h = lra_s3_conv1d(ctx, cat, lra_params_tensor(P, s->iconv_w), lra_params_tensor(P, s->iconv_b));
+    // Conv1d over [Msm, X] without the concatenated copy: the weight's input channels in two parts.
+    lra_tensor *h = lra_s3_conv1d_parts(ctx, 2, (lra_tensor *[]){msm, x}, lra_params_tensor(P, s->iconv_w),
+                                        lra_params_tensor(P, s->iconv_b));
     h = lra_s3_batchnorm_positions(ctx, h, lra_params_tensor(P, s->ibn_w), lra_params_tensor(P, s->ibn_b),
                                    lra_f32(lra_params_tensor(P, s->ibn_mean)), lra_f32(lra_params_tensor(P, s->ibn_var)),
                                    S3_BN_MOMENTUM, ctx->training);

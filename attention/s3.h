@@ -18,6 +18,9 @@ lra_tensor *lra_s3_fft_filter(lra_ctx *ctx, lra_tensor *u, lra_tensor *L, int64_
 // Conv1d over the sequence with zero padding k/2 (PyTorch Conv1d layout): out[b,t,o] = bias[o] +
 // sum_{c,j} w[o,c,j] x[b, t+j-k/2, c].  x: [B, n, Cin], w: [Cout, Cin, k] (k odd), bias: [Cout] -> [B, n, Cout].
 lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor *bias);
+// The same over the channel concatenation of `parts` (1 or 2) inputs xs[q] [B, n, C_q], without making it:
+// w [Cout, sum C_q, k].  Each part is its own product per tap, so it rounds differently from one input.
+lra_tensor *lra_s3_conv1d_parts(lra_ctx *ctx, int parts, lra_tensor *const *xs, lra_tensor *w, lra_tensor *bias);
 
 // BatchNorm whose channels are the sequence positions: statistics over (batch, features) per position t,
 // affine gamma[t], beta[t], eps 1e-5.  training: batch statistics, and running_mean/running_var (fixed buffers,

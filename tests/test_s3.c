@@ -166,6 +166,46 @@ static lra_tensor *conv_twice_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, 
     return lra_op_add(ctx, lra_op_add(ctx, a, b), skip);
 }
 
+static lra_tensor *conv_parts_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    return lra_s3_conv1d_parts(ctx, 2, in, in[2], in[3]);
+}
+
+// Two inputs [B, n, 2] and [B, n, 3] against one convolution of their concatenation: outputs and all
+// gradients agree to rounding, and the two-part op passes finite differences.
+static void test_conv1d_parts(void) {
+    const int64_t B = 3, n = 6, cout = 2, kk = 3;
+    lra_tensor *in[4] = {lra_gradcheck_input(LRA_DIMS(B, n, 2), 31, 1.0f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(B, n, 3), 32, 1.0f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(cout, 5, kk), 33, 1.0f, 0.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(cout), 34, 1.0f, 0.0f, 1)};
+    float seed[3 * 6 * 2];
+    lra_rng_fill_normal(3, 3, 0, seed, sizeof seed / sizeof seed[0], 0.0f, 1.0f);
+    float *res[2];
+    for (int way = 0; way < 2; way++) {
+        lra_ctx *ctx = lra_ctx_new(0);
+        for (int i = 0; i < 4; i++) in[i]->grad = NULL;
+        lra_tensor *y = way ? lra_s3_conv1d_parts(ctx, 2, in, in[2], in[3])
+                            : lra_s3_conv1d(ctx, lra_op_concat(ctx, in, 2, 2), in[2], in[3]);
+        lra_backward_from(ctx, y, seed);
+        res[way] = malloc((size_t)(36 + 36 + 54 + 30 + 2) * sizeof(float));
+        float *w = res[way];
+        lra_tensor_gather_contiguous(y, w);
+        memcpy(w + 36, in[0]->grad, 36 * sizeof(float));
+        memcpy(w + 72, in[1]->grad, 54 * sizeof(float));
+        memcpy(w + 126, in[2]->grad, 30 * sizeof(float));
+        memcpy(w + 156, in[3]->grad, 2 * sizeof(float));
+        for (int i = 0; i < 4; i++) in[i]->grad = NULL;
+        lra_ctx_free(ctx);
+    }
+    double worst = 0;
+    for (int i = 0; i < 158; i++) worst = fmax(worst, fabs((double)res[0][i] - (double)res[1][i]));
+    CHECK_MSG(worst < 1e-5, "two-part conv1d differs from the concatenated one by %g", worst);
+    free(res[0]);
+    free(res[1]);
+    run_gradcheck(conv_parts_fn, in, 4, NULL, 0, "conv1d in two parts");
+    for (int i = 0; i < 4; i++) lra_gradcheck_free_input(in[i]);
+}
+
 static void test_conv1d(void) {
     // k up to 7 with n = 6: the edge rows of k 7 cover whole sequences; B = 3 gives a middle sequence with
     // neighbours on both sides
@@ -735,6 +775,7 @@ static void test_linear_time(void) {
 static const lra_test_case TESTS[] = {
     {"fft_filter_is_circular_conv", test_fft_filter_is_circular_conv},
     {"conv1d", test_conv1d},
+    {"conv1d_parts", test_conv1d_parts},
     {"batchnorm_positions", test_batchnorm_positions},
     {"smoother", test_smoother},
     {"skeleton_reference", test_skeleton_reference},
