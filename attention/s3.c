@@ -265,6 +265,62 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
 
 // ---------------------------------------------------------------------------------------------- BatchNorm
 
+// Position t's mean and 1/std over (batch, features) of x [B, n, D]: batch statistics in training (and the
+// running ones updated in place; each position is owned by one thread), else the running statistics.
+static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, int64_t t, int training,
+                              float *running_mean, float *running_var, float momentum, float *mean, float *inv_std) {
+    const int64_t cnt = B * D;
+    double mu, var;
+    if (training) {
+        double s = 0.0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) s += xd[(b * n + t) * D + c];
+        mu = s / (double)cnt;
+        double ss = 0.0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const double d = xd[(b * n + t) * D + c] - mu;
+                ss += d * d;
+            }
+        var = ss / (double)cnt;
+        const double unbiased = cnt > 1 ? ss / (double)(cnt - 1) : var;
+        running_mean[t] = (float)((1.0 - momentum) * running_mean[t] + momentum * mu);
+        running_var[t] = (float)((1.0 - momentum) * running_var[t] + momentum * unbiased);
+    } else {
+        mu = running_mean[t];
+        var = running_var[t];
+    }
+    *inv_std = (float)(1.0 / sqrt(var + (double)S3_BN_EPS));
+    *mean = (float)mu;
+}
+
+// The gradient of position t through the BatchNorm, from dy (the gradient at its output) and x-hat (XHAT,
+// an expression of the element index e): dgamma, dbeta and (when dx) dx += gamma inv_std (dy - mean(dy) -
+// x-hat mean(dy x-hat)), the means only with batch statistics (training).  Uses B, n, D, g, inv_std,
+// training and cnt from the caller.
+#define BN_POSITION_BACKWARD(t, dy, XHAT, dx, dg, db)                                                     \
+    do {                                                                                                  \
+        double sdy = 0.0, sdyx = 0.0;                                                                     \
+        for (int64_t b = 0; b < B; b++)                                                                   \
+            for (int64_t c = 0; c < D; c++) {                                                             \
+                const int64_t e = (b * n + (t)) * D + c;                                                  \
+                sdy += (dy)[e];                                                                           \
+                sdyx += (double)(dy)[e] * (XHAT);                                                         \
+            }                                                                                             \
+        if (dg) (dg)[t] += (float)sdyx;                                                                   \
+        if (db) (db)[t] += (float)sdy;                                                                    \
+        if (dx) {                                                                                         \
+            const float a_ = g[t] * inv_std[t];                                                           \
+            const float mdy = training ? (float)(sdy / cnt) : 0.0f;                                       \
+            const float mdyx = training ? (float)(sdyx / cnt) : 0.0f;                                     \
+            for (int64_t b = 0; b < B; b++)                                                               \
+                for (int64_t c = 0; c < D; c++) {                                                         \
+                    const int64_t e = (b * n + (t)) * D + c;                                              \
+                    (dx)[e] += a_ * ((dy)[e] - mdy - (XHAT) * mdyx);                                      \
+                }                                                                                         \
+        }                                                                                                 \
+    } while (0)
+
 typedef struct {
     int64_t B, n, D;
     int training;
@@ -276,31 +332,14 @@ static void bn_backward(lra_ctx *ctx, lra_node *node) {
     const bn_extra *be = node->extra;
     lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
     const int64_t B = be->B, n = be->n, D = be->D;
-    const float *dy = node->out->grad, *g = lra_f32(gamma);
+    const int training = be->training;
+    const float *dy = node->out->grad, *g = lra_f32(gamma), *inv_std = be->inv_std;
     float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL;
     float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
     float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
     const double cnt = (double)(B * D);
 #pragma omp parallel for schedule(static) if (B * n * D >= S3_PAR_MIN)
-    for (int64_t t = 0; t < n; t++) {
-        double sdy = 0.0, sdyx = 0.0;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t c = 0; c < D; c++) {
-                const int64_t e = (b * n + t) * D + c;
-                sdy += dy[e];
-                sdyx += (double)dy[e] * be->xhat[e];
-            }
-        if (dg) dg[t] += (float)sdyx;
-        if (db) db[t] += (float)sdy;
-        if (!dx) continue;
-        const float a = g[t] * be->inv_std[t];
-        const float mdy = be->training ? (float)(sdy / cnt) : 0.0f, mdyx = be->training ? (float)(sdyx / cnt) : 0.0f;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t c = 0; c < D; c++) {
-                const int64_t e = (b * n + t) * D + c;
-                dx[e] += a * (dy[e] - mdy - be->xhat[e] * mdyx);
-            }
-    }
+    for (int64_t t = 0; t < n; t++) BN_POSITION_BACKWARD(t, dy, be->xhat[e], dx, dg, db);
 }
 
 lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
@@ -309,7 +348,6 @@ lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *
     LRA_ASSERT_MSG(x->ndim == 3 && gamma->shape[0] == x->shape[1] && beta->shape[0] == x->shape[1],
                    "s3 batchnorm: x [B, n, D], gamma/beta [n]");
     const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
-    const int64_t cnt = B * D;
     bn_extra *be = lra_arena_alloc(ctx->arena, sizeof *be);
     be->B = B, be->n = n, be->D = D, be->training = training;
     be->xhat = lra_arena_alloc(ctx->arena, (size_t)(B * n * D) * sizeof(float));
@@ -318,28 +356,8 @@ lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *
     const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta);
 #pragma omp parallel for schedule(static) if (B * n * D >= S3_PAR_MIN)
     for (int64_t t = 0; t < n; t++) {
-        double mu, var;
-        if (training) {
-            double s = 0.0;
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t c = 0; c < D; c++) s += xd[(b * n + t) * D + c];
-            mu = s / (double)cnt;
-            double ss = 0.0;
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t c = 0; c < D; c++) {
-                    const double d = xd[(b * n + t) * D + c] - mu;
-                    ss += d * d;
-                }
-            var = ss / (double)cnt;
-            // Running statistics (each position is owned by one thread).
-            const double unbiased = cnt > 1 ? ss / (double)(cnt - 1) : var;
-            running_mean[t] = (float)((1.0 - momentum) * running_mean[t] + momentum * mu);
-            running_var[t] = (float)((1.0 - momentum) * running_var[t] + momentum * unbiased);
-        } else {
-            mu = running_mean[t];
-            var = running_var[t];
-        }
-        const float inv = (float)(1.0 / sqrt(var + (double)S3_BN_EPS)), m = (float)mu;
+        float m, inv;
+        bn_position_stats(xd, B, n, D, t, training, running_mean, running_var, momentum, &m, &inv);
         be->inv_std[t] = inv;
         for (int64_t b = 0; b < B; b++)
             for (int64_t c = 0; c < D; c++) {
@@ -351,6 +369,97 @@ lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *
     }
     lra_node *nd = lra_tape_record(ctx, "s3.batchnorm", bn_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
     if (nd) nd->extra = be;
+    return y;
+}
+
+// BatchNorm over positions, then ReLU or ELU(1), then dropout, as one op (the smoother's tail): only the
+// output and the keep mask are stored; backward recomputes x-hat and the BatchNorm output from x and the
+// statistics.  Each step rounds as its own op does, so values and gradients equal the chain.
+typedef struct {
+    int64_t B, n, D;
+    int training, elu;
+    float scale;            // dropout's 1 / (1 - p); 1 without dropout
+    float *mean, *inv_std;  // [n]
+    uint8_t *keep;          // [B n D] dropout's mask (NULL: no dropout)
+} bnad_extra;
+
+// The activation and its derivative as lra_op_relu and lra_op_elu (alpha 1) compute them.
+static inline float bnad_act(float z, int elu) { return elu ? (z > 0.0f ? z : 1.0f * expm1f(z)) : (z > 0.0f ? z : 0.0f); }
+static inline float bnad_act_dx(float g, float z, int elu) {
+    return elu ? (z > 0.0f ? g : g * 1.0f * expf(z)) : (z > 0.0f ? g : 0.0f);
+}
+
+static void bnad_backward(lra_ctx *ctx, lra_node *node) {
+    const bnad_extra *ex = node->extra;
+    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
+    const int64_t B = ex->B, n = ex->n, D = ex->D, N = B * n * D;
+    const int training = ex->training, elu = ex->elu;
+    const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta), *mean = ex->mean, *inv_std = ex->inv_std;
+    float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL;
+    float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
+    float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
+    // Through dropout and the activation, in the output gradient's buffer (dead once this node has run,
+    // unless the context keeps every gradient).
+    float *dz = node->out->grad;
+    if (ctx->retain_grads) {
+        dz = lra_arena_alloc(ctx->arena, (size_t)N * sizeof(float));
+        memcpy(dz, node->out->grad, (size_t)N * sizeof(float));
+    }
+#pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
+    for (int64_t e = 0; e < N; e++) {
+        const int64_t t = (e / D) % n;
+        const float gd = ex->keep ? dz[e] * (ex->scale * (float)ex->keep[e]) : dz[e];
+        const float z = g[t] * ((xd[e] - mean[t]) * inv_std[t]) + bt[t];
+        dz[e] = bnad_act_dx(gd, z, elu);
+    }
+    const double cnt = (double)(B * D);
+#pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
+    for (int64_t t = 0; t < n; t++) BN_POSITION_BACKWARD(t, dz, ((xd[e] - mean[t]) * inv_std[t]), dx, dg, db);
+}
+
+lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                  float *running_mean, float *running_var, float momentum, int training, int elu,
+                                  float p, uint64_t stream) {
+    x = lra_op_contiguous(ctx, x);
+    LRA_ASSERT_MSG(x->ndim == 3 && gamma->shape[0] == x->shape[1] && beta->shape[0] == x->shape[1],
+                   "s3 batchnorm: x [B, n, D], gamma/beta [n]");
+    LRA_ASSERT_MSG(p >= 0.0f && p < 1.0f, "s3 smoother dropout p=%g outside [0, 1)", (double)p);
+    LRA_ASSERT_MSG(ctx->example_offset >= 0, "s3 smoother: negative example_offset");
+    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2], N = B * n * D;
+    const int drop = ctx->training && p > 0.0f;
+    bnad_extra *ex = lra_arena_calloc(ctx->arena, sizeof *ex);
+    *ex = (bnad_extra){.B = B, .n = n, .D = D, .training = training, .elu = elu,
+                       .scale = drop ? 1.0f / (1.0f - p) : 1.0f};
+    ex->mean = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
+    ex->inv_std = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
+    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, 3);
+    const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta);
+    float *yd = lra_f32(y);
+#pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
+    for (int64_t t = 0; t < n; t++) {
+        bn_position_stats(xd, B, n, D, t, training, running_mean, running_var, momentum, &ex->mean[t],
+                          &ex->inv_std[t]);
+        const float m = ex->mean[t], inv = ex->inv_std[t];
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < D; c++) {
+                const int64_t e = (b * n + t) * D + c;
+                yd[e] = bnad_act(g[t] * ((xd[e] - m) * inv) + bt[t], elu);
+            }
+    }
+    if (drop) {
+        // lra_op_dropout's mask: element i of example b is element (example_offset + b) n D + i
+        ex->keep = lra_arena_alloc(ctx->arena, (size_t)N);
+        const uint64_t base = (uint64_t)ctx->example_offset * (uint64_t)(n * D);
+        const int64_t chunk = 2048, nchunk = (N + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
+        for (int64_t c = 0; c < nchunk; c++) {
+            const int64_t i0 = c * chunk, len = N - i0 < chunk ? N - i0 : chunk;
+            lra_rng_fill_keep(ctx->seed, stream, base + (uint64_t)i0, ex->keep + i0, (size_t)len, p);
+            for (int64_t i = i0; i < i0 + len; i++) yd[i] = yd[i] * (ex->scale * (float)ex->keep[i]);
+        }
+    }
+    lra_node *nd = lra_tape_record(ctx, "s3.bn_act_dropout", bnad_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
+    if (nd) nd->extra = ex;
     return y;
 }
 
@@ -585,13 +694,10 @@ static lra_tensor *s3_smoother(void *state, lra_params *P, lra_ctx *ctx, lra_ten
     // Conv1d over [Msm, X] without the concatenated copy: the weight's input channels in two parts.
     lra_tensor *h = lra_s3_conv1d_parts(ctx, 2, (lra_tensor *[]){msm, x}, lra_params_tensor(P, s->iconv_w),
                                         lra_params_tensor(P, s->iconv_b));
-    h = lra_s3_batchnorm_positions(ctx, h, lra_params_tensor(P, s->ibn_w), lra_params_tensor(P, s->ibn_b),
-                                   lra_f32(lra_params_tensor(P, s->ibn_mean)), lra_f32(lra_params_tensor(P, s->ibn_var)),
-                                   S3_BN_MOMENTUM, ctx->training);
-    h = s->smoother == SMOOTHER_CODE ? lra_op_elu(ctx, h, 1.0f) : lra_op_relu(ctx, h);
-    if (ctx->training && s->drop_sm > 0.0f)
-        h = lra_op_dropout(ctx, h, s->drop_sm, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_SMOOTHER));
-    return h;
+    return lra_s3_bn_act_dropout(ctx, h, lra_params_tensor(P, s->ibn_w), lra_params_tensor(P, s->ibn_b),
+                                 lra_f32(lra_params_tensor(P, s->ibn_mean)), lra_f32(lra_params_tensor(P, s->ibn_var)),
+                                 S3_BN_MOMENTUM, ctx->training, s->smoother == SMOOTHER_CODE, s->drop_sm,
+                                 s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_SMOOTHER));
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]

@@ -29,6 +29,13 @@ lra_tensor *lra_s3_conv1d_parts(lra_ctx *ctx, int parts, lra_tensor *const *xs, 
 lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
                                        float *running_mean, float *running_var, float momentum, int training);
 
+// The smoother's tail as one op: dropout(act(BatchNorm_positions(x))) with act ReLU (elu 0) or ELU(1)
+// (elu 1) and dropout p on stream `stream` (lra_op_dropout's mask; only while ctx->training).  Equal in
+// values and gradients to the three ops, storing only the output and the mask.
+lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                  float *running_mean, float *running_var, float momentum, int training, int elu,
+                                  float p, uint64_t stream);
+
 // Skeleton attention's output: (LN_a(merge(y1)) + LN_b(merge(y2))) / 2 over the merged heads (D = H p),
 // split back into heads.  y1, y2: [B, H, n, p]; wa, ba, wb, bb: [D] -> [B, H, n, p].  Equal in values and
 // gradients to the chain of layer_norm, add and scale ops it replaces.

@@ -537,6 +537,79 @@ static void test_skeleton_gradients(void) {
     for (int i = 0; i < 4; i++) lra_gradcheck_free_input(ts[i]);
 }
 
+// ---------------------------------------------------------------------------------------------- smoother tail
+
+typedef struct {
+    float *rm, *rv;
+    int elu;
+    float p;
+} bnad_user;
+
+static lra_tensor *bnad_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    bnad_user *u = user;
+    return lra_s3_bn_act_dropout(ctx, in[0], in[1], in[2], u->rm, u->rv, 0.1f, ctx->training, u->elu, u->p, 77);
+}
+
+// The fused BatchNorm + activation + dropout against the three ops, bit for bit: outputs, gradients and the
+// running statistics, for ReLU and ELU, training with dropout and evaluation; then finite differences.
+static void test_bn_act_dropout(void) {
+    const int64_t B = 3, n = 5, D = 700, N = B * n * D;  // N > the dropout chunk
+    lra_tensor *in[3] = {lra_gradcheck_input(LRA_DIMS(B, n, D), 81, 2.0f, 0.3f, 1),
+                         lra_gradcheck_input(LRA_DIMS(n), 82, 0.5f, 1.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(n), 83, 0.5f, 0.0f, 1)};
+    float *seed = malloc((size_t)N * sizeof(float));
+    lra_rng_fill_normal(8, 1, 0, seed, (size_t)N, 0.0f, 1.0f);
+    for (int elu = 0; elu < 2; elu++)
+        for (int training = 0; training < 2; training++) {
+            float *res[2];
+            float stats[2][10];
+            for (int way = 0; way < 2; way++) {
+                float rm[5] = {0.1f, 0, 0, 0, 0.2f}, rv[5] = {1, 2, 1, 1, 1};
+                lra_ctx *ctx = lra_ctx_new(0);
+                ctx->training = training;
+                ctx->seed = 5;
+                ctx->example_offset = 2;
+                for (int i = 0; i < 3; i++) in[i]->grad = NULL;
+                lra_tensor *y;
+                if (way) {
+                    bnad_user u = {rm, rv, elu, 0.25f};
+                    y = bnad_fn(ctx, in, 3, &u);
+                } else {
+                    y = lra_s3_batchnorm_positions(ctx, in[0], in[1], in[2], rm, rv, 0.1f, training);
+                    y = elu ? lra_op_elu(ctx, y, 1.0f) : lra_op_relu(ctx, y);
+                    y = lra_op_dropout(ctx, y, 0.25f, 77);
+                }
+                lra_backward_from(ctx, y, seed);
+                res[way] = malloc((size_t)(2 * N + 2 * n) * sizeof(float));
+                lra_tensor_gather_contiguous(y, res[way]);
+                memcpy(res[way] + N, in[0]->grad, (size_t)N * sizeof(float));
+                memcpy(res[way] + 2 * N, in[1]->grad, (size_t)n * sizeof(float));
+                memcpy(res[way] + 2 * N + n, in[2]->grad, (size_t)n * sizeof(float));
+                memcpy(stats[way], rm, sizeof rm);
+                memcpy(stats[way] + 5, rv, sizeof rv);
+                for (int i = 0; i < 3; i++) in[i]->grad = NULL;
+                lra_ctx_free(ctx);
+            }
+            CHECK_MSG(!memcmp(res[0], res[1], (size_t)(2 * N + 2 * n) * sizeof(float)) &&
+                          !memcmp(stats[0], stats[1], sizeof stats[0]),
+                      "fused BatchNorm/%s/dropout differs from the ops (training %d)", elu ? "ELU" : "ReLU", training);
+            free(res[0]);
+            free(res[1]);
+        }
+    free(seed);
+    for (int i = 0; i < 3; i++) lra_gradcheck_free_input(in[i]);
+    // finite differences (dropout's mask is fixed by the context seed, so the function is smooth)
+    lra_tensor *sm[3] = {lra_gradcheck_input(LRA_DIMS(3, 4, 5), 91, 2.0f, 0.3f, 1),
+                         lra_gradcheck_input(LRA_DIMS(4), 92, 0.5f, 1.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(4), 93, 0.5f, 0.0f, 1)};
+    for (int elu = 0; elu < 2; elu++) {
+        float rm[4] = {0, 0, 0, 0}, rv[4] = {1, 1, 1, 1};
+        bnad_user u = {rm, rv, elu, 0.2f};
+        run_gradcheck(bnad_fn, sm, 3, &u, 1, elu ? "bn_act_dropout (ELU)" : "bn_act_dropout (ReLU)");
+    }
+    for (int i = 0; i < 3; i++) lra_gradcheck_free_input(sm[i]);
+}
+
 // ---------------------------------------------------------------------------------------------- output fusion
 
 static lra_tensor *fuse_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
@@ -777,6 +850,7 @@ static const lra_test_case TESTS[] = {
     {"conv1d", test_conv1d},
     {"conv1d_parts", test_conv1d_parts},
     {"batchnorm_positions", test_batchnorm_positions},
+    {"bn_act_dropout", test_bn_act_dropout},
     {"smoother", test_smoother},
     {"skeleton_reference", test_skeleton_reference},
     {"skeleton_gradients", test_skeleton_gradients},
