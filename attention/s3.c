@@ -32,6 +32,7 @@
 #include "attention/attention.h"
 #include "attention/attn_util.h"
 #include "core/layer_norm_rows.h"
+#include "core/fft.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -67,19 +68,102 @@ typedef struct {
 
 // ---------------------------------------------------------------------------------------------- FFT filter
 
+// After U = rfft(u) [B, nf, r, 2] (an op of its own), one op does Y = U[.., c mod r] * L[:, c] and
+// msm = irfft(Y) per example and group of FILTER_GROUP channels in a per-thread buffer, so neither the
+// tiled copy of U nor Y is stored.  Backward takes dY = irfft's adjoint of dmsm (one buffer, as irfft's
+// backward would) and forms dL and dU with the arithmetic and summation orders of cmul's and
+// index_select's backwards: values and gradients equal the chain of ops.
+#define FILTER_GROUP 8
+
+typedef struct {
+    int64_t B, n, nf, r, D;
+} filter_extra;
+
+static void filter_backward(lra_ctx *ctx, lra_node *node) {
+    const filter_extra *fe = node->extra;
+    lra_tensor *U = node->in[0], *L = node->in[1];
+    const int64_t B = fe->B, n = fe->n, nf = fe->nf, r = fe->r, D = fe->D;
+    const float *Ud = lra_f32(U), *Ld = lra_f32(L);
+    float *gY = lra_arena_calloc(ctx->arena, (size_t)(B * nf * D * 2) * sizeof(float));
+    const lra_fft_layout l = {.outer = B, .inner = D, .in_outer = n * D, .in_inner = 1, .in_stride = D,
+                              .out_outer = nf * D * 2, .out_inner = 2, .out_stride = 2 * D};
+    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_IRFFT_BACKWARD, &l, node->out->grad, gY);
+    if (L->requires_grad) {  // dL[k, c] += sum over b (in order, in double) of gY conj(U[b, k, c mod r])
+        float *dL = lra_grad(ctx, L);
+#pragma omp parallel for schedule(static) if (B * nf * D >= S3_PAR_MIN)
+        for (int64_t k = 0; k < nf; k++)
+            for (int64_t c = 0; c < D; c++) {
+                double re = 0.0, im = 0.0;
+                for (int64_t b = 0; b < B; b++) {
+                    const float *gr = gY + ((b * nf + k) * D + c) * 2, *ub = Ud + ((b * nf + k) * r + c % r) * 2;
+                    const float br = ub[0], bi = ub[1];
+                    re += (double)(gr[0] * br + gr[1] * bi);
+                    im += (double)(gr[1] * br - gr[0] * bi);
+                }
+                dL[(k * D + c) * 2] += (float)re;
+                dL[(k * D + c) * 2 + 1] += (float)im;
+            }
+    }
+    if (U->requires_grad) {  // dU[b, k, c mod r] += gY conj(L[k, c]), channels in order
+        float *dU = lra_grad(ctx, U);
+#pragma omp parallel for schedule(static) if (B * nf * D >= S3_PAR_MIN)
+        for (int64_t row = 0; row < B * nf; row++) {
+            const int64_t k = row % nf;
+            for (int64_t c = 0; c < D; c++) {
+                const float *gr = gY + (row * D + c) * 2, *lb = Ld + (k * D + c) * 2;
+                const float br = lb[0], bi = lb[1];
+                float *du = dU + (row * r + c % r) * 2;
+                du[0] += gr[0] * br + gr[1] * bi;
+                du[1] += gr[1] * br - gr[0] * bi;
+            }
+        }
+    }
+}
+
+// U: [B, nf, r, 2], L: [nf, D, 2] -> msm [B, n, D]
+static lra_tensor *filter_apply(lra_ctx *ctx, lra_tensor *U, lra_tensor *L, int64_t n) {
+    U = lra_op_contiguous(ctx, U);
+    L = lra_op_contiguous(ctx, L);
+    const int64_t B = U->shape[0], nf = U->shape[1], r = U->shape[2], D = L->shape[1];
+    const int64_t G = (D + FILTER_GROUP - 1) / FILTER_GROUP;
+    filter_extra *fe = lra_arena_alloc(ctx->arena, sizeof *fe);
+    *fe = (filter_extra){B, n, nf, r, D};
+    lra_tensor *msm = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, D));
+    const float *Ud = lra_f32(U), *Ld = lra_f32(L);
+    float *md = lra_f32(msm);
+    const lra_fft_plan *plan = lra_fft_plan_get(n);
+    const int nt = omp_get_max_threads();
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(nf * FILTER_GROUP * 2) * sizeof(float));
+    // One task per (example, channel group); the transforms' own loop then runs on this thread.  Always a
+    // taken region, so that loop never opens a region inside one that was not taken.
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < B * G; t++) {
+        const int64_t b = t / G, c0 = (t % G) * FILTER_GROUP, cnt = D - c0 < FILTER_GROUP ? D - c0 : FILTER_GROUP;
+        float *Y = scratch + (size_t)omp_get_thread_num() * (size_t)(nf * FILTER_GROUP * 2);
+        for (int64_t k = 0; k < nf; k++)
+            for (int64_t v = 0; v < cnt; v++) {
+                const int64_t c = c0 + v;
+                const float *pa = Ud + ((b * nf + k) * r + c % r) * 2, *pb = Ld + (k * D + c) * 2;
+                const float ar = pa[0], ai = pa[1], br = pb[0], bi = pb[1];
+                Y[(k * cnt + v) * 2] = ar * br - ai * bi;  // as cmul
+                Y[(k * cnt + v) * 2 + 1] = ar * bi + ai * br;
+            }
+        const lra_fft_layout l = {.outer = 1, .inner = cnt, .in_outer = 0, .in_inner = 2, .in_stride = 2 * cnt,
+                                  .out_outer = 0, .out_inner = 1, .out_stride = D};
+        lra_fft_many(plan, LRA_FFT_IRFFT, &l, Y, md + b * n * D + c0);
+    }
+    lra_node *nd = lra_tape_record(ctx, "s3.filter", filter_backward, msm, 2, (lra_tensor *[]){U, L});
+    if (nd) nd->extra = fe;
+    return msm;
+}
+
 lra_tensor *lra_s3_fft_filter(lra_ctx *ctx, lra_tensor *u, lra_tensor *L, int64_t D) {
     LRA_ASSERT_MSG(u->ndim == 3 && L->ndim == 3 && L->shape[2] == 2, "s3 filter: u [B, n, r], L [n/2+1, D, 2]");
     const int64_t n = u->shape[1], r = u->shape[2];
     LRA_ASSERT_MSG(L->shape[0] == n / 2 + 1 && L->shape[1] == D && D % r == 0,
                    "s3 filter: L is [%lld, %lld], expected [%lld, %lld] with r=%lld dividing D", (long long)L->shape[0],
                    (long long)L->shape[1], (long long)(n / 2 + 1), (long long)D, (long long)r);
-    lra_tensor *U = lra_op_rfft(ctx, u, 1);  // [B, nf, r, 2]: r transforms per example, not D
-    if (r < D) {
-        lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(D));
-        for (int64_t c = 0; c < D; c++) lra_i32(idx)[c] = (int32_t)(c % r);  // the appendix's tiling
-        U = lra_op_index_select(ctx, U, 2, idx);
-    }
-    return lra_op_irfft(ctx, lra_op_cmul(ctx, U, L), 1, n);
+    return filter_apply(ctx, lra_op_rfft(ctx, u, 1), L, n);  // rfft: [B, nf, r, 2], r transforms per example
 }
 
 // ---------------------------------------------------------------------------------------------- conv1d

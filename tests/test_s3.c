@@ -151,6 +151,50 @@ static void test_fft_filter_is_circular_conv(void) {
     }
 }
 
+// The fused filter against the ops it replaces (rfft, index_select tiling, cmul, irfft), bit for bit:
+// output and the gradients of u and L, at 1 and 2 threads.
+static void test_fft_filter_equals_ops(void) {
+    const int64_t B = 3, n = 37, r = 4, D = 20, nf = n / 2 + 1;  // D not a multiple of the channel group
+    lra_tensor *u = lra_gradcheck_input(LRA_DIMS(B, n, r), 101, 1.0f, 0.0f, 1);
+    lra_tensor *L = lra_gradcheck_input(LRA_DIMS(nf, D, 2), 102, 1.0f, 0.0f, 1);
+    float *seed = malloc((size_t)(B * n * D) * sizeof(float));
+    lra_rng_fill_normal(9, 1, 0, seed, (size_t)(B * n * D), 0.0f, 1.0f);
+    const int64_t N = B * n * D, len = N + B * n * r + nf * D * 2;
+    const int prev = lra_threads_get();
+    for (int threads = 1; threads <= 2; threads++) {
+        lra_threads_set(threads);
+        float *res[2];
+        for (int way = 0; way < 2; way++) {
+            lra_ctx *ctx = lra_ctx_new(0);
+            u->grad = L->grad = NULL;
+            lra_tensor *y;
+            if (way) {
+                y = lra_s3_fft_filter(ctx, u, L, D);
+            } else {
+                lra_tensor *idx = lra_tensor_new(ctx->arena, LRA_I32, LRA_DIMS(D));
+                for (int64_t c = 0; c < D; c++) lra_i32(idx)[c] = (int32_t)(c % r);
+                lra_tensor *U = lra_op_index_select(ctx, lra_op_rfft(ctx, u, 1), 2, idx);
+                y = lra_op_irfft(ctx, lra_op_cmul(ctx, U, L), 1, n);
+            }
+            lra_backward_from(ctx, y, seed);
+            res[way] = malloc((size_t)len * sizeof(float));
+            lra_tensor_gather_contiguous(y, res[way]);
+            memcpy(res[way] + N, u->grad, (size_t)(B * n * r) * sizeof(float));
+            memcpy(res[way] + N + B * n * r, L->grad, (size_t)(nf * D * 2) * sizeof(float));
+            u->grad = L->grad = NULL;
+            lra_ctx_free(ctx);
+        }
+        CHECK_MSG(!memcmp(res[0], res[1], (size_t)len * sizeof(float)), "fused filter differs from the ops (%d threads)",
+                  threads);
+        free(res[0]);
+        free(res[1]);
+    }
+    lra_threads_set(prev);
+    free(seed);
+    lra_gradcheck_free_input(u);
+    lra_gradcheck_free_input(L);
+}
+
 // ---------------------------------------------------------------------------------------------- conv1d
 
 static lra_tensor *conv_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
@@ -847,6 +891,7 @@ static void test_linear_time(void) {
 
 static const lra_test_case TESTS[] = {
     {"fft_filter_is_circular_conv", test_fft_filter_is_circular_conv},
+    {"fft_filter_equals_ops", test_fft_filter_equals_ops},
     {"conv1d", test_conv1d},
     {"conv1d_parts", test_conv1d_parts},
     {"batchnorm_positions", test_batchnorm_positions},
