@@ -570,6 +570,69 @@ static lra_status s3_validate(const lra_attn_setup *setup) {
     return LRA_OK;
 }
 
+// ------------------------------------------------------------------ masked selection
+// m.K and m.V restricted to the sampled tokens (axis 2) or features (axis 3) as one op: out = x[.., idx, ..]
+// * m[b, position], equal to index_select followed by the mask product (and their gradients), without
+// the selected copy and the product's buffers.
+typedef struct {
+    int axis;
+    const int32_t *idx;
+    const float *mask;  // [B, n]
+    int64_t B, H, n, p, k;
+} msel_extra;
+
+static void msel_backward(lra_ctx *ctx, lra_node *node) {
+    const msel_extra *me = node->extra;
+    lra_tensor *x = node->in[0];
+    if (!x->requires_grad) return;
+    const int64_t B = me->B, H = me->H, n = me->n, p = me->p, k = me->k;
+    const float *gy = node->out->grad;
+    float *dx = lra_grad(ctx, x);
+#pragma omp parallel for schedule(static) if (B * H * n * k >= S3_PAR_MIN)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        const float *m = me->mask + (bh / H) * n;
+        if (me->axis == 2) {  // rows idx[j] of dx += m * rows j of gy, j in order
+            for (int64_t j = 0; j < k; j++) {
+                const float mj = m[me->idx[j]];
+                float *d = dx + (bh * n + me->idx[j]) * p;
+                const float *g = gy + (bh * k + j) * p;
+                for (int64_t c = 0; c < p; c++) d[c] += g[c] * mj;
+            }
+        } else {  // columns idx[j] of each row
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < k; j++) dx[(bh * n + i) * p + me->idx[j]] += gy[(bh * n + i) * k + j] * m[i];
+        }
+    }
+}
+
+// x: [B, H, n, p] contiguous, idx: [k] positions (axis 2) or features (axis 3), mask [B, n]
+static lra_tensor *masked_select(lra_ctx *ctx, lra_tensor *x, int axis, const lra_tensor *idx, const lra_tensor *mask) {
+    x = lra_op_contiguous(ctx, x);
+    const int64_t B = x->shape[0], H = x->shape[1], n = x->shape[2], p = x->shape[3], k = lra_tensor_numel(idx);
+    msel_extra *me = lra_arena_alloc(ctx->arena, sizeof *me);
+    *me = (msel_extra){axis, lra_i32(idx), lra_f32(mask), B, H, n, p, k};
+    const int64_t shape[4] = {B, H, axis == 2 ? k : n, axis == 2 ? p : k};
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, shape, 4);
+    const float *xd = lra_f32(x);
+    float *o = lra_f32(out);
+#pragma omp parallel for schedule(static) if (B * H * n * k >= S3_PAR_MIN)
+    for (int64_t bh = 0; bh < B * H; bh++) {
+        const float *m = me->mask + (bh / H) * n;
+        if (axis == 2) {
+            for (int64_t j = 0; j < k; j++) {
+                const float mj = m[me->idx[j]];
+                for (int64_t c = 0; c < p; c++) o[(bh * k + j) * p + c] = xd[(bh * n + me->idx[j]) * p + c] * mj;
+            }
+        } else {
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < k; j++) o[(bh * n + i) * k + j] = xd[(bh * n + i) * p + me->idx[j]] * m[i];
+        }
+    }
+    lra_node *nd = lra_tape_record(ctx, "s3.masked_select", msel_backward, out, 1, (lra_tensor *[]){x});
+    if (nd) nd->extra = me;
+    return out;
+}
+
 // ------------------------------------------------------------------ output fusion
 // O = (LN_a(merge(y1)) + LN_b(merge(y2))) / 2, split back into heads, as one op: the rows over the merged
 // heads are gathered into per-thread buffers, so neither the merged copies, the two normalised tensors, their
@@ -804,12 +867,10 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
         for (int64_t i = 0; i < s->s2; i++) lra_i32(ifeat)[i] = (int32_t)ff[i];
     }
     // K <- m.K and V <- m.V, applied to the selected rows and columns only (the same products, without
-    // two full-size masked copies and their gradients).
-    lra_tensor *mrows = lra_attn_mask_rows(ctx, mask);            // [B, 1, n, 1]
-    lra_tensor *mtok = lra_op_index_select(ctx, mrows, 2, itok);  // [B, 1, s1, 1]
+    // full-size masked copies).
+    lra_tensor *mc = lra_op_contiguous(ctx, mask);
     // Token branch.
-    lra_tensor *ks = lra_op_mul(ctx, lra_op_index_select(ctx, k, 2, itok), mtok),
-               *vs = lra_op_mul(ctx, lra_op_index_select(ctx, v, 2, itok), mtok);
+    lra_tensor *ks = masked_select(ctx, k, 2, itok, mc), *vs = masked_select(ctx, v, 2, itok, mc);
     lra_tensor *madd = NULL;
     if (s->token_mask) {
         madd = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, 1, 1, s->s1));
@@ -822,8 +883,7 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
         a1 = lra_op_dropout(ctx, a1, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_TOKEN));
     lra_tensor *y1 = lra_op_matmul(ctx, a1, vs, 0, 0);  // [B, H, n, p]
     // Feature branch.
-    lra_tensor *kf = lra_op_mul(ctx, lra_op_index_select(ctx, k, 3, ifeat), mrows),
-               *vf = lra_op_mul(ctx, lra_op_index_select(ctx, v, 3, ifeat), mrows);
+    lra_tensor *kf = masked_select(ctx, k, 3, ifeat, mc), *vf = masked_select(ctx, v, 3, ifeat, mc);
     lra_tensor *a2 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, kf, 1, 0), 1.0f / sqrtf((float)n)), NULL);
     if (ctx->training && s->drop_attn > 0.0f)
         a2 = lra_op_dropout(ctx, a2, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_FEATURE));
