@@ -70,51 +70,79 @@ typedef struct {
 
 // After U = rfft(u) [B, nf, r, 2] (an op of its own), one op does Y = U[.., c mod r] * L[:, c] and
 // msm = irfft(Y) per example and group of FILTER_GROUP channels in a per-thread buffer, so neither the
-// tiled copy of U nor Y is stored.  Backward takes dY = irfft's adjoint of dmsm (one buffer, as irfft's
-// backward would) and forms dL and dU with the arithmetic and summation orders of cmul's and
-// index_select's backwards: values and gradients equal the chain of ops.
+// tiled copy of U nor Y is stored.  Backward forms dY = irfft's adjoint of dmsm the same way, and dL and
+// dU with the arithmetic and summation orders of cmul's and index_select's backwards: values and
+// gradients equal the chain of ops.
 #define FILTER_GROUP 8
 
 typedef struct {
     int64_t B, n, nf, r, D;
 } filter_extra;
 
+// dY for example b and channels [c0, c0 + cnt): irfft's adjoint of those columns of dmsm, into Y
+// [nf, cnt, 2] (zeroed first: the adjoint adds).
+static void filter_dY(const filter_extra *fe, const lra_fft_plan *plan, const float *dmsm, int64_t b, int64_t c0,
+                      int64_t cnt, float *Y) {
+    memset(Y, 0, (size_t)(fe->nf * cnt * 2) * sizeof(float));
+    const lra_fft_layout l = {.outer = 1, .inner = cnt, .in_outer = 0, .in_inner = 1, .in_stride = fe->D,
+                              .out_outer = 0, .out_inner = 2, .out_stride = 2 * cnt};
+    lra_fft_many(plan, LRA_FFT_IRFFT_BACKWARD, &l, dmsm + b * fe->n * fe->D + c0, Y);
+}
+
+// Two passes, each recomputing dY per (example, channel group) in a per-thread buffer, so no full-size dY
+// is stored: dL by channel group (examples in order, as cmul sums its broadcast), then dU by example
+// (channels in order, as index_select's backward adds).
 static void filter_backward(lra_ctx *ctx, lra_node *node) {
     const filter_extra *fe = node->extra;
     lra_tensor *U = node->in[0], *L = node->in[1];
     const int64_t B = fe->B, n = fe->n, nf = fe->nf, r = fe->r, D = fe->D;
-    const float *Ud = lra_f32(U), *Ld = lra_f32(L);
-    float *gY = lra_arena_calloc(ctx->arena, (size_t)(B * nf * D * 2) * sizeof(float));
-    const lra_fft_layout l = {.outer = B, .inner = D, .in_outer = n * D, .in_inner = 1, .in_stride = D,
-                              .out_outer = nf * D * 2, .out_inner = 2, .out_stride = 2 * D};
-    lra_fft_many(lra_fft_plan_get(n), LRA_FFT_IRFFT_BACKWARD, &l, node->out->grad, gY);
-    if (L->requires_grad) {  // dL[k, c] += sum over b (in order, in double) of gY conj(U[b, k, c mod r])
+    const int64_t G = (D + FILTER_GROUP - 1) / FILTER_GROUP, per = nf * FILTER_GROUP * 2;
+    const float *Ud = lra_f32(U), *Ld = lra_f32(L), *dmsm = node->out->grad;
+    const lra_fft_plan *plan = lra_fft_plan_get(n);
+    const int nt = omp_get_max_threads();
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(float));
+    double *acc = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(double));
+    if (L->requires_grad) {  // dL[k, c] += sum over b (in order, in double) of dY conj(U[b, k, c mod r])
         float *dL = lra_grad(ctx, L);
-#pragma omp parallel for schedule(static) if (B * nf * D >= S3_PAR_MIN)
-        for (int64_t k = 0; k < nf; k++)
-            for (int64_t c = 0; c < D; c++) {
-                double re = 0.0, im = 0.0;
-                for (int64_t b = 0; b < B; b++) {
-                    const float *gr = gY + ((b * nf + k) * D + c) * 2, *ub = Ud + ((b * nf + k) * r + c % r) * 2;
-                    const float br = ub[0], bi = ub[1];
-                    re += (double)(gr[0] * br + gr[1] * bi);
-                    im += (double)(gr[1] * br - gr[0] * bi);
-                }
-                dL[(k * D + c) * 2] += (float)re;
-                dL[(k * D + c) * 2 + 1] += (float)im;
+#pragma omp parallel for schedule(static)
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t c0 = g * FILTER_GROUP, cnt = D - c0 < FILTER_GROUP ? D - c0 : FILTER_GROUP;
+            float *Y = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+            double *a = acc + (size_t)omp_get_thread_num() * (size_t)per;
+            memset(a, 0, (size_t)(nf * cnt * 2) * sizeof(double));
+            for (int64_t b = 0; b < B; b++) {
+                filter_dY(fe, plan, dmsm, b, c0, cnt, Y);
+                for (int64_t k = 0; k < nf; k++)
+                    for (int64_t v = 0; v < cnt; v++) {
+                        const float *gr = Y + (k * cnt + v) * 2, *ub = Ud + ((b * nf + k) * r + (c0 + v) % r) * 2;
+                        const float br = ub[0], bi = ub[1];
+                        a[(k * cnt + v) * 2] += (double)(gr[0] * br + gr[1] * bi);
+                        a[(k * cnt + v) * 2 + 1] += (double)(gr[1] * br - gr[0] * bi);
+                    }
             }
+            for (int64_t k = 0; k < nf; k++)
+                for (int64_t v = 0; v < cnt; v++) {
+                    dL[(k * D + c0 + v) * 2] += (float)a[(k * cnt + v) * 2];
+                    dL[(k * D + c0 + v) * 2 + 1] += (float)a[(k * cnt + v) * 2 + 1];
+                }
+        }
     }
-    if (U->requires_grad) {  // dU[b, k, c mod r] += gY conj(L[k, c]), channels in order
+    if (U->requires_grad) {  // dU[b, k, c mod r] += dY conj(L[k, c]), channels in order
         float *dU = lra_grad(ctx, U);
-#pragma omp parallel for schedule(static) if (B * nf * D >= S3_PAR_MIN)
-        for (int64_t row = 0; row < B * nf; row++) {
-            const int64_t k = row % nf;
-            for (int64_t c = 0; c < D; c++) {
-                const float *gr = gY + (row * D + c) * 2, *lb = Ld + (k * D + c) * 2;
-                const float br = lb[0], bi = lb[1];
-                float *du = dU + (row * r + c % r) * 2;
-                du[0] += gr[0] * br + gr[1] * bi;
-                du[1] += gr[1] * br - gr[0] * bi;
+#pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            float *Y = scratch + (size_t)omp_get_thread_num() * (size_t)per;
+            for (int64_t g = 0; g < G; g++) {
+                const int64_t c0 = g * FILTER_GROUP, cnt = D - c0 < FILTER_GROUP ? D - c0 : FILTER_GROUP;
+                filter_dY(fe, plan, dmsm, b, c0, cnt, Y);
+                for (int64_t k = 0; k < nf; k++)
+                    for (int64_t v = 0; v < cnt; v++) {
+                        const float *gr = Y + (k * cnt + v) * 2, *lb = Ld + (k * D + c0 + v) * 2;
+                        const float br = lb[0], bi = lb[1];
+                        float *du = dU + ((b * nf + k) * r + (c0 + v) % r) * 2;
+                        du[0] += gr[0] * br + gr[1] * bi;
+                        du[1] += gr[1] * br - gr[0] * bi;
+                    }
             }
         }
     }
