@@ -144,6 +144,7 @@ static void column_scores(const skein_saved *sv, const float *qt, const float *k
 // Scratch of one thread, carved from one block.
 typedef struct {
     float *P, *dP, *QJ, *dQJ, *KJ, *VJ, *dKJ, *dVJ, *S, *dS, *GV, *Sf, *dSf, *G, *GP, *dqt, *dkt, *dvt, *w;
+    float *qt, *kt, *vt, *rc, *rg, *rden;  // a forward that keeps nothing for backward: this thread's rows
     double *colsq, *tu, *wfill;
     keyed *keys;
     int32_t *valid;
@@ -151,6 +152,8 @@ typedef struct {
 } skein_scratch;
 
 // Carves one thread's scratch from `base`; with base == NULL only counts.  Returns the floats needed.
+// backward: 1 for the backward's buffers, 0 for a forward that saves for backward, -1 for one that does
+// not (evaluation), whose per-head rows then live here instead of in the saved state.
 static size_t carve(float *base, skein_scratch *s, int64_t n, int64_t p, int64_t d, int64_t rb, int backward,
                     skein_variant var) {
     const int64_t pn = uses_pilot(var) ? n : 0, fn = var == SK_NONORM ? n : 0;
@@ -175,7 +178,15 @@ static size_t carve(float *base, skein_scratch *s, int64_t n, int64_t p, int64_t
     TAKE(s->Sf, float, rb * fn);
     TAKE(s->dSf, float, rb * fn);
     TAKE(s->w, float, n);
-    if (backward) {
+    if (backward < 0) {
+        TAKE(s->qt, float, n * p);
+        TAKE(s->kt, float, n * p);
+        TAKE(s->vt, float, n * p);
+        TAKE(s->rc, float, n);
+        TAKE(s->rg, float, n);
+        TAKE(s->rden, float, n);
+    }
+    if (backward > 0) {
         TAKE(s->G, float, n * p);
         TAKE(s->dqt, float, n * p);
         TAKE(s->dkt, float, n * p);
@@ -220,13 +231,18 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
     sv->rbmax = st->block_rows < n ? st->block_rows : n;
     const int64_t rbmax = sv->rbmax;
     const size_t np = (size_t)(B * H * n * p);
-    sv->qt = lra_arena_alloc(A, np * sizeof(float));
-    sv->kt = lra_arena_alloc(A, np * sizeof(float));
-    sv->vt = lra_arena_alloc(A, np * sizeof(float));
-    sv->ocol = lra_arena_alloc(A, np * sizeof(float));
-    sv->rc = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
-    sv->rg = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
-    sv->rden = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+    // Without a tape node the scaled rows, the column-sample output and the row statistics stay in
+    // per-thread scratch (evaluation: no full-size buffers, no copy of the output).
+    const int saving = ctx->grad_enabled && (q->requires_grad || k->requires_grad || v->requires_grad);
+    if (saving) {
+        sv->qt = lra_arena_alloc(A, np * sizeof(float));
+        sv->kt = lra_arena_alloc(A, np * sizeof(float));
+        sv->vt = lra_arena_alloc(A, np * sizeof(float));
+        sv->ocol = lra_arena_alloc(A, np * sizeof(float));
+        sv->rc = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+        sv->rg = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+        sv->rden = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
+    }
     sv->cols = lra_arena_alloc(A, (size_t)(B * H * d) * sizeof(int32_t));
     sv->omega = lra_arena_alloc(A, (size_t)(B * H * d) * sizeof(float));
     if (uses_pilot(st->var)) {
@@ -249,17 +265,21 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
     lra_tensor *out = lra_tensor_new(A, LRA_F32, q->shape, 4);
     const int nt = omp_get_max_threads();
     skein_scratch tmp;
-    const size_t per = carve(NULL, &tmp, n, p, d, rbmax, 0, st->var);
+    const size_t per = carve(NULL, &tmp, n, p, d, rbmax, saving ? 0 : -1, st->var);
     float *scratch = lra_arena_alloc(A, (size_t)nt * per * sizeof(float));
     const float *qd = lra_f32(q), *kd = lra_f32(k), *vd = lra_f32(v);
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++) {
         skein_scratch s;
-        carve(scratch + (size_t)omp_get_thread_num() * per, &s, n, p, d, rbmax, 0, st->var);
+        carve(scratch + (size_t)omp_get_thread_num() * per, &s, n, p, d, rbmax, saving ? 0 : -1, st->var);
         const int64_t b = bh / H, h = bh % H, nb = sv->nb[b];
         const float *m = sv->mask + b * n;
         const size_t base = (size_t)bh * (size_t)(n * p);
-        float *qt = sv->qt + base, *kt = sv->kt + base, *vt = sv->vt + base, *oc = sv->ocol + base;
+        float *o = lra_f32(out) + base;
+        float *qt = saving ? sv->qt + base : s.qt, *kt = saving ? sv->kt + base : s.kt,
+              *vt = saving ? sv->vt + base : s.vt, *oc = saving ? sv->ocol + base : o;
+        float *rc = saving ? sv->rc + bh * n : s.rc, *rg = saving ? sv->rg + bh * n : s.rg,
+              *rden = saving ? sv->rden + bh * n : s.rden;
         for (int64_t i = 0; i < n; i++) {
             const float mq = m[i] * sv->rho;
             for (int64_t c = 0; c < p; c++) {
@@ -311,7 +331,7 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
             const int64_t rb = r0 + rbmax <= n ? rbmax : n - r0;
             column_scores(sv, qt + r0 * p, kt, s.KJ, cols, rb, s.S, s.Sf);
             for (int64_t i = 0; i < rb; i++) {
-                const int64_t gi = bh * n + r0 + i;
+                const int64_t gi = r0 + i;
                 float *Si = s.S + i * d;
                 float c = -INFINITY, g = 0.0f;
                 double den = 0.0;
@@ -333,21 +353,20 @@ static lra_tensor *skein_forward(void *state, lra_params *params, lra_ctx *ctx, 
                         den += (double)(nb - d) * g;
                     }
                 }
-                sv->rc[gi] = c;
-                sv->rg[gi] = g;
-                sv->rden[gi] = (float)den;
+                rc[gi] = c;
+                rg[gi] = g;
+                rden[gi] = (float)den;
             }
             // Numerators a V_J' (a held in S), then the fill term and the division.
             lra_gemm(false, false, (int)rb, (int)p, (int)d, 1.0f, s.S, (int)d, s.VJ,
                         (int)p, 0.0f, oc + r0 * p, (int)p);
             for (int64_t i = 0; i < rb; i++) {
-                const int64_t gi = bh * n + r0 + i;
-                const float g = sv->rg[gi], inv = 1.0f / sv->rden[gi];
+                const int64_t gi = r0 + i;
+                const float g = rg[gi], inv = 1.0f / rden[gi];
                 for (int64_t c = 0; c < p; c++) oc[(r0 + i) * p + c] = (oc[(r0 + i) * p + c] + g * (float)s.tu[c]) * inv;
             }
         }
-        float *o = lra_f32(out) + base;
-        memcpy(o, oc, (size_t)(n * p) * sizeof(float));
+        if (oc != o) memcpy(o, oc, (size_t)(n * p) * sizeof(float));
         if (st->var == SK_FULL) {
             const int32_t *pil = sv->pil + b * d;
             for (int64_t t = 0; t < d; t++)

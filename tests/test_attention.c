@@ -184,6 +184,44 @@ static float *run_fb(kinst *ki, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra
     return res;
 }
 
+// A forward without a tape (gradients off, as in evaluation) gives the same bits as one that records for
+// backward, in training and evaluation modes: kernels may take a lighter path when nothing is saved.
+static void test_no_tape(void) {
+    const int64_t B = 2, H = 2, n = 32, p = 8, len[2] = {32, 21};
+    lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 141, 1.0f, 0.0f, 1);
+    lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 142, 1.0f, 0.0f, 1);
+    lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 143, 1.0f, 0.0f, 1);
+    lra_tensor *mask = make_mask(B, n, len);
+    const int64_t N = lra_tensor_numel(q);
+    float *a = malloc((size_t)N * sizeof(float)), *b = malloc((size_t)N * sizeof(float));
+    for (int i = 0; i < lra_attention_count(); i++) {
+        const lra_attn_kernel_def *def = kernel_at(i);
+        kinst ki;
+        REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, NULL, 5));
+        for (int training = 0; training < 2; training++) {
+            float *res[2] = {a, b};
+            for (int tape = 0; tape < 2; tape++) {
+                lra_ctx *ctx = lra_ctx_new(0);
+                ctx->training = training;
+                ctx->seed = 17;
+                lra_ctx_set_grad_enabled(ctx, tape);
+                lra_tensor *o = kinst_forward(&ki, ctx, q, k, v, mask, 2);
+                lra_tensor_gather_contiguous(o, res[tape]);
+                lra_ctx_free(ctx);
+            }
+            CHECK_MSG(!memcmp(a, b, (size_t)N * sizeof(float)), "%s: forward without a tape differs (training %d)",
+                      def->name, training);
+        }
+        kinst_free(&ki);
+    }
+    free(a);
+    free(b);
+    lra_gradcheck_free_input(q);
+    lra_gradcheck_free_input(k);
+    lra_gradcheck_free_input(v);
+    lra_gradcheck_free_input(mask);
+}
+
 static void test_threads(void) {
     const int64_t B = 2, H = 2, n = 32, p = 8, len[2] = {32, 23};
     lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 41, 1.0f, 0.0f, 1);
@@ -679,6 +717,7 @@ static const lra_test_case TESTS[] = {
     {"shapes", test_shapes},
     {"padding", test_padding},
     {"threads", test_threads},
+    {"no_tape", test_no_tape},
     {"gradients", test_gradients},
     {"exact_reduction", test_exact_reduction},
     {"error_falls", test_error_falls},
