@@ -377,6 +377,29 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
 
 // ---------------------------------------------------------------------------------------------- BatchNorm
 
+// Position t's sums over (batch, features) of [B, n, D] arrays, in double over eight fixed lanes of the
+// feature index (lanes added pairwise at the end), so they vectorise and depend on the shape only:
+//   x - c (squares 0) or (x - c)^2 (squares 1) with x = a; or, with b given, a and a * b (two sums).
+static void bn_position_sums(const float *a, const float *b, int64_t B, int64_t n, int64_t D, int64_t t, double c,
+                             int squares, double *s1, double *s2) {
+    double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t bb = 0; bb < B; bb++) {
+        const float *ar = a + (bb * n + t) * D, *br = b ? b + (bb * n + t) * D : NULL;
+        for (int64_t i = 0; i < D; i++) {
+            const double x = (double)ar[i];
+            if (br) {
+                l1[i % 8] += x;
+                l2[i % 8] += x * (double)br[i];
+            } else {
+                const double d = x - c;
+                l1[i % 8] += squares ? d * d : d;
+            }
+        }
+    }
+    *s1 = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
+    if (s2) *s2 = ((l2[0] + l2[1]) + (l2[2] + l2[3])) + ((l2[4] + l2[5]) + (l2[6] + l2[7]));
+}
+
 // Position t's mean and 1/std over (batch, features) of x [B, n, D]: batch statistics in training (and the
 // running ones updated in place; each position is owned by one thread), else the running statistics.
 static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, int64_t t, int training,
@@ -384,16 +407,10 @@ static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, 
     const int64_t cnt = B * D;
     double mu, var;
     if (training) {
-        double s = 0.0;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t c = 0; c < D; c++) s += xd[(b * n + t) * D + c];
+        double s, ss;
+        bn_position_sums(xd, NULL, B, n, D, t, 0.0, 0, &s, NULL);
         mu = s / (double)cnt;
-        double ss = 0.0;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t c = 0; c < D; c++) {
-                const double d = xd[(b * n + t) * D + c] - mu;
-                ss += d * d;
-            }
+        bn_position_sums(xd, NULL, B, n, D, t, mu, 1, &ss, NULL);
         var = ss / (double)cnt;
         const double unbiased = cnt > 1 ? ss / (double)(cnt - 1) : var;
         running_mean[t] = (float)((1.0 - momentum) * running_mean[t] + momentum * mu);
@@ -412,13 +429,15 @@ static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, 
 // training and cnt from the caller.
 #define BN_POSITION_BACKWARD(t, dy, XHAT, dx, dg, db)                                                     \
     do {                                                                                                  \
-        double sdy = 0.0, sdyx = 0.0;                                                                     \
+        double l1_[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                     \
         for (int64_t b = 0; b < B; b++)                                                                   \
             for (int64_t c = 0; c < D; c++) {                                                             \
                 const int64_t e = (b * n + (t)) * D + c;                                                  \
-                sdy += (dy)[e];                                                                           \
-                sdyx += (double)(dy)[e] * (XHAT);                                                         \
+                l1_[c % 8] += (dy)[e];                                                                    \
+                l2_[c % 8] += (double)(dy)[e] * (XHAT);                                                   \
             }                                                                                             \
+        const double sdy = ((l1_[0] + l1_[1]) + (l1_[2] + l1_[3])) + ((l1_[4] + l1_[5]) + (l1_[6] + l1_[7])); \
+        const double sdyx = ((l2_[0] + l2_[1]) + (l2_[2] + l2_[3])) + ((l2_[4] + l2_[5]) + (l2_[6] + l2_[7])); \
         if (dg) (dg)[t] += (float)sdyx;                                                                   \
         if (db) (db)[t] += (float)sdy;                                                                    \
         if (dx) {                                                                                         \
@@ -518,11 +537,17 @@ static void bnad_backward(lra_ctx *ctx, lra_node *node) {
         memcpy(dz, node->out->grad, (size_t)N * sizeof(float));
     }
 #pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
-    for (int64_t e = 0; e < N; e++) {
-        const int64_t t = (e / D) % n;
-        const float gd = ex->keep ? dz[e] * (ex->scale * (float)ex->keep[e]) : dz[e];
-        const float z = g[t] * ((xd[e] - mean[t]) * inv_std[t]) + bt[t];
-        dz[e] = bnad_act_dx(gd, z, elu);
+    for (int64_t row = 0; row < B * n; row++) {
+        const int64_t t = row % n;
+        const float gt = g[t], bt_ = bt[t], m = mean[t], inv = inv_std[t];
+        float *dzr = dz + row * D;
+        const float *xr = xd + row * D;
+        const uint8_t *kr = ex->keep ? ex->keep + row * D : NULL;
+        for (int64_t c = 0; c < D; c++) {
+            const float gd = kr ? dzr[c] * (ex->scale * (float)kr[c]) : dzr[c];
+            const float z = gt * ((xr[c] - m) * inv) + bt_;
+            dzr[c] = bnad_act_dx(gd, z, elu);
+        }
     }
     const double cnt = (double)(B * D);
 #pragma omp parallel for schedule(static) if (N >= S3_PAR_MIN)
