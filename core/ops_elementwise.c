@@ -171,18 +171,28 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
     lra_ops_contiguous_strides(os, 4, cs);
     const float *gy = y->grad;
     int64_t n = lra_tensor_numel(y);
-    float *tmp = NULL;
-    if ((kind == BIN_MUL || kind == BIN_DIV) && (a->requires_grad || b->requires_grad))
-        tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
     if (kind == BIN_ADD || kind == BIN_SUB) {
         if (a->requires_grad) pass_grad(ctx, a, as, y, os, 1.0f, NULL);
         if (b->requires_grad) pass_grad(ctx, b, bs, y, os, kind == BIN_SUB ? -1.0f : 1.0f, a);
         return;
     }
+    float *tmp = NULL;
     if (a->requires_grad) {  // d(a*b)/da = b, d(a/b)/da = 1/b
-        binary_apply(kind, tmp, os, gy, cs, lra_f32(b), bst);
-        reduce_into(lra_grad(ctx, a), as, tmp, os, 1.0f);
+        int add = 1;
+        float *ga = NULL;
+        if (lra_tensor_numel(a) == n && a != b) {
+            // a has y's shape (x * mask, x / norm): write its gradient directly, in y's gradient buffer
+            // when b's gradient will not read that afterwards
+            ga = b->requires_grad ? lra_grad_for_write(ctx, a, &add) : lra_grad_take(ctx, a, y, &add);
+            if (!add) binary_apply(kind, ga, os, gy, cs, lra_f32(b), bst);
+        }
+        if (add) {
+            tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
+            binary_apply(kind, tmp, os, gy, cs, lra_f32(b), bst);
+            reduce_into(ga ? ga : lra_grad(ctx, a), as, tmp, os, 1.0f);
+        }
     }
+    if (b->requires_grad && !tmp) tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
     if (b->requires_grad) {
         float *gb = lra_grad(ctx, b);
         if (kind == BIN_MUL) {
