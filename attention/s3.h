@@ -10,6 +10,9 @@
 #include "core/autograd.h"
 #include "core/tensor.h"
 
+// Below this many elements s3's loops stay on one thread (starting threads costs more than the work).
+#define LRA_S3_PAR_MIN 32768
+
 // The learnable frequency-domain filter: channel c of the output is the circular convolution along the
 // sequence of u[:, :, c mod r] with the length-n kernel irfft(L[:, c]):  out = irfft(rfft(u)[.., c mod r] * L[:, c]).
 // u: [B, n, r] (r divides D), L: [n/2+1, D, 2] (complex) -> [B, n, D].  Differentiable in u and L.
