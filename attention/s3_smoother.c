@@ -51,9 +51,9 @@ static void filter_backward(lra_ctx *ctx, lra_node *node) {
     const lra_fft_plan *plan = lra_fft_plan_get(n);
     const int nt = omp_get_max_threads();
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(float));
-    double *acc = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(double));
     if (L->requires_grad) {  // dL[k, c] += sum over b (in order, in double) of dY conj(U[b, k, c mod r])
         float *dL = lra_grad(ctx, L);
+        double *acc = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)per * sizeof(double));
 #pragma omp parallel for schedule(static)
         for (int64_t g = 0; g < G; g++) {
             const int64_t c0 = g * FILTER_GROUP, cnt = D - c0 < FILTER_GROUP ? D - c0 : FILTER_GROUP;
@@ -327,27 +327,19 @@ lra_tensor *lra_s3_conv1d(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
 
 // ---------------------------------------------------------------------------------------------- BatchNorm
 
-// Position t's sums over (batch, features) of [B, n, D] arrays, in double over eight fixed lanes of the
-// feature index (lanes added pairwise at the end), so they vectorise and depend on the shape only:
-//   x - c (squares 0) or (x - c)^2 (squares 1) with x = a; or, with b given, a and a * b (two sums).
-static void bn_position_sums(const float *a, const float *b, int64_t B, int64_t n, int64_t D, int64_t t, double c,
-                             int squares, double *s1, double *s2) {
-    double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+// Position t's sum over (batch, features) of x - c (squares 0) or (x - c)^2 (squares 1), x [B, n, D], in
+// double over eight fixed lanes of the feature index (added pairwise at the end): vectorised, and the
+// order depends on the shape only.
+static double bn_position_sum(const float *x, int64_t B, int64_t n, int64_t D, int64_t t, double c, int squares) {
+    double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int64_t bb = 0; bb < B; bb++) {
-        const float *ar = a + (bb * n + t) * D, *br = b ? b + (bb * n + t) * D : NULL;
+        const float *xr = x + (bb * n + t) * D;
         for (int64_t i = 0; i < D; i++) {
-            const double x = (double)ar[i];
-            if (br) {
-                l1[i % 8] += x;
-                l2[i % 8] += x * (double)br[i];
-            } else {
-                const double d = x - c;
-                l1[i % 8] += squares ? d * d : d;
-            }
+            const double d = (double)xr[i] - c;
+            l[i % 8] += squares ? d * d : d;
         }
     }
-    *s1 = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
-    if (s2) *s2 = ((l2[0] + l2[1]) + (l2[2] + l2[3])) + ((l2[4] + l2[5]) + (l2[6] + l2[7]));
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
 // Position t's mean and 1/std over (batch, features) of x [B, n, D]: batch statistics in training (and the
@@ -357,10 +349,8 @@ static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, 
     const int64_t cnt = B * D;
     double mu, var;
     if (training) {
-        double s, ss;
-        bn_position_sums(xd, NULL, B, n, D, t, 0.0, 0, &s, NULL);
-        mu = s / (double)cnt;
-        bn_position_sums(xd, NULL, B, n, D, t, mu, 1, &ss, NULL);
+        mu = bn_position_sum(xd, B, n, D, t, 0.0, 0) / (double)cnt;
+        const double ss = bn_position_sum(xd, B, n, D, t, mu, 1);
         var = ss / (double)cnt;
         const double unbiased = cnt > 1 ? ss / (double)(cnt - 1) : var;
         running_mean[t] = (float)((1.0 - momentum) * running_mean[t] + momentum * mu);
@@ -373,140 +363,96 @@ static void bn_position_stats(const float *xd, int64_t B, int64_t n, int64_t D, 
     *mean = (float)mu;
 }
 
-// The gradient of position t through the BatchNorm, from dy (the gradient at its output) and x-hat (XHAT,
-// an expression of the element index e): dgamma, dbeta and (when dx) dx += gamma inv_std (dy - mean(dy) -
-// x-hat mean(dy x-hat)), the means only with batch statistics (training).  Uses B, n, D, g, inv_std,
-// training and cnt from the caller.
-#define BN_POSITION_BACKWARD(t, dy, XHAT, dx, dg, db)                                                     \
-    do {                                                                                                  \
-        double l1_[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                     \
-        for (int64_t b = 0; b < B; b++)                                                                   \
-            for (int64_t c = 0; c < D; c++) {                                                             \
-                const int64_t e = (b * n + (t)) * D + c;                                                  \
-                l1_[c % 8] += (dy)[e];                                                                    \
-                l2_[c % 8] += (double)(dy)[e] * (XHAT);                                                   \
-            }                                                                                             \
-        const double sdy = ((l1_[0] + l1_[1]) + (l1_[2] + l1_[3])) + ((l1_[4] + l1_[5]) + (l1_[6] + l1_[7])); \
-        const double sdyx = ((l2_[0] + l2_[1]) + (l2_[2] + l2_[3])) + ((l2_[4] + l2_[5]) + (l2_[6] + l2_[7])); \
-        if (dg) (dg)[t] += (float)sdyx;                                                                   \
-        if (db) (db)[t] += (float)sdy;                                                                    \
-        if (dx) {                                                                                         \
-            const float a_ = g[t] * inv_std[t];                                                           \
-            const float mdy = training ? (float)(sdy / cnt) : 0.0f;                                       \
-            const float mdyx = training ? (float)(sdyx / cnt) : 0.0f;                                     \
-            for (int64_t b = 0; b < B; b++)                                                               \
-                for (int64_t c = 0; c < D; c++) {                                                         \
-                    const int64_t e = (b * n + (t)) * D + c;                                              \
-                    (dx)[e] += a_ * ((dy)[e] - mdy - (XHAT) * mdyx);                                      \
-                }                                                                                         \
-        }                                                                                                 \
-    } while (0)
+// BatchNorm over positions, then an activation (none, ReLU or ELU(1)), then dropout, as one op (the
+// smoother's tail; lra_s3_batchnorm_positions is the op with neither): only the output and the keep mask
+// are stored; backward recomputes x-hat and the BatchNorm output from x and the statistics.  Each step
+// rounds as its own op does, so values and gradients equal the chain.
+typedef enum { BN_ACT_NONE, BN_ACT_RELU, BN_ACT_ELU } bn_act;
 
 typedef struct {
     int64_t B, n, D;
     int training;
-    float *xhat;        // [B, n, D] normalised input (before the affine)
-    float *inv_std;     // [n]
-} bn_extra;
-
-static void bn_backward(lra_ctx *ctx, lra_node *node) {
-    const bn_extra *be = node->extra;
-    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
-    const int64_t B = be->B, n = be->n, D = be->D;
-    const int training = be->training;
-    const float *dy = node->out->grad, *g = lra_f32(gamma), *inv_std = be->inv_std;
-    float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL;
-    float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
-    float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
-    const double cnt = (double)(B * D);
-#pragma omp parallel for schedule(static) if (B * n * D >= LRA_S3_PAR_MIN)
-    for (int64_t t = 0; t < n; t++) BN_POSITION_BACKWARD(t, dy, be->xhat[e], dx, dg, db);
-}
-
-lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
-                                       float *running_mean, float *running_var, float momentum, int training) {
-    x = lra_op_contiguous(ctx, x);
-    LRA_ASSERT_MSG(x->ndim == 3 && gamma->shape[0] == x->shape[1] && beta->shape[0] == x->shape[1],
-                   "s3 batchnorm: x [B, n, D], gamma/beta [n]");
-    const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2];
-    bn_extra *be = lra_arena_alloc(ctx->arena, sizeof *be);
-    be->B = B, be->n = n, be->D = D, be->training = training;
-    be->xhat = lra_arena_alloc(ctx->arena, (size_t)(B * n * D) * sizeof(float));
-    be->inv_std = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
-    lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, x->shape, 3);
-    const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta);
-#pragma omp parallel for schedule(static) if (B * n * D >= LRA_S3_PAR_MIN)
-    for (int64_t t = 0; t < n; t++) {
-        float m, inv;
-        bn_position_stats(xd, B, n, D, t, training, running_mean, running_var, momentum, &m, &inv);
-        be->inv_std[t] = inv;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t c = 0; c < D; c++) {
-                const int64_t e = (b * n + t) * D + c;
-                const float xh = (xd[e] - m) * inv;
-                be->xhat[e] = xh;
-                lra_f32(y)[e] = g[t] * xh + bt[t];
-            }
-    }
-    lra_node *nd = lra_tape_record(ctx, "s3.batchnorm", bn_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
-    if (nd) nd->extra = be;
-    return y;
-}
-
-// BatchNorm over positions, then ReLU or ELU(1), then dropout, as one op (the smoother's tail): only the
-// output and the keep mask are stored; backward recomputes x-hat and the BatchNorm output from x and the
-// statistics.  Each step rounds as its own op does, so values and gradients equal the chain.
-typedef struct {
-    int64_t B, n, D;
-    int training, elu;
+    bn_act act;
     float scale;            // dropout's 1 / (1 - p); 1 without dropout
     float *mean, *inv_std;  // [n]
     uint8_t *keep;          // [B n D] dropout's mask (NULL: no dropout)
 } bnad_extra;
 
 // The activation and its derivative as lra_op_relu and lra_op_elu (alpha 1) compute them.
-static inline float bnad_act(float z, int elu) { return elu ? (z > 0.0f ? z : 1.0f * expm1f(z)) : (z > 0.0f ? z : 0.0f); }
-static inline float bnad_act_dx(float g, float z, int elu) {
-    return elu ? (z > 0.0f ? g : g * 1.0f * expf(z)) : (z > 0.0f ? g : 0.0f);
+static inline float bnad_act(float z, bn_act act) {
+    return act == BN_ACT_ELU ? (z > 0.0f ? z : 1.0f * expm1f(z)) : act == BN_ACT_RELU ? (z > 0.0f ? z : 0.0f) : z;
+}
+static inline float bnad_act_dx(float g, float z, bn_act act) {
+    return act == BN_ACT_ELU ? (z > 0.0f ? g : g * 1.0f * expf(z)) : act == BN_ACT_RELU ? (z > 0.0f ? g : 0.0f) : g;
+}
+
+// Position t's gradient through the BatchNorm from dz (the gradient at its output): dgamma, dbeta and (when
+// dx) dx += gamma inv_std (dz - mean(dz) - x-hat mean(dz x-hat)), the means only with batch statistics.
+// The two sums go over eight fixed lanes of the feature index, like bn_position_sum.
+static void bn_position_backward(const bnad_extra *ex, const float *xd, const float *g, const float *dz, int64_t t,
+                                 float *dx, float *dg, float *db) {
+    const int64_t B = ex->B, n = ex->n, D = ex->D;
+    const float m = ex->mean[t], inv = ex->inv_std[t];
+    double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < D; c++) {
+            const int64_t e = (b * n + t) * D + c;
+            l1[c % 8] += dz[e];
+            l2[c % 8] += (double)dz[e] * ((xd[e] - m) * inv);
+        }
+    const double sdz = ((l1[0] + l1[1]) + (l1[2] + l1[3])) + ((l1[4] + l1[5]) + (l1[6] + l1[7]));
+    const double sdzx = ((l2[0] + l2[1]) + (l2[2] + l2[3])) + ((l2[4] + l2[5]) + (l2[6] + l2[7]));
+    if (dg) dg[t] += (float)sdzx;
+    if (db) db[t] += (float)sdz;
+    if (!dx) return;
+    const double cnt = (double)(B * D);
+    const float a = g[t] * inv, mdz = ex->training ? (float)(sdz / cnt) : 0.0f,
+                mdzx = ex->training ? (float)(sdzx / cnt) : 0.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < D; c++) {
+            const int64_t e = (b * n + t) * D + c;
+            dx[e] += a * (dz[e] - mdz - ((xd[e] - m) * inv) * mdzx);
+        }
 }
 
 static void bnad_backward(lra_ctx *ctx, lra_node *node) {
     const bnad_extra *ex = node->extra;
     lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
     const int64_t B = ex->B, n = ex->n, D = ex->D, N = B * n * D;
-    const int training = ex->training, elu = ex->elu;
+    const bn_act act = ex->act;
     const float *xd = lra_f32(x), *g = lra_f32(gamma), *bt = lra_f32(beta), *mean = ex->mean, *inv_std = ex->inv_std;
     float *dx = x->requires_grad ? lra_grad(ctx, x) : NULL;
     float *dg = gamma->requires_grad ? lra_grad(ctx, gamma) : NULL;
     float *db = beta->requires_grad ? lra_grad(ctx, beta) : NULL;
-    // Through dropout and the activation, in the output gradient's buffer (dead once this node has run,
-    // unless the context keeps every gradient).
     float *dz = node->out->grad;
-    if (ctx->retain_grads) {
-        dz = lra_arena_alloc(ctx->arena, (size_t)N * sizeof(float));
-        memcpy(dz, node->out->grad, (size_t)N * sizeof(float));
-    }
+    if (ex->keep || act != BN_ACT_NONE) {
+        // Through dropout and the activation, in the output gradient's buffer (dead once this node has
+        // run, unless the context keeps every gradient).
+        if (ctx->retain_grads) {
+            dz = lra_arena_alloc(ctx->arena, (size_t)N * sizeof(float));
+            memcpy(dz, node->out->grad, (size_t)N * sizeof(float));
+        }
 #pragma omp parallel for schedule(static) if (N >= LRA_S3_PAR_MIN)
-    for (int64_t row = 0; row < B * n; row++) {
-        const int64_t t = row % n;
-        const float gt = g[t], bt_ = bt[t], m = mean[t], inv = inv_std[t];
-        float *dzr = dz + row * D;
-        const float *xr = xd + row * D;
-        const uint8_t *kr = ex->keep ? ex->keep + row * D : NULL;
-        for (int64_t c = 0; c < D; c++) {
-            const float gd = kr ? dzr[c] * (ex->scale * (float)kr[c]) : dzr[c];
-            const float z = gt * ((xr[c] - m) * inv) + bt_;
-            dzr[c] = bnad_act_dx(gd, z, elu);
+        for (int64_t row = 0; row < B * n; row++) {
+            const int64_t t = row % n;
+            const float gt = g[t], bt_ = bt[t], m = mean[t], inv = inv_std[t];
+            float *dzr = dz + row * D;
+            const float *xr = xd + row * D;
+            const uint8_t *kr = ex->keep ? ex->keep + row * D : NULL;
+            for (int64_t c = 0; c < D; c++) {
+                const float gd = kr ? dzr[c] * (ex->scale * (float)kr[c]) : dzr[c];
+                const float z = gt * ((xr[c] - m) * inv) + bt_;
+                dzr[c] = bnad_act_dx(gd, z, act);
+            }
         }
     }
-    const double cnt = (double)(B * D);
 #pragma omp parallel for schedule(static) if (N >= LRA_S3_PAR_MIN)
-    for (int64_t t = 0; t < n; t++) BN_POSITION_BACKWARD(t, dz, ((xd[e] - mean[t]) * inv_std[t]), dx, dg, db);
+    for (int64_t t = 0; t < n; t++) bn_position_backward(ex, xd, g, dz, t, dx, dg, db);
 }
 
-lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
-                                  float *running_mean, float *running_var, float momentum, int training, int elu,
-                                  float p, uint64_t stream) {
+static lra_tensor *bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                  float *running_mean, float *running_var, float momentum, int training, bn_act act,
+                                  float p, uint64_t stream, const char *name) {
     x = lra_op_contiguous(ctx, x);
     LRA_ASSERT_MSG(x->ndim == 3 && gamma->shape[0] == x->shape[1] && beta->shape[0] == x->shape[1],
                    "s3 batchnorm: x [B, n, D], gamma/beta [n]");
@@ -515,7 +461,7 @@ lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma
     const int64_t B = x->shape[0], n = x->shape[1], D = x->shape[2], N = B * n * D;
     const int drop = ctx->training && p > 0.0f;
     bnad_extra *ex = lra_arena_calloc(ctx->arena, sizeof *ex);
-    *ex = (bnad_extra){.B = B, .n = n, .D = D, .training = training, .elu = elu,
+    *ex = (bnad_extra){.B = B, .n = n, .D = D, .training = training, .act = act,
                        .scale = drop ? 1.0f / (1.0f - p) : 1.0f};
     ex->mean = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
     ex->inv_std = lra_arena_alloc(ctx->arena, (size_t)n * sizeof(float));
@@ -530,7 +476,7 @@ lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma
         for (int64_t b = 0; b < B; b++)
             for (int64_t c = 0; c < D; c++) {
                 const int64_t e = (b * n + t) * D + c;
-                yd[e] = bnad_act(g[t] * ((xd[e] - m) * inv) + bt[t], elu);
+                yd[e] = bnad_act(g[t] * ((xd[e] - m) * inv) + bt[t], act);
             }
     }
     if (drop) {
@@ -545,7 +491,20 @@ lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma
             for (int64_t i = i0; i < i0 + len; i++) yd[i] = yd[i] * (ex->scale * (float)ex->keep[i]);
         }
     }
-    lra_node *nd = lra_tape_record(ctx, "s3.bn_act_dropout", bnad_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
+    lra_node *nd = lra_tape_record(ctx, name, bnad_backward, y, 3, (lra_tensor *[]){x, gamma, beta});
     if (nd) nd->extra = ex;
     return y;
+}
+
+lra_tensor *lra_s3_batchnorm_positions(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                       float *running_mean, float *running_var, float momentum, int training) {
+    return bn_act_dropout(ctx, x, gamma, beta, running_mean, running_var, momentum, training, BN_ACT_NONE, 0.0f, 0,
+                          "s3.batchnorm");
+}
+
+lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta,
+                                  float *running_mean, float *running_var, float momentum, int training, int elu,
+                                  float p, uint64_t stream) {
+    return bn_act_dropout(ctx, x, gamma, beta, running_mean, running_var, momentum, training,
+                          elu ? BN_ACT_ELU : BN_ACT_RELU, p, stream, "s3.bn_act_dropout");
 }

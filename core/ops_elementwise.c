@@ -176,7 +176,7 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
         if (b->requires_grad) pass_grad(ctx, b, bs, y, os, kind == BIN_SUB ? -1.0f : 1.0f, a);
         return;
     }
-    float *tmp = NULL;
+    float *tmp = NULL;  // [n] products, when a gradient is reduced or added through one
     if (a->requires_grad) {  // d(a*b)/da = b, d(a/b)/da = 1/b
         int add = 1;
         float *ga = NULL;
@@ -192,8 +192,8 @@ static void binary_backward(lra_ctx *ctx, lra_node *node) {
             reduce_into(ga ? ga : lra_grad(ctx, a), as, tmp, os, 1.0f);
         }
     }
-    if (b->requires_grad && !tmp) tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
     if (b->requires_grad) {
+        if (!tmp) tmp = lra_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(float));
         float *gb = lra_grad(ctx, b);
         if (kind == BIN_MUL) {
             binary_apply(BIN_MUL, tmp, os, gy, cs, lra_f32(a), ast);
