@@ -79,6 +79,13 @@ lra_tensor *lra_op_log_softmax(lra_ctx *ctx, lra_tensor *x, lra_tensor *mask_add
 lra_tensor *lra_op_cross_entropy(lra_ctx *ctx, lra_tensor *logits, lra_tensor *labels, double weight_sum);
 // Layer norm over the last axis (biased variance, eps inside the sqrt), gamma/beta: [d] or NULL.
 lra_tensor *lra_op_layer_norm(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, float eps);
+// The encoder's last step: layer norm of each row of x [B, n, d] (gamma/beta [d] or NULL), the padding
+// mask [B, n], then pooling over positions -> [B, d]: the mean over all n positions (padded rows count as
+// zeros, training.md 1.7) or, with first_row, row 0.  Same bits as the chain layer_norm, mul by the mask,
+// mean over axis 1 (or the first row), values and gradients, but no [B, n, d] tensor is kept
+// (ops_pool.c).  The mask gets no gradient.
+lra_tensor *lra_op_layer_norm_pool(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, lra_tensor *mask,
+                                   float eps, int first_row);
 // Inverted dropout with a Philox mask keyed by (ctx->seed, stream); identity when !ctx->training or p == 0.
 lra_tensor *lra_op_dropout(lra_ctx *ctx, lra_tensor *x, float p, uint64_t stream);
 // The residual x + dropout(z) in one pass, storing the mask but not dropout(z); same bits as

@@ -13,6 +13,7 @@ extern const lra_op_info lra_optable_view[];
 extern const lra_op_info lra_optable_nn[];
 extern const lra_op_info lra_optable_index[];
 extern const lra_op_info lra_optable_fft[];
+extern const lra_op_info lra_optable_pool[];
 
 static lra_op_info g_table[128];
 static int g_count = -1;
@@ -29,7 +30,7 @@ const lra_op_info *lra_optable(void) {
         g_count = 0;
         const lra_op_info *parts[] = {lra_optable_matmul, lra_optable_heads, lra_optable_elementwise, lra_optable_reduce,
                                       lra_optable_view,   lra_optable_nn,          lra_optable_index,
-                                      lra_optable_fft};
+                                      lra_optable_fft,    lra_optable_pool};
         for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) append(parts[p]);
         g_table[g_count].name = NULL;
     }

@@ -31,12 +31,10 @@ void lra_encoder_destroy(lra_encoder *e) {
 }
 
 lra_tensor *lra_encoder_forward(const lra_encoder *e, lra_params *p, lra_ctx *ctx, lra_tensor *ids, lra_tensor *mask,
-                                uint64_t tower) {
+                                uint64_t tower, lra_pooling pooling) {
     lra_tensor *x = lra_embedding_forward(&e->emb, p, ctx, ids);
     x = lra_dropout_apply(ctx, x, e->cfg.dropout, -1, LRA_KEY_DROPOUT_EMBEDDING, tower);
     lra_tensor *carry = NULL;  // a mixer's sequence passed from layer to layer (Luna), this forward only
     for (int l = 0; l < e->cfg.layers; l++) x = lra_block_forward(&e->blocks[l], p, ctx, x, mask, tower, &carry);
-    x = lra_layernorm_forward(&e->norm, p, ctx, x);
-    lra_tensor *m = lra_op_reshape(ctx, mask, LRA_DIMS(mask->shape[0], mask->shape[1], 1));
-    return lra_op_mul(ctx, x, m);
+    return lra_layernorm_pool_forward(&e->norm, p, ctx, x, mask, pooling == LRA_POOL_CLS);
 }

@@ -17,3 +17,9 @@ void lra_layernorm_declare(lra_layernorm *l, lra_params *p, const char *name, in
 lra_tensor *lra_layernorm_forward(const lra_layernorm *l, lra_params *p, lra_ctx *ctx, lra_tensor *x) {
     return lra_op_layer_norm(ctx, x, lra_params_tensor(p, l->gamma), lra_params_tensor(p, l->beta), l->eps);
 }
+
+lra_tensor *lra_layernorm_pool_forward(const lra_layernorm *l, lra_params *p, lra_ctx *ctx, lra_tensor *x,
+                                       lra_tensor *mask, int first_row) {
+    return lra_op_layer_norm_pool(ctx, x, lra_params_tensor(p, l->gamma), lra_params_tensor(p, l->beta), mask, l->eps,
+                                  first_row);
+}

@@ -14,5 +14,9 @@ typedef struct {
 void lra_layernorm_declare(lra_layernorm *l, lra_params *p, const char *name, int d);
 // x: [..., d] -> [..., d]
 lra_tensor *lra_layernorm_forward(const lra_layernorm *l, lra_params *p, lra_ctx *ctx, lra_tensor *x);
+// x: [B, n, d], mask [B, n] -> [B, d]: the norm of each row, masked, pooled over positions (the mean, or
+// row 0 with first_row) in one op that keeps no normalised copy (lra_op_layer_norm_pool).
+lra_tensor *lra_layernorm_pool_forward(const lra_layernorm *l, lra_params *p, lra_ctx *ctx, lra_tensor *x,
+                                       lra_tensor *mask, int first_row);
 
 #endif

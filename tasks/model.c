@@ -24,8 +24,7 @@ int lra_model_cls_token(const lra_model_config *cfg) {
 }
 
 static lra_tensor *encode(lra_model *m, lra_ctx *ctx, lra_tensor *ids, lra_tensor *mask, uint64_t tower) {
-    lra_tensor *x = lra_encoder_forward(&m->enc, &m->params, ctx, ids, mask, tower);
-    return lra_pooling_forward(ctx, x, m->cfg.pooling);
+    return lra_encoder_forward(&m->enc, &m->params, ctx, ids, mask, tower, m->cfg.pooling);
 }
 
 lra_tensor *lra_model_logits(lra_model *m, lra_ctx *ctx, lra_tensor *ids0, lra_tensor *mask0, lra_tensor *ids1,

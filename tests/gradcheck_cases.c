@@ -610,6 +610,36 @@ static int gc_layer_norm(lra_gradcheck_report *rep) {
     return ok;
 }
 
+// The final norm and pooling: mean and first row, with padded positions (their rows get no gradient).
+typedef struct {
+    lra_tensor *mask;
+    int first;
+} gc_ln_pool_user;
+
+static lra_tensor *gc_ln_pool_fn(lra_ctx *ctx, lra_tensor *const *in, int n, void *user) {
+    const gc_ln_pool_user *u = user;
+    return lra_op_layer_norm_pool(ctx, in[0], in[1], in[2], u->mask, 1e-5f, u->first);
+}
+
+static int gc_layer_norm_pool(lra_gradcheck_report *rep) {
+    lra_gradcheck_options o;
+    lra_gradcheck_defaults(&o);
+    o.eps = 3e-3;
+    int ok = 1;
+    lra_gradcheck_case_begin(rep);
+    const int64_t B = 2, T = 4, d = 5;
+    gc_ln_pool_user u = {lra_gradcheck_input(LRA_DIMS(B, T), 1, 0.0f, 0.0f, 0), 0};
+    for (int64_t e = 0; e < B * T; e++) lra_f32(u.mask)[e] = e % T < T - 1 - e / T ? 1.0f : 0.0f;
+    lra_tensor *in[3] = {lra_gradcheck_input(LRA_DIMS(B, T, d), 430, 1.0f, 0.5f, 1),
+                         lra_gradcheck_input(LRA_DIMS(d), 431, 0.5f, 1.0f, 1),
+                         lra_gradcheck_input(LRA_DIMS(d), 432, 0.5f, 0.0f, 1)};
+    for (u.first = 0; u.first <= 1; u.first++)
+        if (!lra_gradcheck_case_run(gc_ln_pool_fn, in, 3, &u, &o, u.first ? "first row" : "mean", rep)) ok = 0;
+    for (int i = 0; i < 3; i++) lra_gradcheck_free_input(in[i]);
+    lra_gradcheck_free_input(u.mask);
+    return ok;
+}
+
 typedef struct {
     float p;
     int transpose;
@@ -997,6 +1027,7 @@ const lra_gradcheck_case_entry lra_gradcheck_cases[] = {
     {"log_softmax", gc_log_softmax},
     {"cross_entropy", gc_cross_entropy},
     {"layer_norm", gc_layer_norm},
+    {"layer_norm_pool", gc_layer_norm_pool},
     {"dropout", gc_dropout},
     {"embedding", gc_embedding},
     {"l2_normalize", gc_l2_normalize},

@@ -585,7 +585,16 @@ static void run_more_ops(snapshot *s) {
     lra_tensor *loss = lra_op_add(ctx, lra_op_add(ctx, lra_op_scale(ctx, lra_op_sum_all(ctx, f1), 1e-4f), lra_op_scale(ctx, lra_op_sum_all(ctx, f2), 1e-4f)),
                                   lra_op_mul(ctx, ce, one));
     loss = lra_op_add(ctx, loss, lra_op_scale(ctx, lra_op_sum_all(ctx, lra_op_tanh(ctx, merged)), 1e-4f));
+    // The final norm and pooling over h [16, 128, 64], example e padded after 128 - 5 e positions: mean and
+    // first row.
+    lra_tensor *pmask = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(16, 128));
+    for (int64_t e = 0; e < 16 * 128; e++) lra_f32(pmask)[e] = e % 128 < 128 - 5 * (e / 128) ? 1.0f : 0.0f;
+    lra_tensor *pool_mean = lra_op_layer_norm_pool(ctx, h, gam, bet, pmask, 1e-5f, 0);
+    lra_tensor *pool_first = lra_op_layer_norm_pool(ctx, h, gam, bet, pmask, 1e-5f, 1);
+    loss = lra_op_add(ctx, loss, lra_op_scale(ctx, lra_op_sum_all(ctx, lra_op_tanh(ctx, lra_op_sub(ctx, pool_mean, pool_first))), 1e-3f));
     lra_backward(ctx, loss);
+    snap_add(s, lra_f32(pool_mean), lra_tensor_numel(pool_mean));
+    snap_add(s, lra_f32(pool_first), lra_tensor_numel(pool_first));
     snap_add(s, lra_f32(loss), 1);
     snap_add(s, lra_f32(ln), lra_tensor_numel(ln));
     snap_add(s, lra_f32(dr), lra_tensor_numel(dr));
@@ -612,7 +621,7 @@ static void test_determinism_covers_every_op(void) {
         "abs", "gelu", "relu", "elu", "rfft", "irfft", "cmul", "index_select", "gather_rows", "topk_indices",
         "matmul", "linear", "linear_heads", "heads_linear", "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "gelu_dropout", "embedding",
         "l2_normalize", "sum", "mean", "max", "sum_all", "reshape", "transpose", "permute", "slice", "contiguous",
-        "concat", "split", "full"};
+        "concat", "split", "full", "layer_norm_pool"};
     for (const lra_op_info *op = lra_optable(); op->name; op++) {
         int found = 0;
         for (size_t i = 0; i < sizeof covered / sizeof covered[0]; i++) found |= !strcmp(covered[i], op->name);

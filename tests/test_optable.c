@@ -22,6 +22,7 @@ static const char *const HEADER_OPS[] = {
     "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout", "add_dropout", "gelu_dropout", "embedding", "l2_normalize",  // ops_nn.c
     "index_select", "gather_rows", "topk_indices",                                                // ops_index.c
     "rfft", "irfft", "cmul",                                                                      // ops_fft.c
+    "layer_norm_pool",                                                                            // ops_pool.c
 };
 #define N_HEADER_OPS ((int)(sizeof HEADER_OPS / sizeof HEADER_OPS[0]))
 
