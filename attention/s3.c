@@ -21,7 +21,8 @@
 // (so a resumed run uses the same sets: §3(a) default).  `index_sets=per_call` redraws them at every call.
 // Sampled padded tokens take part with score 0 and value 0 (reference, §3(b)); `token_mask=1` excludes them.
 // The attention is a chain of differentiable ops (sgemm-backed matmuls, small [n, s] softmaxes) between two
-// fused ops of this file: the masked selections of K and V, and the output norms.  The smoother's ops
+// fused ops of this file: the masked selections of K and V, and the output (both branch products and the
+// norms, computed row by row).  The smoother's ops
 // (FFT filter, conv1d, BatchNorm with activation and dropout) are in attention/s3_smoother.c.
 #include "attention/s3.h"
 
@@ -32,6 +33,7 @@
 
 #include "attention/attention.h"
 #include "attention/attn_util.h"
+#include "core/fastmath.h"
 #include "core/layer_norm_rows.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -150,98 +152,162 @@ static lra_tensor *masked_select(lra_ctx *ctx, lra_tensor *x, int axis, const lr
 }
 
 // ------------------------------------------------------------------ output fusion
-// O = (LN_a(merge(y1)) + LN_b(merge(y2))) / 2, split back into heads, as one op: the rows over the merged
-// heads are gathered into per-thread buffers, so neither the merged copies, the two normalised tensors, their
-// sum nor the split copy exist.  The row arithmetic is layer norm's own (core/layer_norm_rows.h) and the
-// sum and halving are those of the add and scale ops, so values and gradients equal the chain of ops.
+// The skeleton attention's output from the two branches' factors, as one op:
+//   y1 = a1 vs  ([B, H, n, s1] x [B, H, s1, p]),   y2 = vf a2^T  ([B, H, n, s2] x [B, H, p, s2]^T),
+//   O = (LN_a(merge(y1)) + LN_b(merge(y2))) / 2 over the merged heads (D = H p), split back into heads.
+// The branch products have an inner length of s1 or s2 (8 by default), so each row of y1 and y2 is
+// computed where it is needed, in forward and again in backward: neither the two [B, H, n, p] products,
+// their gradients, the merged copies, the two normalised tensors, their sum nor the split copy exist.
+// The row arithmetic is layer norm's own (core/layer_norm_rows.h); the products round as fused
+// multiply-adds in order of the inner index.
 typedef struct {
-    const float *y[2], *w[2], *b[2];  // inputs [B, H, n, p] and the two norms' parameters [H p]
-    float *mean[2], *rstd[2];         // [B n] each
-    int64_t B, H, n, p;
-} fuse_saved;
+    const float *A[2];         // a1 [B, H, n, s1], vf [B, H, n, s2]
+    const float *V[2];         // vs [B, H, s1, p], a2^T [B, H, s2, p] (a transposed copy)
+    const float *w[2], *b[2];  // the two norms' parameters [D]
+    float *mean[2], *rstd[2];  // [B n] each
+    int64_t B, H, n, p, s[2];
+} out_saved;
 
-// Row r = (b, i) over the merged heads: x[h p + c] = y[b, h, i, c].
-static void fuse_gather(const fuse_saved *f, const float *y, int64_t r, float *x) {
-    const int64_t b = r / f->n, i = r % f->n, p = f->p;
-    for (int64_t h = 0; h < f->H; h++) memcpy(x + h * p, y + ((b * f->H + h) * f->n + i) * p, (size_t)p * sizeof(float));
+// Row r = (b, i) of branch t over the merged heads: x[h p + c] = sum_j A_t[b, h, i, j] V_t[b, h, j, c].
+static void branch_row(const out_saved *f, int t, int64_t r, float *x) {
+    const int64_t b = r / f->n, i = r % f->n, p = f->p, s = f->s[t];
+    for (int64_t h = 0; h < f->H; h++) {
+        const int64_t bh = b * f->H + h;
+        const float *a = f->A[t] + (bh * f->n + i) * s, *V = f->V[t] + bh * s * p;
+        float *xh = x + h * p;
+        for (int64_t c = 0; c < p; c++) xh[c] = 0.0f;
+        for (int64_t j = 0; j < s; j++) {
+            const float aj = a[j];
+            for (int64_t c = 0; c < p; c++) xh[c] = LRA_FMAF(aj, V[j * p + c], xh[c]);
+        }
+    }
 }
 
-static void fuse_backward(lra_ctx *ctx, lra_node *node) {
-    const fuse_saved *f = node->extra;
-    const int64_t R = f->B * f->n, D = f->H * f->p, p = f->p, nblk = (R + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
-    const float *gy = node->out->grad;
-    float *gx[2] = {NULL, NULL}, *gw[2] = {NULL, NULL}, *gb[2] = {NULL, NULL};
+// The gradient buffer of one input (NULL when it needs none) and whether to add into it.
+typedef struct {
+    float *g;
+    int add;
+} grad_out;
+
+static grad_out grad_of(lra_ctx *ctx, lra_tensor *t) {
+    grad_out o = {NULL, 0};
+    if (t->requires_grad) o.g = lra_grad_for_write(ctx, t, &o.add);
+    return o;
+}
+
+// Parallel over examples, so each thread owns its examples' V gradients (summed over positions in order,
+// as the product's inner sum would be, in float) and their rows of the parameter sums; the per-example parameter sums are then added in
+// example order, so no result depends on the thread count.
+static void out_backward(lra_ctx *ctx, lra_node *node) {
+    const out_saved *f = node->extra;
+    const int64_t B = f->B, H = f->H, n = f->n, p = f->p, D = H * p, sm = f->s[0] > f->s[1] ? f->s[0] : f->s[1];
+    const float *dO = node->out->grad;
+    // inputs: a1, vs, vf, a2, wa, ba, wb, bb
+    const grad_out gA[2] = {grad_of(ctx, node->in[0]), grad_of(ctx, node->in[2])};
+    const grad_out gV[2] = {grad_of(ctx, node->in[1]), grad_of(ctx, node->in[3])};
+    float *gw[2] = {NULL, NULL}, *gb[2] = {NULL, NULL};
     double *pw[2] = {NULL, NULL}, *pb[2] = {NULL, NULL};
-    int add[2] = {0, 0};
     for (int t = 0; t < 2; t++) {
-        lra_tensor *y = node->in[t], *w = node->in[2 + 2 * t], *b = node->in[3 + 2 * t];
-        if (y->requires_grad) gx[t] = lra_grad_for_write(ctx, y, &add[t]);
+        lra_tensor *w = node->in[4 + 2 * t], *b = node->in[5 + 2 * t];
         if (w->requires_grad) {
             gw[t] = lra_grad(ctx, w);
-            pw[t] = lra_arena_calloc(ctx->arena, (size_t)(nblk * D) * sizeof(double));
+            pw[t] = lra_arena_calloc(ctx->arena, (size_t)(B * D) * sizeof(double));
         }
         if (b->requires_grad) {
             gb[t] = lra_grad(ctx, b);
-            pb[t] = lra_arena_calloc(ctx->arena, (size_t)(nblk * D) * sizeof(double));
+            pb[t] = lra_arena_calloc(ctx->arena, (size_t)(B * D) * sizeof(double));
         }
     }
-    const int nt = omp_get_max_threads();
-    float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(3 * D) * sizeof(float));
+    // per thread: V gradient sums [H s p], then the row gradient g, a branch row x, its gradient gy [D]
+    const size_t per = (size_t)(H * sm * p + 3 * D) * sizeof(float);
+    char *scratch = lra_arena_alloc(ctx->arena, (size_t)omp_get_max_threads() * per);
 #pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        float *g = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * D), *x = g + D, *gxr = x + D;
-        const int64_t r1 = (blk + 1) * LN_BLOCK_ROWS < R ? (blk + 1) * LN_BLOCK_ROWS : R;
-        for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
-            fuse_gather(f, gy, r, g);
-            for (int64_t j = 0; j < D; j++) g[j] *= 0.5f;  // the scale op's backward; the add passes it to both
-            const int64_t b = r / f->n, i = r % f->n;
-            for (int t = 0; t < 2; t++) {
-                if (!gx[t] && !pw[t] && !pb[t]) continue;
-                fuse_gather(f, f->y[t], r, x);
-                if (gx[t]) {
-                    for (int64_t h = 0; h < f->H && add[t]; h++)
-                        memcpy(gxr + h * p, gx[t] + ((b * f->H + h) * f->n + i) * p, (size_t)p * sizeof(float));
-                    ln_row_backward(x, g, f->w[t], f->mean[t][r], f->rstd[t][r], D, add[t], gxr);
-                    for (int64_t h = 0; h < f->H; h++)
-                        memcpy(gx[t] + ((b * f->H + h) * f->n + i) * p, gxr + h * p, (size_t)p * sizeof(float));
+    for (int64_t b = 0; b < B; b++) {
+        float *dV = (float *)(scratch + (size_t)omp_get_thread_num() * per);
+        float *g = dV + H * sm * p, *x = g + D, *gy = x + D;
+        for (int t = 0; t < 2; t++) {
+            const int64_t s = f->s[t];
+            if (!gA[t].g && !gV[t].g && !pw[t] && !pb[t]) continue;
+            if (gV[t].g) memset(dV, 0, (size_t)(H * s * p) * sizeof(float));
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t r = b * n + i;
+                // the scale op's backward; the add passes it to both norms
+                for (int64_t h = 0; h < H; h++)
+                    for (int64_t c = 0; c < p; c++) g[h * p + c] = dO[((b * H + h) * n + i) * p + c] * 0.5f;
+                branch_row(f, t, r, x);
+                ln_row_backward(x, g, f->w[t], f->mean[t][r], f->rstd[t][r], D, 0, gy);
+                ln_row_param_sums(x, g, f->mean[t][r], f->rstd[t][r], D, pw[t] ? pw[t] + b * D : NULL,
+                                  pb[t] ? pb[t] + b * D : NULL);
+                for (int64_t h = 0; h < H; h++) {
+                    const int64_t bh = b * H + h;
+                    const float *a = f->A[t] + (bh * n + i) * s, *V = f->V[t] + bh * s * p, *gyh = gy + h * p;
+                    if (gA[t].g) {  // dA[i, j] = gy_h . V[j]
+                        float *ga = gA[t].g + (bh * n + i) * s;
+                        for (int64_t j = 0; j < s; j++) ga[j] = (gA[t].add ? ga[j] : 0.0f) + lra_dotf(gyh, V + j * p, p);
+                    }
+                    if (gV[t].g)  // dV[j] += A[i, j] gy_h
+                        for (int64_t j = 0; j < s; j++) {
+                            float *d = dV + (h * s + j) * p;
+                            for (int64_t c = 0; c < p; c++) d[c] = LRA_FMAF(a[j], gyh[c], d[c]);
+                        }
                 }
-                ln_row_param_sums(x, g, f->mean[t][r], f->rstd[t][r], D, pw[t] ? pw[t] + blk * D : NULL,
-                                  pb[t] ? pb[t] + blk * D : NULL);
             }
+            if (!gV[t].g) continue;
+            // vs's gradient is [B, H, s1, p] like dV; a2's is [B, H, p, s2], its transpose
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t j = 0; j < s; j++)
+                    for (int64_t c = 0; c < p; c++) {
+                        const int64_t bh = b * H + h;
+                        float *dst = gV[t].g + (t == 0 ? (bh * s + j) * p + c : (bh * p + c) * s + j);
+                        const float v = dV[(h * s + j) * p + c];
+                        *dst = gV[t].add ? *dst + v : v;
+                    }
         }
     }
     for (int t = 0; t < 2; t++)
-        for (int64_t j = 0; j < D; j++) {
+        for (int64_t j = 0; j < D && (gw[t] || gb[t]); j++) {
             double sw = 0.0, sb = 0.0;
-            for (int64_t blk = 0; blk < nblk; blk++) {
-                if (pw[t]) sw += pw[t][blk * D + j];
-                if (pb[t]) sb += pb[t][blk * D + j];
+            for (int64_t b = 0; b < B; b++) {
+                if (pw[t]) sw += pw[t][b * D + j];
+                if (pb[t]) sb += pb[t][b * D + j];
             }
             if (gw[t]) gw[t][j] += (float)sw;
             if (gb[t]) gb[t][j] += (float)sb;
         }
 }
 
-lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_tensor *wa, lra_tensor *ba,
-                              lra_tensor *wb, lra_tensor *bb, float eps) {
-    y1 = lra_op_contiguous(ctx, y1);
-    y2 = lra_op_contiguous(ctx, y2);
-    const int64_t B = y1->shape[0], H = y1->shape[1], n = y1->shape[2], p = y1->shape[3], R = B * n, D = H * p;
-    LRA_ASSERT_MSG(y2->ndim == 4 && y2->shape[0] == B && y2->shape[1] == H && y2->shape[2] == n && y2->shape[3] == p,
-                   "s3: the two branches' outputs differ in shape");
+lra_tensor *lra_s3_output(lra_ctx *ctx, lra_tensor *a1, lra_tensor *vs, lra_tensor *vf, lra_tensor *a2, lra_tensor *wa,
+                          lra_tensor *ba, lra_tensor *wb, lra_tensor *bb, float eps) {
+    LRA_ASSERT_MSG(a1->ndim == 4 && vs->ndim == 4 && vf->ndim == 4 && a2->ndim == 4, "s3 output: 4-d factors expected");
+    a1 = lra_op_contiguous(ctx, a1), vs = lra_op_contiguous(ctx, vs);
+    vf = lra_op_contiguous(ctx, vf), a2 = lra_op_contiguous(ctx, a2);
+    const int64_t B = a1->shape[0], H = a1->shape[1], n = a1->shape[2], s1 = a1->shape[3], p = vs->shape[3];
+    const int64_t s2 = vf->shape[3], R = B * n, D = H * p;
+    LRA_ASSERT_MSG(vs->shape[0] == B && vs->shape[1] == H && vs->shape[2] == s1,
+                   "s3 output: vs must be [%lld, %lld, %lld, p]", (long long)B, (long long)H, (long long)s1);
+    LRA_ASSERT_MSG(vf->shape[0] == B && vf->shape[1] == H && vf->shape[2] == n,
+                   "s3 output: vf must be [%lld, %lld, %lld, s2]", (long long)B, (long long)H, (long long)n);
+    LRA_ASSERT_MSG(a2->shape[0] == B && a2->shape[1] == H && a2->shape[2] == p && a2->shape[3] == s2,
+                   "s3 output: a2 must be [%lld, %lld, %lld, %lld]", (long long)B, (long long)H, (long long)p,
+                   (long long)s2);
     LRA_ASSERT_MSG(lra_tensor_numel(wa) == D && lra_tensor_numel(ba) == D && lra_tensor_numel(wb) == D &&
                        lra_tensor_numel(bb) == D,
                    "s3: the output norms' parameters must have H p = %lld entries", (long long)D);
-    fuse_saved *f = lra_arena_calloc(ctx->arena, sizeof *f);
-    *f = (fuse_saved){.y = {lra_f32(y1), lra_f32(y2)},
-                      .w = {lra_f32(wa), lra_f32(wb)},
-                      .b = {lra_f32(ba), lra_f32(bb)},
-                      .B = B, .H = H, .n = n, .p = p};
+    float *a2t = lra_arena_alloc(ctx->arena, (size_t)(B * H * s2 * p) * sizeof(float));
+    for (int64_t bh = 0; bh < B * H; bh++)
+        for (int64_t c = 0; c < p; c++)
+            for (int64_t j = 0; j < s2; j++) a2t[(bh * s2 + j) * p + c] = lra_f32(a2)[(bh * p + c) * s2 + j];
+    out_saved *f = lra_arena_calloc(ctx->arena, sizeof *f);
+    *f = (out_saved){.A = {lra_f32(a1), lra_f32(vf)},
+                     .V = {lra_f32(vs), a2t},
+                     .w = {lra_f32(wa), lra_f32(wb)},
+                     .b = {lra_f32(ba), lra_f32(bb)},
+                     .B = B, .H = H, .n = n, .p = p, .s = {s1, s2}};
     for (int t = 0; t < 2; t++) {
         f->mean[t] = lra_arena_alloc(ctx->arena, (size_t)R * sizeof(float));
         f->rstd[t] = lra_arena_alloc(ctx->arena, (size_t)R * sizeof(float));
     }
-    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, y1->shape, 4);
+    lra_tensor *out = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, n, p));
     float *o = lra_f32(out);
     const int nt = omp_get_max_threads();
     float *scratch = lra_arena_alloc(ctx->arena, (size_t)nt * (size_t)(3 * D) * sizeof(float));
@@ -250,7 +316,7 @@ lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_
         float *x = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * D), *la = x + D, *lb = la + D;
         float *l[2] = {la, lb};
         for (int t = 0; t < 2; t++) {
-            fuse_gather(f, f->y[t], r, x);
+            branch_row(f, t, r, x);
             ln_row_stats(x, D, eps, &f->mean[t][r], &f->rstd[t][r]);
             ln_row_forward(x, f->w[t], f->b[t], f->mean[t][r], f->rstd[t][r], D, l[t]);
         }
@@ -260,7 +326,8 @@ lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_
             for (int64_t c = 0; c < p; c++) orow[c] = (la[h * p + c] + lb[h * p + c]) * 0.5f;
         }
     }
-    lra_node *nd = lra_tape_record(ctx, "s3.fuse_norms", fuse_backward, out, 6, (lra_tensor *[]){y1, y2, wa, ba, wb, bb});
+    lra_node *nd =
+        lra_tape_record(ctx, "s3.output", out_backward, out, 8, (lra_tensor *[]){a1, vs, vf, a2, wa, ba, wb, bb});
     if (nd) nd->extra = f;
     return out;
 }
@@ -397,16 +464,14 @@ static lra_tensor *s3_forward(void *state, lra_params *P, lra_ctx *ctx, lra_tens
     lra_tensor *a1 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, ks, 0, 1), 1.0f / sqrtf((float)p)), madd);
     if (ctx->training && s->drop_attn > 0.0f)
         a1 = lra_op_dropout(ctx, a1, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_TOKEN));
-    lra_tensor *y1 = lra_op_matmul(ctx, a1, vs, 0, 0);  // [B, H, n, p]
     // Feature branch.
     lra_tensor *kf = masked_select(ctx, k, 3, ifeat, mc), *vf = masked_select(ctx, v, 3, ifeat, mc);
     lra_tensor *a2 = lra_op_softmax(ctx, lra_op_scale(ctx, lra_op_matmul(ctx, q, kf, 1, 0), 1.0f / sqrtf((float)n)), NULL);
     if (ctx->training && s->drop_attn > 0.0f)
         a2 = lra_op_dropout(ctx, a2, s->drop_attn, s3_dropout_stream(call, LRA_KEY_S3_DROPOUT_FEATURE));
-    lra_tensor *y2 = lra_op_matmul(ctx, vf, a2, 0, 1);  // [B, H, n, s2] x [B, H, p, s2]^T -> [B, H, n, p]
-    // Fusion over the merged heads.
-    return lra_s3_fuse_norms(ctx, y1, y2, lra_params_tensor(P, s->ilna_w), lra_params_tensor(P, s->ilna_b),
-                             lra_params_tensor(P, s->ilnb_w), lra_params_tensor(P, s->ilnb_b), 1e-5f);
+    // Y1 = A1 V[I_tok], Y2 = V[:, I_feat] A2^T and their fusion over the merged heads, in one op.
+    return lra_s3_output(ctx, a1, vs, vf, a2, lra_params_tensor(P, s->ilna_w), lra_params_tensor(P, s->ilna_b),
+                         lra_params_tensor(P, s->ilnb_w), lra_params_tensor(P, s->ilnb_b), 1e-5f);
 }
 
 const lra_attn_kernel_def lra_attn_s3 = {

@@ -39,10 +39,11 @@ lra_tensor *lra_s3_bn_act_dropout(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma
                                   float *running_mean, float *running_var, float momentum, int training, int elu,
                                   float p, uint64_t stream);
 
-// Skeleton attention's output: (LN_a(merge(y1)) + LN_b(merge(y2))) / 2 over the merged heads (D = H p),
-// split back into heads.  y1, y2: [B, H, n, p]; wa, ba, wb, bb: [D] -> [B, H, n, p].  Equal in values and
-// gradients to the chain of layer_norm, add and scale ops it replaces.
-lra_tensor *lra_s3_fuse_norms(lra_ctx *ctx, lra_tensor *y1, lra_tensor *y2, lra_tensor *wa, lra_tensor *ba,
-                              lra_tensor *wb, lra_tensor *bb, float eps);
+// Skeleton attention's output from the branches' factors: y1 = a1 vs, y2 = vf a2^T, then
+// (LN_a(merge(y1)) + LN_b(merge(y2))) / 2 over the merged heads (D = H p), split back into heads.
+// a1: [B, H, n, s1], vs: [B, H, s1, p], vf: [B, H, n, s2], a2: [B, H, p, s2]; wa, ba, wb, bb: [D]
+// -> [B, H, n, p].  The products' rows are computed where needed (forward and backward), never stored.
+lra_tensor *lra_s3_output(lra_ctx *ctx, lra_tensor *a1, lra_tensor *vs, lra_tensor *vf, lra_tensor *a2, lra_tensor *wa,
+                          lra_tensor *ba, lra_tensor *wb, lra_tensor *bb, float eps);
 
 #endif

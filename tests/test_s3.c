@@ -655,38 +655,39 @@ static void test_bn_act_dropout(void) {
 }
 
 // ---------------------------------------------------------------------------------------------- output fusion
+// in: a1 [B, H, n, s1], vs [B, H, s1, p], vf [B, H, n, s2], a2 [B, H, p, s2], then wa, ba, wb, bb [H p].
 
-static lra_tensor *fuse_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
-    return lra_s3_fuse_norms(ctx, in[0], in[1], in[2], in[3], in[4], in[5], 1e-5f);
+static lra_tensor *out_fn(lra_ctx *ctx, lra_tensor *const *in, int n_in, void *user) {
+    return lra_s3_output(ctx, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], 1e-5f);
 }
 
-// The chain the fused op replaces: split heads merged, two layer norms, their average, split back.
-static lra_tensor *fuse_chain(lra_ctx *ctx, lra_tensor *const *in) {
-    const int64_t B = in[0]->shape[0], H = in[0]->shape[1], n = in[0]->shape[2], p = in[0]->shape[3];
+// The chain the fused op replaces: the two branch products, each merged over heads and normalised, their
+// average split back into heads.
+static lra_tensor *out_chain(lra_ctx *ctx, lra_tensor *const *in) {
+    lra_tensor *y[2] = {lra_op_matmul(ctx, in[0], in[1], 0, 0), lra_op_matmul(ctx, in[2], in[3], 0, 1)};
+    const int64_t B = y[0]->shape[0], H = y[0]->shape[1], n = y[0]->shape[2], p = y[0]->shape[3];
     lra_tensor *m[2];
     for (int t = 0; t < 2; t++)
-        m[t] = lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, in[t], 1, 2)), LRA_DIMS(B, n, H * p));
-    lra_tensor *la = lra_op_layer_norm(ctx, m[0], in[2], in[3], 1e-5f), *lb = lra_op_layer_norm(ctx, m[1], in[4], in[5], 1e-5f);
+        m[t] = lra_op_reshape(ctx, lra_op_contiguous(ctx, lra_op_transpose(ctx, y[t], 1, 2)), LRA_DIMS(B, n, H * p));
+    lra_tensor *la = lra_op_layer_norm(ctx, m[0], in[4], in[5], 1e-5f), *lb = lra_op_layer_norm(ctx, m[1], in[6], in[7], 1e-5f);
     lra_tensor *o = lra_op_reshape(ctx, lra_op_scale(ctx, lra_op_add(ctx, la, lb), 0.5f), LRA_DIMS(B, n, H, p));
     return lra_op_contiguous(ctx, lra_op_transpose(ctx, o, 1, 2));
 }
 
-// Forward and all six gradients of one way, concatenated; y1 gets a gradient before (the add path).
-static float *fuse_run(int fused, lra_tensor *const *in, const float *seed, const float *pre, int64_t *len) {
+// Forward and all eight gradients of one way, concatenated; a1 and vs get a gradient before (the add paths).
+static float *out_run(int fused, lra_tensor *const *in, const float *seed, const float *const *pre, int64_t *len) {
     lra_ctx *ctx = lra_ctx_new(0);
-    for (int i = 0; i < 6; i++) in[i]->grad = NULL;
-    lra_tensor *o = fused ? fuse_fn(ctx, in, 6, NULL) : fuse_chain(ctx, in);
+    for (int i = 0; i < 8; i++) in[i]->grad = NULL;
+    lra_tensor *o = fused ? out_fn(ctx, in, 8, NULL) : out_chain(ctx, in);
     const int64_t N = lra_tensor_numel(o);
-    // y1 already holds a gradient (as from another use): the backward must add to it.
-    float *g1 = lra_grad(ctx, in[0]);
-    memcpy(g1, pre, (size_t)N * sizeof(float));
+    for (int i = 0; i < 2; i++) memcpy(lra_grad(ctx, in[i]), pre[i], (size_t)lra_tensor_numel(in[i]) * sizeof(float));
     lra_backward_from(ctx, o, seed);
     int64_t tot = N;
-    for (int i = 0; i < 6; i++) tot += lra_tensor_numel(in[i]);
+    for (int i = 0; i < 8; i++) tot += lra_tensor_numel(in[i]);
     float *res = malloc((size_t)tot * sizeof(float)), *w = res;
     lra_tensor_gather_contiguous(o, w);
     w += N;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         memcpy(w, in[i]->grad, (size_t)lra_tensor_numel(in[i]) * sizeof(float));
         w += lra_tensor_numel(in[i]);
         in[i]->grad = NULL;
@@ -696,44 +697,58 @@ static float *fuse_run(int fused, lra_tensor *const *in, const float *seed, cons
     return res;
 }
 
-static void test_fuse_norms(void) {
-    // 3 x 50 = 150 rows: three blocks of the parameter-gradient sums, the last one partial
-    const int64_t B = 3, H = 2, n = 50, p = 4, D = H * p, N = B * H * n * p;
-    lra_tensor *in[6] = {lra_gradcheck_input(LRA_DIMS(B, H, n, p), 61, 1.0f, 0.0f, 1),
-                         lra_gradcheck_input(LRA_DIMS(B, H, n, p), 62, 2.0f, 0.5f, 1),
-                         lra_gradcheck_input(LRA_DIMS(D), 63, 0.5f, 1.0f, 1),
-                         lra_gradcheck_input(LRA_DIMS(D), 64, 0.5f, 0.0f, 1),
-                         lra_gradcheck_input(LRA_DIMS(D), 65, 0.5f, 1.0f, 1),
-                         lra_gradcheck_input(LRA_DIMS(D), 66, 0.5f, 0.0f, 1)};
-    float *seed = malloc((size_t)N * sizeof(float)), *pre = malloc((size_t)N * sizeof(float));
+static lra_tensor **out_inputs(int64_t B, int64_t H, int64_t n, int64_t p, int64_t s1, int64_t s2, uint64_t seed) {
+    static lra_tensor *in[8];
+    const int64_t D = H * p;
+    in[0] = lra_gradcheck_input(LRA_DIMS(B, H, n, s1), seed, 1.0f, 0.0f, 1);
+    in[1] = lra_gradcheck_input(LRA_DIMS(B, H, s1, p), seed + 1, 1.0f, 0.5f, 1);
+    in[2] = lra_gradcheck_input(LRA_DIMS(B, H, n, s2), seed + 2, 1.0f, 0.0f, 1);
+    in[3] = lra_gradcheck_input(LRA_DIMS(B, H, p, s2), seed + 3, 1.0f, 0.2f, 1);
+    for (int i = 0; i < 4; i++) in[4 + i] = lra_gradcheck_input(LRA_DIMS(D), seed + 4 + (uint64_t)i, 0.5f, i % 2 ? 0.0f : 1.0f, 1);
+    return in;
+}
+
+static void test_output(void) {
+    // 3 x 50 rows, s1 != s2, p = 12 leaves a tail after the 8-wide lanes of the dots
+    const int64_t B = 3, H = 2, n = 50, p = 12, s1 = 5, s2 = 3, N = B * H * n * p;
+    lra_tensor **in = out_inputs(B, H, n, p, s1, s2, 61);
+    float *seed = malloc((size_t)N * sizeof(float)), *pre[2];
     lra_rng_fill_normal(7, 1, 0, seed, (size_t)N, 0.0f, 1.0f);
-    lra_rng_fill_normal(7, 2, 0, pre, (size_t)N, 0.0f, 1.0f);
+    for (int i = 0; i < 2; i++) {
+        pre[i] = malloc((size_t)lra_tensor_numel(in[i]) * sizeof(float));
+        lra_rng_fill_normal(7, 2 + (uint64_t)i, 0, pre[i], (size_t)lra_tensor_numel(in[i]), 0.0f, 1.0f);
+    }
     const int prev = lra_threads_get();
-    for (int threads = 1; threads <= 2; threads++) {
+    int64_t l0, l1;
+    lra_threads_set(1);
+    float *chain = out_run(0, in, seed, (const float *const *)pre, &l0), *one = out_run(1, in, seed, (const float *const *)pre, &l1);
+    CHECK_EQ_INT(l0, l1);
+    // The same values as the chain of ops, up to the products' rounding
+    double worst = 0.0;
+    for (int64_t e = 0; e < l0 && l0 == l1; e++) {
+        const double d = fabs((double)chain[e] - one[e]) / (1.0 + fabs((double)chain[e]));
+        if (d > worst) worst = d;
+    }
+    CHECK_MSG(worst < 2e-5, "the fused output differs from the chain of ops by %g (relative)", worst);
+    // and the same bits at any thread count
+    for (int threads = 2; threads <= 3; threads++) {
         lra_threads_set(threads);
-        int64_t l1, l2;
-        float *a = fuse_run(0, in, seed, pre, &l1), *b = fuse_run(1, in, seed, pre, &l2);
-        CHECK_EQ_INT(l1, l2);
-        CHECK_MSG(l1 == l2 && !memcmp(a, b, (size_t)l1 * sizeof(float)),
-                  "fused output norms differ from the chain of ops (%d threads)", threads);
-        free(a);
-        free(b);
+        int64_t lt;
+        float *r = out_run(1, in, seed, (const float *const *)pre, &lt);
+        CHECK_MSG(lt == l1 && !memcmp(r, one, (size_t)l1 * sizeof(float)), "the fused output differs between 1 and %d threads",
+                  threads);
+        free(r);
     }
     lra_threads_set(prev);
-    // and against finite differences at a small shape
-    lra_tensor *small[6] = {lra_gradcheck_input(LRA_DIMS(2, 2, 3, 3), 71, 1.0f, 0.0f, 1),
-                            lra_gradcheck_input(LRA_DIMS(2, 2, 3, 3), 72, 1.0f, 0.0f, 1),
-                            lra_gradcheck_input(LRA_DIMS(6), 73, 0.5f, 1.0f, 1),
-                            lra_gradcheck_input(LRA_DIMS(6), 74, 0.5f, 0.0f, 1),
-                            lra_gradcheck_input(LRA_DIMS(6), 75, 0.5f, 1.0f, 1),
-                            lra_gradcheck_input(LRA_DIMS(6), 76, 0.5f, 0.0f, 1)};
-    run_gradcheck(fuse_fn, small, 6, NULL, 0, "fuse_norms");
-    for (int i = 0; i < 6; i++) {
-        lra_gradcheck_free_input(in[i]);
-        lra_gradcheck_free_input(small[i]);
-    }
+    free(chain);
+    free(one);
     free(seed);
-    free(pre);
+    for (int i = 0; i < 2; i++) free(pre[i]);
+    for (int i = 0; i < 8; i++) lra_gradcheck_free_input(in[i]);
+    // and against finite differences at a small shape
+    lra_tensor **small = out_inputs(2, 2, 3, 3, 2, 3, 71);
+    run_gradcheck(out_fn, small, 8, NULL, 0, "s3 output");
+    for (int i = 0; i < 8; i++) lra_gradcheck_free_input(small[i]);
 }
 
 // ---------------------------------------------------------------------------------------------- index sets
@@ -899,7 +914,7 @@ static const lra_test_case TESTS[] = {
     {"smoother", test_smoother},
     {"skeleton_reference", test_skeleton_reference},
     {"skeleton_gradients", test_skeleton_gradients},
-    {"fuse_norms", test_fuse_norms},
+    {"output", test_output},
     {"index_sets", test_index_sets},
     {"threads", test_threads},
     {"linear_time", test_linear_time},
