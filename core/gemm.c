@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/profile.h"
+#include "core/sgemm_tile.h"
 #include "core/status.h"
 
 // Work per tile (m*n*k) the plan aims at: ~4 MFLOP, large enough that packing and call overheads stay
@@ -49,6 +50,10 @@ lra_gemm_plan lra_gemm_plan_for(int64_t m, int64_t n, int64_t k) {
 
 static void blas_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (lra_sgemm_tile_suits(ta, tb, m, n, k)) {
+        lra_sgemm_tile(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
                 (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
