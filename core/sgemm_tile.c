@@ -102,7 +102,28 @@ static inline __attribute__((always_inline)) void store_row(const block_out *o, 
 DEFINE_MICRO(micro_wide, MR_WIDE, NR_WIDE / VW)
 DEFINE_MICRO(micro_narrow, MR_NARROW, NR_NARROW / VW)
 
-// B(pc + kk, j0 + j) for kk < kc, j < w into dst[kk * nr + j], zero for w <= j < nr.
+// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block (the classic unpack / shuffle / permute transpose).
+static inline void transpose8x8(const float *src, int64_t lds, float *dst, int64_t ldd) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
+// B(pc + kk, j0 + j) for kk < kc, j < w into dst[kk * nr + j], zero for w <= j < nr.  B transposed is
+// read in 8 x 8 blocks transposed in registers, the edges element by element.
 static void pack_b(bool tb, const float *b, int64_t ldb, int64_t pc, int64_t j0, int64_t kc, int64_t w, int64_t nr,
                    float *dst) {
     if (!tb) {
@@ -112,12 +133,13 @@ static void pack_b(bool tb, const float *b, int64_t ldb, int64_t pc, int64_t j0,
         }
         return;
     }
-    for (int64_t j = 0; j < nr; j++) {
-        const float *col = b + (j0 + j) * ldb + pc;
-        if (j < w)
-            for (int64_t kk = 0; kk < kc; kk++) dst[kk * nr + j] = col[kk];
-        else
-            for (int64_t kk = 0; kk < kc; kk++) dst[kk * nr + j] = 0.0f;
+    const int64_t w8 = w / 8 * 8, k8 = kc / 8 * 8;
+    for (int64_t j = 0; j < w8; j += 8)
+        for (int64_t kk = 0; kk < k8; kk += 8) transpose8x8(b + (j0 + j) * ldb + pc + kk, ldb, dst + kk * nr + j, nr);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const int64_t j_from = kk < k8 ? w8 : 0;  // the blocks above covered kk < k8, j < w8
+        for (int64_t j = j_from; j < w; j++) dst[kk * nr + j] = b[(j0 + j) * ldb + pc + kk];
+        for (int64_t j = w; j < nr; j++) dst[kk * nr + j] = 0.0f;
     }
 }
 
