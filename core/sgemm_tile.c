@@ -189,13 +189,14 @@ bool lra_sgemm_tile_available(void) { return true; }
 // Where the kernel beats OpenBLAS (one thread, AVX-512 and AVX2, against OpenBLAS's kernels for the same
 // units; docs/ARCHITECTURE.md): thin products (a side of at most 64, or an inner length of at most 128),
 // where packing A does not pay; panels mostly full (a ragged last panel computes its padding); and,
-// when B must be transposed into panels, enough rows of A to pay for that.  Tiny products stay with BLAS.
+// when B must be transposed into panels, enough rows of A, or of A and columns together, to pay for
+// that (Q K^T over a block of 64 query rows qualifies).  Tiny products stay with BLAS.
 bool lra_sgemm_tile_suits(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
     (void)ta;
     if (m * n * k < 32768) return false;
     const int thin = m <= 64 || n <= 64 || k <= 128;
     const int full = n <= NR_NARROW ? n % (NR_NARROW / 2) == 0 : (n % NR_WIDE == 0 || n >= 8 * NR_WIDE);
-    return thin && full && (!tb || m >= 256);
+    return thin && full && (!tb || m >= 256 || (m >= 64 && n >= 256));
 }
 
 #else  // no AVX2 with FMA: lra_gemm keeps BLAS

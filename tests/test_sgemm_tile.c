@@ -81,16 +81,18 @@ static void test_matches_reference(void) {
     CHECK_EQ_INT(cases, 4 * NDIMS);
 }
 
-// The choice is a function of the shape: tiny products and transposed B with few rows stay with BLAS;
-// the model's thin products take the kernel where it is built.
+// The choice is a function of the shape: tiny products, square ones and transposed B with few rows or
+// columns stay with BLAS; the model's thin products take the kernel where it is built.
 static void test_choice(void) {
     CHECK(!lra_sgemm_tile_suits(false, false, 8, 8, 8));
-    CHECK(!lra_sgemm_tile_suits(false, true, 64, 512, 32));
+    CHECK(!lra_sgemm_tile_suits(false, true, 64, 128, 32));
+    CHECK(!lra_sgemm_tile_suits(false, false, 1024, 1024, 1024));
     if (!lra_sgemm_tile_available()) SKIP("the kernel is built only for AVX2 with FMA or AVX-512");
     CHECK(lra_sgemm_tile_suits(false, true, 32768, 64, 64));  // x W^T
     CHECK(lra_sgemm_tile_suits(false, false, 32768, 64, 64)); // dY W
     CHECK(lra_sgemm_tile_suits(true, false, 64, 64, 32768));  // dY^T X
     CHECK(lra_sgemm_tile_suits(false, false, 64, 32, 512));   // P V in one block of rows
+    CHECK(lra_sgemm_tile_suits(false, true, 64, 512, 32));    // Q K^T in one block of rows
 }
 
 static const lra_test_case TESTS[] = {
