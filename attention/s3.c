@@ -264,16 +264,7 @@ static void out_backward(lra_ctx *ctx, lra_node *node) {
                     }
         }
     }
-    for (int t = 0; t < 2; t++)
-        for (int64_t j = 0; j < D && (gw[t] || gb[t]); j++) {
-            double sw = 0.0, sb = 0.0;
-            for (int64_t b = 0; b < B; b++) {
-                if (pw[t]) sw += pw[t][b * D + j];
-                if (pb[t]) sb += pb[t][b * D + j];
-            }
-            if (gw[t]) gw[t][j] += (float)sw;
-            if (gb[t]) gb[t][j] += (float)sb;
-        }
+    for (int t = 0; t < 2; t++) ln_param_partials_add(pw[t], pb[t], B, D, gw[t], gb[t]);  // per example, in order
 }
 
 lra_tensor *lra_s3_output(lra_ctx *ctx, lra_tensor *a1, lra_tensor *vs, lra_tensor *vf, lra_tensor *a2, lra_tensor *wa,

@@ -97,4 +97,21 @@ static inline void ln_row_param_sums(const float *x, const float *gy, float mean
         for (int64_t i = 0; i < d; i++) pb[i] += (double)gy[i];
 }
 
+// gg[i] += sum_blk pg[blk d + i] and gb[i] += sum_blk pb[blk d + i], the nblk partials added in block
+// order in double (any of the four may be NULL): the last step of every layer-norm parameter gradient.
+static inline void ln_param_partials_add(const double *pg, const double *pb, int64_t nblk, int64_t d, float *gg,
+                                         float *gb) {
+    if (!gg && !gb) return;
+#pragma omp parallel for schedule(static) if (nblk * d >= 16384)
+    for (int64_t i = 0; i < d; i++) {
+        double sg = 0.0, sb = 0.0;
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            if (pg) sg += pg[blk * d + i];
+            if (pb) sb += pb[blk * d + i];
+        }
+        if (gg) gg[i] += (float)sg;
+        if (gb) gb[i] += (float)sb;
+    }
+}
+
 #endif

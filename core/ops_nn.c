@@ -281,18 +281,7 @@ static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
             ln_row_param_sums(xr, gr, mean, rstd, d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
         }
     }
-    if (gg || gb) {
-#pragma omp parallel for schedule(static) if (nblk * d >= NN_PAR_MIN)
-        for (int64_t i = 0; i < d; i++) {
-            double sg = 0.0, sb = 0.0;
-            for (int64_t blk = 0; blk < nblk; blk++) {
-                if (pg) sg += pg[blk * d + i];
-                if (pb) sb += pb[blk * d + i];
-            }
-            if (gg) gg[i] += (float)sg;
-            if (gb) gb[i] += (float)sb;
-        }
-    }
+    ln_param_partials_add(pg, pb, nblk, d, gg, gb);
 }
 
 // x: [..., d], gamma/beta: [d] or NULL -> [..., d]

@@ -66,15 +66,7 @@ static void pool_backward(lra_ctx *ctx, lra_node *node) {
             ln_row_param_sums(xr, g, ex->mean[r], ex->rstd[r], d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
         }
     }
-    for (int64_t c = 0; c < d && (gg || gb); c++) {
-        double sg = 0.0, sb = 0.0;
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            if (pg) sg += pg[blk * d + c];
-            if (pb) sb += pb[blk * d + c];
-        }
-        if (gg) gg[c] += (float)sg;
-        if (gb) gb[c] += (float)sb;
-    }
+    ln_param_partials_add(pg, pb, nblk, d, gg, gb);
 }
 
 lra_tensor *lra_op_layer_norm_pool(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, lra_tensor *mask,

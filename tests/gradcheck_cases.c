@@ -10,6 +10,7 @@
 
 #include "core/ops.h"
 #include "core/rng.h"
+#include "tests/harness.h"
 
 // The binary ops and reductions a shared case function checks (its own numbering, not the library's).
 enum { GC_BIN_ADD, GC_BIN_SUB, GC_BIN_MUL, GC_BIN_DIV };
@@ -1043,4 +1044,17 @@ lra_gradcheck_case lra_gradcheck_case_find(const char *name) {
     for (const lra_gradcheck_case_entry *c = lra_gradcheck_cases; c->op; c++)
         if (!strcmp(c->op, name)) return c->run;
     return NULL;
+}
+
+int lra_gradcheck_table_part(const lra_op_info *part) {
+    int count = 0;
+    for (const lra_op_info *op = part; op->name; op++, count++) {
+        lra_gradcheck_case gc = lra_gradcheck_case_find(op->name);
+        CHECK_MSG(op->forward && op->backward && gc && !op->no_grad, "%s lacks an entry", op->name);
+        if (!gc) continue;
+        lra_gradcheck_report rep;
+        int ok = gc(&rep);
+        CHECK_MSG(ok, "gradcheck %s: %s", op->name, rep.message);
+    }
+    return count;
 }
