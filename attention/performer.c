@@ -182,8 +182,99 @@ static void performer_backward(lra_ctx *ctx, lra_node *node) {
 }
 
 // q, k, v: [B, H, n, p], mask [B, n] -> [B, H, n, p]
+// Query features of slice bh: phq [n, m] (row-max stabilised); z [n, p] and diag [n] are scratch.
+static void query_features(const performer_saved *sv, const float *q, int64_t bh, float *z, float *diag, float *phq) {
+    const int64_t n = sv->n, p = sv->p, m = sv->m;
+    project(sv, q + (size_t)bh * (size_t)(n * p), NULL, z, phq, diag);
+    for (int64_t i = 0; i < n && sv->st->relu; i++)
+        for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * ((phq[i * m + r] > 0.0f ? phq[i * m + r] : 0.0f) + sv->eps);
+    for (int64_t i = 0; i < n && !sv->st->relu; i++) {
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
+        for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (lra_expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
+    }
+}
+
+// Key projections of slice bh: projk [n, m] and kdiag [n]; returns their maximum (z [n, p] scratch).
+static float key_projection(const performer_saved *sv, const float *k, int64_t bh, float *z, float *projk,
+                            float *kdiag) {
+    const int64_t n = sv->n, p = sv->p, m = sv->m;
+    project(sv, k + (size_t)bh * (size_t)(n * p), sv->mask + (bh / sv->H) * n, z, projk, kdiag);
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int64_t e = 0; e < n * m; e++) mx = projk[e] > mx ? projk[e] : mx;
+    return mx;
+}
+
+// Slice bh's output rows o [n, p] from its query features and key projections: the key features in
+// place of phk (from projk), kv = phk^T v' [m, p], ksum = sum_j phk_j [m], and the row denominators
+// (den [n] when non-NULL, for backward).  vm [n, p] is scratch.
+static void key_features_output(const performer_saved *sv, const float *v, int64_t bh, const float *phq, float *phk,
+                                const float *kdiag, float kmax, float *vm, float *kv, double *ksum, float *o,
+                                float *den) {
+    const int64_t n = sv->n, p = sv->p, m = sv->m;
+    const float *mrow = sv->mask + (bh / sv->H) * n, *vh = v + (size_t)bh * (size_t)(n * p);
+    for (int64_t j = 0; j < n; j++) {
+        const float keep = sv->st->pad_keys ? 1.0f : mrow[j];
+        if (sv->st->relu)
+            for (int64_t r = 0; r < m; r++)
+                phk[j * m + r] = keep * sv->s * ((phk[j * m + r] > 0.0f ? phk[j * m + r] : 0.0f) + sv->eps);
+        else
+            for (int64_t r = 0; r < m; r++) phk[j * m + r] = keep * sv->s * (lra_expf(phk[j * m + r] - kdiag[j] - kmax) + 1e-4f);
+        for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * vh[j * p + c];
+    }
+    lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p, 0.0f, kv, (int)p);
+    for (int64_t r = 0; r < m; r++) ksum[r] = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t r = 0; r < m; r++) ksum[r] += phk[j * m + r];
+    lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p, 0.0f, o, (int)p);
+    for (int64_t i = 0; i < n; i++) {
+        const double d = lra_dot_float_double(phq + i * m, ksum, m);
+        if (den) den[i] = (float)d;
+        const float inv = (float)(1.0 / d);
+        for (int64_t c = 0; c < p; c++) o[i * p + c] *= inv;
+    }
+}
+
+// The reference's global stabiliser: every slice's key maximum becomes the batch's.
+static void global_key_max(float *kmax, int64_t count) {
+    float g = -INFINITY;
+    for (int64_t bh = 0; bh < count; bh++) g = kmax[bh] > g ? kmax[bh] : g;
+    for (int64_t bh = 0; bh < count; bh++) kmax[bh] = g;
+}
+
+// Without a tape node (evaluation) each slice runs start to finish in per-thread scratch: no features
+// of the whole batch are kept, so they stay in cache.  The same helpers in the same order as the
+// recorded forward, so the same bits (test_attention.no_tape).
+static void forward_untaped(const performer_saved *sv, const float *q, const float *k, const float *v, float *kmax,
+                            lra_arena *A) {
+    const int64_t BH = sv->B * sv->H, n = sv->n, p = sv->p, m = sv->m;
+    const size_t per = (size_t)((2 * n * m + 2 * n * p + 2 * n + m * p + 2 * m + 15) / 16 * 16);
+    float *scratch = lra_arena_alloc(A, (size_t)omp_get_max_threads() * per * sizeof(float));
+    if (sv->st->global_max) {  // every slice's key maximum first (projections recomputed below)
+#pragma omp parallel for schedule(static)
+        for (int64_t bh = 0; bh < BH; bh++) {
+            float *projk = scratch + (size_t)omp_get_thread_num() * per, *z = projk + n * m, *kdiag = z + n * p;
+            kmax[bh] = key_projection(sv, k, bh, z, projk, kdiag);
+        }
+        global_key_max(kmax, BH);
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < BH; bh++) {
+        float *phq = scratch + (size_t)omp_get_thread_num() * per, *phk = phq + n * m, *z = phk + n * m;
+        float *vm = z + n * p, *diag = vm + n * p, *kdiag = diag + n, *kv = kdiag + n;
+        double *ksum = (double *)(kv + m * p);
+        query_features(sv, q, bh, z, diag, phq);
+        const float mx = key_projection(sv, k, bh, z, phk, kdiag);
+        key_features_output(sv, v, bh, phq, phk, kdiag, sv->st->global_max ? kmax[bh] : mx, vm, kv, ksum,
+                            sv->out + (size_t)bh * (size_t)(n * p), NULL);
+    }
+}
+
 static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *ctx, lra_tensor *q, lra_tensor *k,
                                      lra_tensor *v, lra_tensor *mask, const lra_attn_call *call) {
+    (void)call;
     const performer_state *st = state;
     const int64_t B = q->shape[0], H = q->shape[1], n = q->shape[2], p = q->shape[3], m = st->m;
     lra_arena *A = ctx->arena;
@@ -196,6 +287,14 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
     sv->eps = st->relu ? 1e-3f : 1e-4f;
     sv->mask = lra_f32(mask);
     sv->W = lra_f32(lra_params_tensor(params, st->index));
+    float *kmax = lra_arena_alloc(A, (size_t)(B * H) * sizeof(float));
+    lra_tensor *out = lra_tensor_new(A, LRA_F32, q->shape, 4);
+    sv->out = lra_f32(out);
+    const int saving = ctx->grad_enabled && (q->requires_grad || k->requires_grad || v->requires_grad);
+    if (!saving) {
+        forward_untaped(sv, lra_f32(q), lra_f32(k), lra_f32(v), kmax, A);
+        return out;
+    }
     const size_t nf = (size_t)(B * H * n * m);
     sv->phq = lra_arena_alloc(A, nf * sizeof(float));
     sv->phk = lra_arena_alloc(A, nf * sizeof(float));
@@ -203,9 +302,6 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
     sv->ksum = lra_arena_alloc(A, (size_t)(B * H * m) * sizeof(double));
     sv->den = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
     float *kdiag = lra_arena_alloc(A, (size_t)(B * H * n) * sizeof(float));
-    float *kmax = lra_arena_alloc(A, (size_t)(B * H) * sizeof(float));
-    lra_tensor *out = lra_tensor_new(A, LRA_F32, q->shape, 4);
-    sv->out = lra_f32(out);
     const int nt = omp_get_max_threads();
     const size_t per = (size_t)((n * p + 2 * n + 15) / 16 * 16);
     float *scratch = lra_arena_alloc(A, (size_t)nt * per * sizeof(float));
@@ -213,62 +309,19 @@ static lra_tensor *performer_forward(void *state, lra_params *params, lra_ctx *c
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++) {
         float *z = scratch + (size_t)omp_get_thread_num() * per, *diag = z + n * p;
-        const float *mrow = sv->mask + (bh / H) * n;
-        const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
-        float *phq = sv->phq + fbase, *projk = sv->phk + fbase;
-        project(sv, lra_f32(q) + base, NULL, z, phq, diag);
-        for (int64_t i = 0; i < n && st->relu; i++)
-            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * ((phq[i * m + r] > 0.0f ? phq[i * m + r] : 0.0f) + sv->eps);
-        for (int64_t i = 0; i < n && !st->relu; i++) {
-            float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-            for (int64_t r = 0; r < m; r++) mx = phq[i * m + r] > mx ? phq[i * m + r] : mx;
-            for (int64_t r = 0; r < m; r++) phq[i * m + r] = sv->s * (lra_expf(phq[i * m + r] - diag[i] - mx) + 1e-4f);
-        }
-        project(sv, lra_f32(k) + base, mrow, z, projk, kdiag + bh * n);
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int64_t e = 0; e < n * m; e++) mx = projk[e] > mx ? projk[e] : mx;
-        kmax[bh] = mx;
+        const size_t fbase = (size_t)bh * (size_t)(n * m);
+        query_features(sv, lra_f32(q), bh, z, diag, sv->phq + fbase);
+        kmax[bh] = key_projection(sv, lra_f32(k), bh, z, sv->phk + fbase, kdiag + bh * n);
     }
-    if (st->global_max) {  // the reference: one stabiliser for the whole batch
-        float g = -INFINITY;
-        for (int64_t bh = 0; bh < B * H; bh++) g = kmax[bh] > g ? kmax[bh] : g;
-        for (int64_t bh = 0; bh < B * H; bh++) kmax[bh] = g;
-    }
+    if (st->global_max) global_key_max(kmax, B * H);
     // Pass 2: key features, kv = phk^T v', ksum, output.
 #pragma omp parallel for schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++) {
         float *vm = scratch + (size_t)omp_get_thread_num() * per;
-        const float *mrow = sv->mask + (bh / H) * n;
-        const size_t base = (size_t)bh * (size_t)(n * p), fbase = (size_t)bh * (size_t)(n * m);
-        float *phk = sv->phk + fbase, *kv = sv->kv + (size_t)bh * (size_t)(m * p);
-        const float *phq = sv->phq + fbase;
-        double *ksum = sv->ksum + bh * m;
-        for (int64_t j = 0; j < n; j++) {
-            const float keep = st->pad_keys ? 1.0f : mrow[j];
-            if (st->relu)
-                for (int64_t r = 0; r < m; r++)
-                    phk[j * m + r] = keep * sv->s * ((phk[j * m + r] > 0.0f ? phk[j * m + r] : 0.0f) + sv->eps);
-            else
-                for (int64_t r = 0; r < m; r++)
-                    phk[j * m + r] = keep * sv->s * (lra_expf(phk[j * m + r] - kdiag[bh * n + j] - kmax[bh]) + 1e-4f);
-            for (int64_t c = 0; c < p; c++) vm[j * p + c] = mrow[j] * lra_f32(v)[base + j * p + c];
-        }
-        lra_gemm(true, false, (int)m, (int)p, (int)n, 1.0f, phk, (int)m, vm, (int)p,
-                    0.0f, kv, (int)p);
-        for (int64_t r = 0; r < m; r++) ksum[r] = 0.0;
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t r = 0; r < m; r++) ksum[r] += phk[j * m + r];
-        float *o = sv->out + base;
-        lra_gemm(false, false, (int)n, (int)p, (int)m, 1.0f, phq, (int)m, kv, (int)p,
-                    0.0f, o, (int)p);
-        for (int64_t i = 0; i < n; i++) {
-            const double d = lra_dot_float_double(phq + i * m, ksum, m);
-            sv->den[bh * n + i] = (float)d;
-            const float inv = (float)(1.0 / d);
-            for (int64_t c = 0; c < p; c++) o[i * p + c] *= inv;
-        }
+        const size_t fbase = (size_t)bh * (size_t)(n * m);
+        key_features_output(sv, lra_f32(v), bh, sv->phq + fbase, sv->phk + fbase, kdiag + bh * n, kmax[bh], vm,
+                            sv->kv + (size_t)bh * (size_t)(m * p), sv->ksum + bh * m, sv->out + (size_t)bh * (size_t)(n * p),
+                            sv->den + bh * n);
     }
     lra_node *nd = lra_tape_record(ctx, "attention.performer", performer_backward, out, 3, (lra_tensor *[]){q, k, v});
     if (nd) nd->extra = sv;

@@ -184,6 +184,26 @@ static float *run_fb(kinst *ki, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra
     return res;
 }
 
+// Whether ki's forward without a tape (no gradient wanted) has the bits of the recorded one, in training
+// (dropout on) or evaluation.
+static int untaped_equals_taped(kinst *ki, lra_tensor *q, lra_tensor *k, lra_tensor *v, lra_tensor *mask, int training) {
+    const int64_t N = lra_tensor_numel(q);
+    float *res[2] = {malloc((size_t)N * sizeof(float)), malloc((size_t)N * sizeof(float))};
+    for (int tape = 0; tape < 2; tape++) {
+        lra_ctx *ctx = lra_ctx_new(0);
+        ctx->training = training;
+        ctx->seed = 17;
+        lra_ctx_set_grad_enabled(ctx, tape);
+        lra_tensor *o = kinst_forward(ki, ctx, q, k, v, mask, 2);
+        lra_tensor_gather_contiguous(o, res[tape]);
+        lra_ctx_free(ctx);
+    }
+    const int same = !memcmp(res[0], res[1], (size_t)N * sizeof(float));
+    free(res[0]);
+    free(res[1]);
+    return same;
+}
+
 // A forward without a tape (gradients off, as in evaluation) gives the same bits as one that records for
 // backward, in training and evaluation modes: kernels may take a lighter path when nothing is saved.
 static void test_no_tape(void) {
@@ -192,30 +212,15 @@ static void test_no_tape(void) {
     lra_tensor *k = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 142, 1.0f, 0.0f, 1);
     lra_tensor *v = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 143, 1.0f, 0.0f, 1);
     lra_tensor *mask = make_mask(B, n, len);
-    const int64_t N = lra_tensor_numel(q);
-    float *a = malloc((size_t)N * sizeof(float)), *b = malloc((size_t)N * sizeof(float));
     for (int i = 0; i < lra_attention_count(); i++) {
         const lra_attn_kernel_def *def = kernel_at(i);
         kinst ki;
         REQUIRE(kinst_make(&ki, def, (int)H, (int)p, n, spec_of(def)->small_opts, NULL, 5));
-        for (int training = 0; training < 2; training++) {
-            float *res[2] = {a, b};
-            for (int tape = 0; tape < 2; tape++) {
-                lra_ctx *ctx = lra_ctx_new(0);
-                ctx->training = training;
-                ctx->seed = 17;
-                lra_ctx_set_grad_enabled(ctx, tape);
-                lra_tensor *o = kinst_forward(&ki, ctx, q, k, v, mask, 2);
-                lra_tensor_gather_contiguous(o, res[tape]);
-                lra_ctx_free(ctx);
-            }
-            CHECK_MSG(!memcmp(a, b, (size_t)N * sizeof(float)), "%s: forward without a tape differs (training %d)",
-                      def->name, training);
-        }
+        for (int training = 0; training < 2; training++)
+            CHECK_MSG(untaped_equals_taped(&ki, q, k, v, mask, training),
+                      "%s: forward without a tape differs (training %d)", def->name, training);
         kinst_free(&ki);
     }
-    free(a);
-    free(b);
     lra_gradcheck_free_input(q);
     lra_gradcheck_free_input(k);
     lra_gradcheck_free_input(v);
@@ -457,7 +462,8 @@ static void test_batch_split(void) {
 }
 
 // Every non-default setting of every bool/enum option (the reference-reproduction switches) runs
-// forward and backward with finite results, with padding.
+// forward and backward with finite results, with padding, and its forward without a tape has the
+// recorded one's bits.
 static void test_switches(void) {
     const int64_t B = 2, H = 2, n = 16, p = 4, len[2] = {16, 11};
     lra_tensor *q = lra_gradcheck_input(LRA_DIMS(B, H, n, p), 91, 1.0f, 0.0f, 1);
@@ -494,6 +500,8 @@ static void test_switches(void) {
                 int finite = 1;
                 for (int64_t e = 0; e < len_out; e++) finite &= isfinite(r[e]);
                 CHECK_MSG(finite, "%s with %s: non-finite output or gradient", def->name, setting);
+                CHECK_MSG(untaped_equals_taped(&ki, q, k, v, mask, 0), "%s with %s: forward without a tape differs",
+                          def->name, setting);
                 free(r);
                 kinst_free(&ki);
                 runs++;
