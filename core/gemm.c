@@ -1,4 +1,4 @@
-// Deterministic tiled sgemm over single-threaded OpenBLAS calls (see core/gemm.h for the why).
+// Deterministic tiled sgemm over single-threaded kernel or OpenBLAS calls (see core/gemm.h for the why).
 #include "core/gemm.h"
 
 #include <cblas.h>
@@ -48,7 +48,8 @@ lra_gemm_plan lra_gemm_plan_for(int64_t m, int64_t n, int64_t k) {
     return p;
 }
 
-static void blas_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+// One single-threaded product: the own kernel for the shapes it suits (core/sgemm_tile.h), else BLAS.
+static void tile_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     if (lra_sgemm_tile_suits(ta, tb, m, n, k)) {
         lra_sgemm_tile(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -85,10 +86,10 @@ static void run_tile(const job *j, int64_t t, const float *a, const float *b, fl
     int64_t nc = j->n - c0 < p->cols ? j->n - c0 : p->cols;
     int64_t kk = j->k - k0 < p->depth ? j->k - k0 : p->depth;
     if (p->k_chunks == 1)
-        blas_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb,
+        tile_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb,
                   j->beta, c + r0 * j->ldc + c0, j->ldc);
     else
-        blas_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb, 0.0f,
+        tile_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb, 0.0f,
                   partial + q * j->m * j->n + r0 * j->n + c0, j->n);
 }
 
@@ -187,5 +188,5 @@ void lra_gemm_direct(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
         scale_only(m, n, beta, c, ldc);
         return;
     }
-    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    tile_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

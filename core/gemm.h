@@ -5,7 +5,8 @@
 // (on AMD Zen 3 a 1000^3 product differs in 67 % of its elements between 1 and 2 threads).  So the
 // project owns the parallelism: the output is cut into tiles (and, for long inner dimensions, the inner
 // dimension into chunks) whose shapes depend only on (m, n, k), never on the thread count; each tile is
-// one single-threaded BLAS call inside our own OpenMP loop, and chunk partial sums are added in a fixed
+// one single-threaded call inside our own OpenMP loop -- the project's kernel for thin products
+// (core/sgemm_tile.h, chosen by shape alone), else BLAS -- and chunk partial sums are added in a fixed
 // order.  Every element therefore sees the same sequence of floating-point operations for any thread
 // count, from a serial caller or from inside a parallel region.
 //
@@ -33,10 +34,10 @@ void lra_gemm_batched(int64_t count, bool trans_a, bool trans_b, int64_t m, int6
                       const float *a, int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
                       float beta, float *c, int64_t ldc, int64_t stride_c);
 
-// One untiled single-threaded BLAS call, for callers that parallelise over many independent products
-// themselves (the batched matmul op over >= LRA_GEMM_DIRECT_MIN_BATCH destinations): its bits depend only on
-// the shape.  It must run inside an active parallel region or with one thread (asserted), where BLAS is
-// single-threaded.
+// One untiled single-threaded call (the kernel or BLAS, as for a tile), for callers that parallelise over
+// many independent products themselves (the batched matmul op over >= LRA_GEMM_DIRECT_MIN_BATCH
+// destinations): its bits depend only on the shape.  It must run inside an active parallel region or
+// with one thread (asserted), where BLAS is single-threaded.
 #define LRA_GEMM_DIRECT_MIN_BATCH 16
 void lra_gemm_direct(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
