@@ -27,4 +27,15 @@ static inline void lra_ops_contiguous_strides(const int64_t *shape, int nd, int6
     }
 }
 
+// The gradient reaching row r of a layer norm's output: a pointer to its d values (gy's own row, or
+// `scratch` [d] filled by the source), or NULL when none reaches it (the row then gets a zero gradient).
+typedef const float *(*lra_ln_row_grad_fn)(const void *arg, int64_t r, float *scratch);
+
+// Layer norm's backward over rows [rows, d] of x (xd, with the forward's mean and rstd per row): x's
+// gradient (added when it has one), gamma's and beta's through per-block partials added in block order
+// (core/layer_norm_rows.h).  Shared by layer_norm and layer_norm_pool (ops_nn.c).
+void lra_layer_norm_backward_rows(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, const float *xd,
+                                  const float *mean, const float *rstd, int64_t rows, int64_t d,
+                                  lra_ln_row_grad_fn row_grad, const void *arg);
+
 #endif

@@ -256,32 +256,49 @@ typedef struct {
 // PyTorch's backward: with xh = (x - mean) * rstd and g = gy * gamma,
 //   gx = rstd * (g - mean(g) - xh * mean(g * xh)),  dgamma = sum_rows gy * xh,  dbeta = sum_rows gy.
 // The parameter sums go through per-block partials (blocks of LN_BLOCK_ROWS rows, summed in block order).
-static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
-    const ln_extra *ex = node->extra;
-    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
-    int64_t rows = ex->rows, d = ex->d;
-    const float *gy = node->out->grad;
+void lra_layer_norm_backward_rows(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, const float *xd,
+                                  const float *mean, const float *rstd, int64_t rows, int64_t d,
+                                  lra_ln_row_grad_fn row_grad, const void *arg) {
     const float *gam = gamma ? lra_ops_contig_data(ctx, gamma) : NULL;
     int gx_add = 0;
     float *gx = x->requires_grad ? lra_grad_for_write(ctx, x, &gx_add) : NULL;
     float *gg = (gamma && gamma->requires_grad) ? lra_grad(ctx, gamma) : NULL;
     float *gb = (beta && beta->requires_grad) ? lra_grad(ctx, beta) : NULL;
-    int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
+    const int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
     double *pg = NULL, *pb = NULL;
     if (gg) pg = lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double));
     if (gb) pb = lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double));
+    float *scratch = lra_arena_alloc(ctx->arena, (size_t)omp_get_max_threads() * (size_t)(d > 0 ? d : 1) * sizeof(float));
 #pragma omp parallel for schedule(static) if (rows * d >= NN_PAR_MIN)
     for (int64_t blk = 0; blk < nblk; blk++) {
-        int64_t r1 = (blk + 1) * LN_BLOCK_ROWS;
-        if (r1 > rows) r1 = rows;
+        float *g = scratch + (size_t)omp_get_thread_num() * (size_t)d;
+        const int64_t r1 = (blk + 1) * LN_BLOCK_ROWS < rows ? (blk + 1) * LN_BLOCK_ROWS : rows;
         for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
-            const float *xr = ex->x + r * d, *gr = gy + r * d;
-            float mean = ex->mean[r], rstd = ex->rstd[r];
-            if (gx) ln_row_backward(xr, gr, gam, mean, rstd, d, gx_add, gx + r * d);
-            ln_row_param_sums(xr, gr, mean, rstd, d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
+            const float *gr = row_grad(arg, r, g);
+            if (!gr) {  // no gradient reaches the row: it adds exact zeros
+                if (gx && !gx_add) memset(gx + r * d, 0, (size_t)d * sizeof(float));
+                continue;
+            }
+            const float *xr = xd + r * d;
+            if (gx) ln_row_backward(xr, gr, gam, mean[r], rstd[r], d, gx_add, gx + r * d);
+            ln_row_param_sums(xr, gr, mean[r], rstd[r], d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
         }
     }
     ln_param_partials_add(pg, pb, nblk, d, gg, gb);
+}
+
+// layer_norm's output gradient, row by row.
+static const float *ln_out_grad_row(const void *arg, int64_t r, float *scratch) {
+    (void)scratch;
+    const lra_node *node = arg;
+    const ln_extra *ex = node->extra;
+    return node->out->grad + r * ex->d;
+}
+
+static void layer_norm_backward(lra_ctx *ctx, lra_node *node) {
+    const ln_extra *ex = node->extra;
+    lra_layer_norm_backward_rows(ctx, node->in[0], node->in[1], node->in[2], ex->x, ex->mean, ex->rstd, ex->rows, ex->d,
+                                 ln_out_grad_row, node);
 }
 
 // x: [..., d], gamma/beta: [d] or NULL -> [..., d]

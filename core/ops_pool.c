@@ -6,9 +6,8 @@
 // result.  This op keeps only the row statistics and recomputes each row in backward.  Its arithmetic
 // is the chain's, step for step (the layer norm rows of core/layer_norm_rows.h, the product by the
 // mask, the mean's double sum in position order and its 1/n, the parameter sums in blocks of
-// LN_BLOCK_ROWS rows), so values and gradients are the chain's bits.
-#include <string.h>
-
+// LN_BLOCK_ROWS rows, through layer_norm's own backward, lra_layer_norm_backward_rows), so values and
+// gradients are the chain's bits.
 #include <omp.h>
 
 #include "core/layer_norm_rows.h"
@@ -27,46 +26,29 @@ typedef struct {
     int first;
 } pool_extra;
 
-// The gradient reaching row (b, i) of the normalised sequence: the mean's (gy / n, written into a zeroed
-// buffer as its backward does) or the slice's (gy at i = 0, zero elsewhere), times the mask.
-static void row_grad(const pool_extra *ex, const float *gyb, int64_t b, int64_t i, float sc, float *g) {
-    const float m = ex->mask[b * ex->n + i];
-    for (int64_t c = 0; c < ex->d; c++) g[c] = (0.0f + (ex->first ? gyb[c] : gyb[c] * sc)) * m;
+// The gradient reaching row r = (b, i) of the normalised sequence: the mean's (gy / n, written into a
+// zeroed buffer as its backward does) or the slice's (gy at i = 0, none elsewhere), times the mask.
+typedef struct {
+    const pool_extra *ex;
+    const float *gy;  // [B, d]
+    float sc;         // (float)(1 / n), the mean backward's factor
+} pool_grad_src;
+
+static const float *pool_row_grad(const void *arg, int64_t r, float *g) {
+    const pool_grad_src *src = arg;
+    const pool_extra *ex = src->ex;
+    const int64_t b = r / ex->n, i = r % ex->n;
+    if (ex->first && i != 0) return NULL;
+    const float m = ex->mask[r], *gyb = src->gy + b * ex->d;
+    for (int64_t c = 0; c < ex->d; c++) g[c] = (0.0f + (ex->first ? gyb[c] : gyb[c] * src->sc)) * m;
+    return g;
 }
 
 static void pool_backward(lra_ctx *ctx, lra_node *node) {
     const pool_extra *ex = node->extra;
-    lra_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
-    const int64_t B = ex->B, n = ex->n, d = ex->d, rows = B * n;
-    const float *gy = node->out->grad;
-    const float *gam = gamma ? lra_ops_contig_data(ctx, gamma) : NULL;
-    int gx_add = 0;
-    float *gx = x->requires_grad ? lra_grad_for_write(ctx, x, &gx_add) : NULL;
-    float *gg = (gamma && gamma->requires_grad) ? lra_grad(ctx, gamma) : NULL;
-    float *gb = (beta && beta->requires_grad) ? lra_grad(ctx, beta) : NULL;
-    const int64_t nblk = (rows + LN_BLOCK_ROWS - 1) / LN_BLOCK_ROWS;
-    double *pg = gg ? lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double)) : NULL;
-    double *pb = gb ? lra_arena_calloc(ctx->arena, (size_t)(nblk * d > 0 ? nblk * d : 1) * sizeof(double)) : NULL;
-    const float sc = (float)(1.0 / (double)n);
-    float *scratch = lra_arena_alloc(ctx->arena, (size_t)omp_get_max_threads() * (size_t)(d > 0 ? d : 1) * sizeof(float));
-#pragma omp parallel for schedule(static) if (rows * d >= POOL_PAR_MIN)
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        float *g = scratch + (size_t)omp_get_thread_num() * (size_t)d;
-        const int64_t r1 = (blk + 1) * LN_BLOCK_ROWS < rows ? (blk + 1) * LN_BLOCK_ROWS : rows;
-        for (int64_t r = blk * LN_BLOCK_ROWS; r < r1; r++) {
-            const int64_t b = r / n, i = r % n;
-            if (ex->first && i != 0) {
-                // no gradient reaches the row: the chain adds exact zeros
-                if (gx && !gx_add) memset(gx + r * d, 0, (size_t)d * sizeof(float));
-                continue;
-            }
-            const float *xr = ex->x + r * d;
-            row_grad(ex, gy + b * d, b, i, sc, g);
-            if (gx) ln_row_backward(xr, g, gam, ex->mean[r], ex->rstd[r], d, gx_add, gx + r * d);
-            ln_row_param_sums(xr, g, ex->mean[r], ex->rstd[r], d, pg ? pg + blk * d : NULL, pb ? pb + blk * d : NULL);
-        }
-    }
-    ln_param_partials_add(pg, pb, nblk, d, gg, gb);
+    const pool_grad_src src = {ex, node->out->grad, (float)(1.0 / (double)ex->n)};
+    lra_layer_norm_backward_rows(ctx, node->in[0], node->in[1], node->in[2], ex->x, ex->mean, ex->rstd, ex->B * ex->n,
+                                 ex->d, pool_row_grad, &src);
 }
 
 lra_tensor *lra_op_layer_norm_pool(lra_ctx *ctx, lra_tensor *x, lra_tensor *gamma, lra_tensor *beta, lra_tensor *mask,
