@@ -566,9 +566,16 @@ static void test_yoso_linear_time(void) {
     const char *opts[] = {"num_hash", "32", "hash_code_len", "12", NULL};
     // Lengths past the caches' sizes (below them the growth looks superlinear as the working set leaves L2).
     // One thread: the scaling of the work, without the noise of threads competing for 2 shared cores.
+    // At n = 8192 the working set leaves the caches, so a neighbour on a shared host can slow one
+    // measurement severalfold: up to three attempts, keeping the smallest growth (quadratic work
+    // would show 16x in every attempt).
     const int prev = lra_threads_get();
     lra_threads_set(1);
-    double t1 = time_fb("yoso", opts, TIME_N / 4), t2 = time_fb("yoso", opts, TIME_N);
+    double t1 = 0.0, t2 = 1e30;
+    for (int attempt = 0; attempt < 3 && (t2 == 1e30 || t2 / t1 >= 11.0); attempt++) {
+        const double a = time_fb("yoso", opts, TIME_N / 4), b = time_fb("yoso", opts, TIME_N);
+        if (t2 == 1e30 || b / a < t2 / t1) t1 = a, t2 = b;
+    }
     lra_threads_set(prev);
     printf("  yoso (m 32, tau 12) forward+backward, B 1 H 2 p 32: n=%d %.2f ms, n=%d %.2f ms (x%.1f for 4x n)\n",
            TIME_N / 4, 1e3 * t1, TIME_N, 1e3 * t2, t2 / t1);
