@@ -49,11 +49,17 @@ lra_gemm_plan lra_gemm_plan_for(int64_t m, int64_t n, int64_t k) {
 }
 
 // One single-threaded product: the own kernel for the shapes it suits (core/sgemm_tile.h), else BLAS.
+// A bias ([n], with beta 0) is added to every row: by the kernel as it stores C, for BLAS by filling C's
+// rows with it and beta 1 -- the same bits either way as that fill.
 static void tile_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+                      const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
     if (lra_sgemm_tile_suits(ta, tb, m, n, k)) {
-        lra_sgemm_tile(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        lra_sgemm_tile(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc);
         return;
+    }
+    if (bias) {
+        for (int64_t r = 0; r < m; r++) memcpy(c + r * ldc, bias, (size_t)n * sizeof(float));
+        beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
                 (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
@@ -63,6 +69,7 @@ typedef struct {
     bool ta, tb;
     int64_t m, n, k, lda, ldb, ldc;
     float alpha, beta;
+    const float *bias;  // NULL, or [n] added to every row of C (beta is then 0)
     lra_gemm_plan plan;
     int64_t tiles;  // row_tiles * col_tiles * k_chunks
 } job;
@@ -87,34 +94,35 @@ static void run_tile(const job *j, int64_t t, const float *a, const float *b, fl
     int64_t kk = j->k - k0 < p->depth ? j->k - k0 : p->depth;
     if (p->k_chunks == 1)
         tile_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb,
-                  j->beta, c + r0 * j->ldc + c0, j->ldc);
+                  j->beta, j->bias ? j->bias + c0 : NULL, c + r0 * j->ldc + c0, j->ldc);
     else
         tile_call(j->ta, j->tb, mr, nc, kk, j->alpha, a_at(j, a, r0, k0), j->lda, b_at(j, b, k0, c0), j->ldb, 0.0f,
-                  partial + q * j->m * j->n + r0 * j->n + c0, j->n);
+                  NULL, partial + q * j->m * j->n + r0 * j->n + c0, j->n);
 }
 
-// Row r of C = beta * C + partial_0 + partial_1 + ... (in chunk order).
+// Row r of C = beta * C (or the bias) + partial_0 + partial_1 + ... (in chunk order).
 static void reduce_row(const job *j, int64_t r, const float *partial, float *c) {
     float *cr = c + r * j->ldc;
     const int64_t mn = j->m * j->n;
     for (int64_t col = 0; col < j->n; col++) {
         float s = partial[r * j->n + col];
         for (int64_t q = 1; q < j->plan.k_chunks; q++) s += partial[q * mn + r * j->n + col];
-        cr[col] = j->beta == 0.0f ? s : j->beta * cr[col] + s;
+        cr[col] = j->bias ? j->bias[col] + s : j->beta == 0.0f ? s : j->beta * cr[col] + s;
     }
 }
 
 static job make_job(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, int64_t lda, int64_t ldb,
-                    float beta, int64_t ldc) {
-    job j = {ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, lra_gemm_plan_for(m, n, k), 0};
+                    float beta, const float *bias, int64_t ldc) {
+    job j = {ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, bias, lra_gemm_plan_for(m, n, k), 0};
     j.tiles = j.plan.row_tiles * j.plan.col_tiles * j.plan.k_chunks;
     return j;
 }
 
-// C = beta * C for an empty inner dimension (BLAS with k = 0 does the same; kept explicit).
-static void scale_only(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
+// C = beta * C (or the bias) for an empty inner dimension (BLAS with k = 0 does the same; kept explicit).
+static void scale_only(int64_t m, int64_t n, float beta, const float *bias, float *c, int64_t ldc) {
     for (int64_t r = 0; r < m; r++)
-        for (int64_t col = 0; col < n; col++) c[r * ldc + col] = beta == 0.0f ? 0.0f : beta * c[r * ldc + col];
+        for (int64_t col = 0; col < n; col++)
+            c[r * ldc + col] = bias ? bias[col] : beta == 0.0f ? 0.0f : beta * c[r * ldc + col];
 }
 
 // Whether this call should open its own parallel region.  Otherwise the tiles run in a loop on the
@@ -137,14 +145,15 @@ double lra_gemm_flops_total(void) {
     return v;
 }
 
-void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                      int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b, float beta,
-                      float *c, int64_t ldc, int64_t stride_c) {
+// lra_gemm_batched and lra_gemm_bias_batched: beta, or a bias with beta 0.
+static void gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b, float beta,
+                         const float *bias, float *c, int64_t ldc, int64_t stride_c) {
     if (count <= 0 || m <= 0 || n <= 0) return;
     count_flops(2.0 * (double)count * (double)m * (double)n * (double)(k > 0 ? k : 0));
-    job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
+    job j = make_job(ta, tb, m, n, k, alpha, lda, ldb, beta, bias, ldc);
     if (k <= 0) {
-        for (int64_t i = 0; i < count; i++) scale_only(m, n, beta, c + i * stride_c, ldc);
+        for (int64_t i = 0; i < count; i++) scale_only(m, n, beta, bias, c + i * stride_c, ldc);
         return;
     }
     float *partial = NULL;
@@ -173,6 +182,18 @@ void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int
     free(partial);
 }
 
+void lra_gemm_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b, float beta,
+                      float *c, int64_t ldc, int64_t stride_c) {
+    gemm_batched(count, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta, NULL, c, ldc, stride_c);
+}
+
+void lra_gemm_bias_batched(int64_t count, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
+                           const float *bias, float *c, int64_t ldc, int64_t stride_c) {
+    gemm_batched(count, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, 0.0f, bias, c, ldc, stride_c);
+}
+
 void lra_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     lra_gemm_batched(1, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0);
@@ -185,8 +206,8 @@ void lra_gemm_direct(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
     if (m <= 0 || n <= 0) return;
     count_flops(2.0 * (double)m * (double)n * (double)(k > 0 ? k : 0));
     if (k <= 0) {
-        scale_only(m, n, beta, c, ldc);
+        scale_only(m, n, beta, NULL, c, ldc);
         return;
     }
-    tile_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    tile_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, NULL, c, ldc);
 }

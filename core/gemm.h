@@ -34,6 +34,13 @@ void lra_gemm_batched(int64_t count, bool trans_a, bool trans_b, int64_t m, int6
                       const float *a, int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
                       float beta, float *c, int64_t ldc, int64_t stride_c);
 
+// C = alpha * op(A) . op(B) + bias for `count` products as lra_gemm_batched, bias [n] added to every row
+// of every C (C's old contents ignored): a linear layer's x W^T + b with no separate pass over C.  The
+// same bits as filling C's rows with the bias and calling lra_gemm_batched with beta 1.
+void lra_gemm_bias_batched(int64_t count, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, int64_t stride_a, const float *b, int64_t ldb, int64_t stride_b,
+                           const float *bias, float *c, int64_t ldc, int64_t stride_c);
+
 // One untiled single-threaded call (the kernel or BLAS, as for a tile), for callers that parallelise over
 // many independent products themselves (the batched matmul op over >= LRA_GEMM_DIRECT_MIN_BATCH
 // destinations): its bits depend only on the shape.  It must run inside an active parallel region or

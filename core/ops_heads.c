@@ -42,16 +42,6 @@ static void bias_grad_blocks(lra_ctx *ctx, float *gb, const float *gy, int64_t n
     }
 }
 
-// Fills every `width`-long row of y ([rows, width] contiguous) with the bias segment that row uses:
-// segment (r / seg_rows) % nseg of `bias` (nseg segments of width floats).
-static void fill_bias_rows(float *y, const float *bias, int64_t rows, int64_t width, int64_t seg_rows, int64_t nseg) {
-#pragma omp parallel for schedule(static) if (rows * width >= 65536)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *b = bias + ((r / seg_rows) % nseg) * width;
-        for (int64_t j = 0; j < width; j++) y[r * width + j] = b[j];
-    }
-}
-
 // ------------------------------------------------------------------------------------------- linear_heads
 
 static void linear_heads_backward(lra_ctx *ctx, lra_node *node) {
@@ -92,10 +82,15 @@ lra_tensor *lra_op_linear_heads(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_
     *e = (heads_extra){B, H, n, p, D, lra_ops_contig_data(ctx, x), lra_ops_contig_data(ctx, w)};
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, H, n, p));
     float *yd = lra_f32(y);
-    if (bias) fill_bias_rows(yd, lra_ops_contig_data(ctx, bias), B * H * n, p, n, H);
-    for (int64_t h = 0; h < H; h++)  // y[b, h] = x[b] . W_h^T (+ bias_h)
-        lra_gemm_batched(B, false, true, n, p, D, 1.0f, e->x, D, n * D, e->w + h * p * D, D, 0, bias ? 1.0f : 0.0f,
-                         yd + h * n * p, p, H * n * p);
+    const float *bd = bias ? lra_ops_contig_data(ctx, bias) : NULL;
+    for (int64_t h = 0; h < H; h++) {  // y[b, h] = x[b] . W_h^T (+ bias_h)
+        if (bd)
+            lra_gemm_bias_batched(B, false, true, n, p, D, 1.0f, e->x, D, n * D, e->w + h * p * D, D, 0, bd + h * p,
+                                  yd + h * n * p, p, H * n * p);
+        else
+            lra_gemm_batched(B, false, true, n, p, D, 1.0f, e->x, D, n * D, e->w + h * p * D, D, 0, 0.0f, yd + h * n * p,
+                             p, H * n * p);
+    }
     lra_node *node = lra_tape_record(ctx, "linear_heads", linear_heads_backward, y, 3, (lra_tensor *[]){x, w, bias});
     if (node) node->extra = e;
     return y;
@@ -138,10 +133,14 @@ lra_tensor *lra_op_heads_linear(lra_ctx *ctx, lra_tensor *o, lra_tensor *w, lra_
     *e = (heads_extra){B, H, n, p, E, lra_ops_contig_data(ctx, o), lra_ops_contig_data(ctx, w)};
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, LRA_DIMS(B, n, E));
     float *yd = lra_f32(y);
-    if (bias) fill_bias_rows(yd, lra_ops_contig_data(ctx, bias), B * n, E, 1, 1);
-    for (int64_t h = 0; h < H; h++)  // y[b] (+)= o[b, h] . W[:, h-block]^T, heads in order
-        lra_gemm_batched(B, false, true, n, E, p, 1.0f, e->x + h * n * p, p, H * n * p, e->w + h * p, H * p, 0,
-                         (h == 0 && !bias) ? 0.0f : 1.0f, yd, E, n * E);
+    for (int64_t h = 0; h < H; h++) {  // y[b] (+)= o[b, h] . W[:, h-block]^T (+ bias), heads in order
+        if (h == 0 && bias)
+            lra_gemm_bias_batched(B, false, true, n, E, p, 1.0f, e->x, p, H * n * p, e->w, H * p, 0,
+                                  lra_ops_contig_data(ctx, bias), yd, E, n * E);
+        else
+            lra_gemm_batched(B, false, true, n, E, p, 1.0f, e->x + h * n * p, p, H * n * p, e->w + h * p, H * p, 0,
+                             h == 0 ? 0.0f : 1.0f, yd, E, n * E);
+    }
     lra_node *node = lra_tape_record(ctx, "heads_linear", heads_linear_backward, y, 3, (lra_tensor *[]){o, w, bias});
     if (node) node->extra = e;
     return y;

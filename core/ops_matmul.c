@@ -89,6 +89,21 @@ static void gemm_with(mat c, mat x, mat y, float beta, int direct) {
 
 static void gemm(mat c, mat x, mat y, float beta) { gemm_with(c, x, y, beta, 0); }
 
+// c = x . y + bias in every row (bias [c.cols]), c's old contents ignored; c row-major.
+static void gemm_bias(mat c, mat x, mat y, const float *bias) {
+    LRA_ASSERT(c.rows == x.rows && c.cols == y.cols && x.cols == y.rows);
+    CBLAS_TRANSPOSE tx, ty, tc;
+    int64_t lx, ly, lc;
+    LRA_ASSERT(blas_layout(c, &tc, &lc) && tc == CblasNoTrans);
+    if (x.cols == 0) {  // empty inner dimension: the bias alone
+        for (int64_t r = 0; r < c.rows; r++) memcpy(c.p + r * c.rs, bias, (size_t)c.cols * sizeof(float));
+        return;
+    }
+    LRA_ASSERT(blas_layout(x, &tx, &lx) && blas_layout(y, &ty, &ly));
+    lra_gemm_bias_batched(1, tx == CblasTrans, ty == CblasTrans, c.rows, c.cols, x.cols, 1.0f, x.p, lx, 0, y.p, ly, 0,
+                          bias, c.p, lc, 0);
+}
+
 static float *bmat_at(const bmat *b, int64_t i0, int64_t i1) {
     return b->m.p + (b->bsz[0] == 1 ? 0 : i0 * b->bstr[0]) + (b->bsz[1] == 1 ? 0 : i1 * b->bstr[1]);
 }
@@ -431,16 +446,8 @@ lra_tensor *lra_op_linear(lra_ctx *ctx, lra_tensor *x, lra_tensor *w, lra_tensor
     lra_tensor *y = lra_tensor_new(ctx->arena, LRA_F32, shape, x->ndim);
     int64_t R = X.rows;
     mat Y = {lra_f32(y), R, out, out, 1};
-    float beta = 0.0f;
-    if (bias) {
-        const float *bp = lra_ops_contig_data(ctx, bias);
-        float *yp = lra_f32(y);
-#pragma omp parallel for schedule(static) if (R * out > 65536)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < out; j++) yp[r * out + j] = bp[j];
-        beta = 1.0f;
-    }
-    gemm(Y, X, mat_t(W), beta);
+    if (bias) gemm_bias(Y, X, mat_t(W), lra_ops_contig_data(ctx, bias));  // y = x W^T + b in one pass
+    else gemm(Y, X, mat_t(W), 0.0f);
     lra_tensor *ins[3] = {x, w, bias};
     lra_node *node = lra_tape_record(ctx, "linear", linear_backward, y, 3, ins);
     if (node) {

@@ -53,7 +53,8 @@ typedef struct {
     int64_t ldc;
     int mr, nr;
     float alpha, beta;
-    int first;  // the first chunk: C = alpha acc + beta C (C unread when beta == 0); later: C += alpha acc
+    const float *bias;  // NULL, or the block's first column of the row bias (then beta is 0)
+    int first;  // the first chunk: C = alpha acc + beta C, or + bias (C unread when beta == 0); later: C += alpha acc
 } block_out;
 
 // One row of the block: acc[0 .. NV) to C (whole vectors when the row is NR wide, else through a buffer).
@@ -64,6 +65,7 @@ static inline __attribute__((always_inline)) void store_row(const block_out *o, 
         for (int v = 0; v < nv; v++) {
             vec r = V_MUL(va, acc[v]);
             if (!o->first) r = V_ADD(V_LOAD(cr + v * VW), r);
+            else if (o->bias) r = V_ADD(V_LOAD(o->bias + v * VW), r);
             else if (o->beta != 0.0f) r = V_FMA(V_BCAST(o->beta), V_LOAD(cr + v * VW), r);
             V_STORE(cr + v * VW, r);
         }
@@ -73,6 +75,7 @@ static inline __attribute__((always_inline)) void store_row(const block_out *o, 
     for (int v = 0; v < nv; v++) V_STORE(t + v * VW, V_MUL(va, acc[v]));
     for (int j = 0; j < o->nr; j++) {
         if (!o->first) cr[j] = cr[j] + t[j];
+        else if (o->bias) cr[j] = o->bias[j] + t[j];
         else cr[j] = o->beta != 0.0f ? LRA_SGEMM_FMAF(o->beta, cr[j], t[j]) : t[j];
     }
 }
@@ -144,7 +147,7 @@ static void pack_b(bool tb, const float *b, int64_t ldb, int64_t pc, int64_t j0,
 }
 
 void lra_sgemm_tile(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+                    const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
     // The narrow kernel for products no wider than its panel, else the wide one.
     const int narrow = n <= NR_NARROW;
     const int64_t NR = narrow ? NR_NARROW : NR_WIDE, MR = narrow ? MR_NARROW : MR_WIDE;
@@ -175,7 +178,8 @@ void lra_sgemm_tile(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alp
                 const float *ablk = a + ic * rs + pc * cs;
                 for (int64_t p = 0; p < panels; p++) {
                     const int64_t j0 = jc + p * NR;
-                    block_out o = {c + ic * ldc + j0, ldc, mr, (int)(n - j0 < NR ? n - j0 : NR), alpha, beta, pc == 0};
+                    block_out o = {c + ic * ldc + j0, ldc, mr, (int)(n - j0 < NR ? n - j0 : NR), alpha, beta,
+                                   bias ? bias + j0 : NULL, pc == 0};
                     if (narrow) micro_narrow(kc, ablk, ro, cs, pan[p], pan_stride[p], &o);
                     else micro_wide(kc, ablk, ro, cs, pan[p], pan_stride[p], &o);
                 }
@@ -202,8 +206,9 @@ bool lra_sgemm_tile_suits(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
 #else  // no AVX2 with FMA: lra_gemm keeps BLAS
 
 void lra_sgemm_tile(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+                    const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc) {
     (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta;
+    (void)bias;
     (void)c, (void)ldc;
     LRA_SGEMM_UNREACHABLE();
 }

@@ -31,7 +31,9 @@ bool lra_sgemm_tile_available(void);
 bool lra_sgemm_tile_suits(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 
 // C[m, n] = alpha op(A) op(B) + beta C (beta == 0: C is not read), row-major, as cblas_sgemm; one thread.
+// With a bias ([n], beta must be 0): C = alpha op(A) op(B) + bias in every row, C not read -- the same
+// bits as C's rows set to the bias and beta 1, without that pass over C.
 void lra_sgemm_tile(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                    int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+                    int64_t lda, const float *b, int64_t ldb, float beta, const float *bias, float *c, int64_t ldc);
 
 #endif

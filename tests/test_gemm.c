@@ -150,6 +150,35 @@ static void test_bits_any_thread_count(void) {
     lra_threads_set(prev);
 }
 
+// lra_gemm_bias_batched equals C's rows filled with the bias and beta 1, bit for bit, whatever serves
+// the tiles (the own kernel, BLAS, inner chunks summed afterwards) and at 1 and 3 threads; C is not read.
+static void test_bias_equals_fill(void) {
+    const int prev = lra_threads_get();
+    for (int i = 0; i < NSHAPES; i++) {
+        const shape *s = &SHAPES[i];
+        operands o = make_ops(s, 70 + 3 * (uint64_t)i);
+        float *bias = randv(s->n, 90 + (uint64_t)i);
+        const int64_t asz = (s->ta ? s->k : s->m) * o.lda, bsz = (s->tb ? s->n : s->k) * o.ldb, csz = s->m * o.ldc;
+        float *want = malloc(2 * (size_t)csz * sizeof(float)), *got = malloc(2 * (size_t)csz * sizeof(float));
+        float *a2 = malloc(2 * (size_t)asz * sizeof(float));
+        for (int b = 0; b < 2; b++) memcpy(a2 + b * asz, o.a, (size_t)asz * sizeof(float));
+        a2[asz] = 0.5f;  // the two products differ
+        for (int t = 1; t <= 3; t += 2) {
+            lra_threads_set(t);
+            for (int64_t e = 0; e < 2 * csz; e++) want[e] = got[e] = NAN;
+            for (int64_t r = 0; r < 2 * s->m; r++) memcpy(want + r * o.ldc, bias, (size_t)s->n * sizeof(float));
+            lra_gemm_batched(2, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a2, o.lda, asz, o.b, o.ldb, 0, 1.0f, want,
+                             o.ldc, csz);
+            lra_gemm_bias_batched(2, s->ta, s->tb, s->m, s->n, s->k, s->alpha, a2, o.lda, asz, o.b, o.ldb, 0, bias, got,
+                                  o.ldc, csz);
+            CHECK_MSG(!memcmp(want, got, 2 * (size_t)csz * sizeof(float)), "shape %d, %d threads: bias row differs", i, t);
+        }
+        free(want), free(got), free(a2), free(bias);
+        free_ops(&o);
+    }
+    lra_threads_set(prev);
+}
+
 // The fact core/gemm.c relies on: inside an active parallel region of ours, the OpenMP build of OpenBLAS
 // computes a large product single-threaded, i.e. exactly as with one thread.
 static void test_blas_single_threaded_in_region(void) {
@@ -237,6 +266,7 @@ static void test_every_coretype(void) {
 }
 
 static const lra_test_case TESTS[] = {
+    {"bias_equals_fill", test_bias_equals_fill},
     {"matches_reference", test_matches_reference},
     {"plan", test_plan},
     {"bits_any_thread_count", test_bits_any_thread_count},

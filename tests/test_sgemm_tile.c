@@ -2,7 +2,7 @@
 // transpose pair, alpha and beta (beta 0 ignores NaN in C), ragged edges in all three dimensions (rows
 // past a register block, columns past a panel and past a column block, inner lengths past a chunk),
 // leading dimensions wider than the operands (the padding is never written), against a double-precision
-// reference.
+// reference; and the bias row against filling C with it.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +66,7 @@ static void test_matches_reference(void) {
             if (beta == 0.0f) c0[0] = NAN;  // beta 0: C's old contents are not read
             float *c = malloc((size_t)(d->m * ldc) * sizeof(float));
             memcpy(c, c0, (size_t)(d->m * ldc) * sizeof(float));
-            lra_sgemm_tile(ta, tb, d->m, d->n, d->k, alpha, a, lda, b, ldb, beta, c, ldc);
+            lra_sgemm_tile(ta, tb, d->m, d->n, d->k, alpha, a, lda, b, ldb, beta, NULL, c, ldc);
             const double worst = worst_error(d, ta, tb, alpha, beta, a, lda, b, ldb, c0, c, ldc);
             CHECK_MSG(worst < 1e-5, "%lldx%lldx%lld %c%c alpha %g beta %g: relative error %.3g", (long long)d->m,
                       (long long)d->n, (long long)d->k, ta ? 'T' : 'N', tb ? 'T' : 'N', alpha, beta, worst);
@@ -79,6 +79,30 @@ static void test_matches_reference(void) {
             cases++;
         }
     CHECK_EQ_INT(cases, 4 * NDIMS);
+}
+
+// A bias row is C = alpha op(A) op(B) + bias with C unread, bit for bit what C's rows set to the bias
+// with beta 1 give (the linear layers relied on that fill before), ragged panels and chunks included.
+static void test_bias_equals_fill(void) {
+    if (!lra_sgemm_tile_available()) SKIP("the kernel is built only for AVX2 with FMA or AVX-512");
+    for (int i = 0; i < NDIMS; i++)
+        for (int t = 0; t < 4; t++) {
+            const dims *d = &DIMS[i];
+            const bool ta = t & 1, tb = t & 2;
+            const float alpha = i % 2 ? 0.5f : 1.0f;
+            const int64_t lda = ta ? d->m : d->k, ldb = tb ? d->k : d->n, ldc = d->n + 3;
+            float *a = randv((ta ? d->k : d->m) * lda, 100 + 3 * (uint64_t)(4 * i + t));
+            float *b = randv((tb ? d->n : d->k) * ldb, 101 + 3 * (uint64_t)(4 * i + t));
+            float *bias = randv(d->n, 102 + 3 * (uint64_t)(4 * i + t));
+            float *want = malloc((size_t)(d->m * ldc) * sizeof(float)), *got = malloc((size_t)(d->m * ldc) * sizeof(float));
+            for (int64_t e = 0; e < d->m * ldc; e++) got[e] = NAN, want[e] = NAN;
+            for (int64_t r = 0; r < d->m; r++) memcpy(want + r * ldc, bias, (size_t)d->n * sizeof(float));
+            lra_sgemm_tile(ta, tb, d->m, d->n, d->k, alpha, a, lda, b, ldb, 1.0f, NULL, want, ldc);
+            lra_sgemm_tile(ta, tb, d->m, d->n, d->k, alpha, a, lda, b, ldb, 0.0f, bias, got, ldc);
+            CHECK_MSG(!memcmp(want, got, (size_t)(d->m * ldc) * sizeof(float)), "%lldx%lldx%lld %c%c: bias row differs",
+                      (long long)d->m, (long long)d->n, (long long)d->k, ta ? 'T' : 'N', tb ? 'T' : 'N');
+            free(a), free(b), free(bias), free(want), free(got);
+        }
 }
 
 // The choice is a function of the shape: tiny products, square ones and transposed B with few rows or
@@ -97,6 +121,7 @@ static void test_choice(void) {
 
 static const lra_test_case TESTS[] = {
     {"matches_reference", test_matches_reference},
+    {"bias_equals_fill", test_bias_equals_fill},
     {"choice", test_choice},
 };
 LRA_TEST_MAIN(TESTS)
