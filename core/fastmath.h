@@ -84,6 +84,32 @@ static inline lra_v8f lra_exp_v8(lra_v8f x) {
     return lra_v8_select(x > hi, LRA_V8F(INFINITY), y);
 }
 
+#ifdef __AVX512F__
+// lra_exp_v8 on sixteen lanes: the same operations per lane, so the same bits.  The exponential is a
+// chain of a dozen dependent operations; with sixteen lanes per instruction the loops below keep twice
+// as many elements in flight, which is what bounds them (about 1.5 cycles per element with eight lanes).
+static inline __m512 lra_exp_v16(__m512 x) {
+    const __m512 hi = _mm512_set1_ps(LRA_EXP_HI), lo = _mm512_set1_ps(LRA_EXP_LO);
+    const __m512 xc = _mm512_max_ps(lo, _mm512_min_ps(hi, x));
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), magic), magic);
+    __m512 r = _mm512_fmadd_ps(k, _mm512_set1_ps(-0.693359375f), xc);
+    r = _mm512_fmadd_ps(k, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i ki = _mm512_cvttps_epi32(k);
+    const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ki, _mm512_set1_epi32(127)), 23));
+    __m512 y = _mm512_mul_ps(p, scale);
+    y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), y, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), y, _mm512_set1_ps(INFINITY));
+}
+#endif
+
 // exp of one value: lra_exp_v8's operations on one lane, in the same order (fused where it fuses; ISO C mode contracts no
 // multiply-add), so scalar tails and auto-vectorised loops match the vector body bit for bit.
 static inline __attribute__((always_inline)) float lra_expf(float x) {
@@ -228,6 +254,24 @@ static inline double lra_dot_float_double(const float *a, const double *b, int64
 static inline __attribute__((always_inline)) double lra_exp_shift_impl(float *x, int64_t n, float shift, int sum) {
     lra_v4d acc_lo = {0, 0, 0, 0}, acc_hi = {0, 0, 0, 0};
     int64_t j = 0;
+#ifdef __AVX512F__
+    {  // 64 elements at a time; lane l of the eight double lanes still takes elements l mod 8, in order
+        __m512d acc = _mm512_setzero_pd();
+        const __m512 sh = _mm512_set1_ps(shift);
+        for (; j + 64 <= n; j += 64) {
+            __m512 v[4];
+            for (int u = 0; u < 4; u++) v[u] = lra_exp_v16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16 * u), sh));
+            for (int u = 0; u < 4; u++) _mm512_storeu_ps(x + j + 16 * u, v[u]);
+            if (sum)
+                for (int u = 0; u < 4; u++) {
+                    acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v[u])));
+                    acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[u]), 1))));
+                }
+        }
+        acc_lo = (lra_v4d)_mm512_castpd512_pd256(acc);
+        acc_hi = (lra_v4d)_mm512_extractf64x4_pd(acc, 1);
+    }
+#endif
     for (; j + 32 <= n; j += 32) {
         lra_v8f v0, v1, v2, v3;  // named, not an array: GCC keeps them in registers on AVX2
         __builtin_memcpy(&v0, x + j, sizeof v0);

@@ -29,6 +29,37 @@ static void test_scalar_equals_vector(void) {
     CHECK_MSG(bad == 0, "%lld of %lld inputs differ between lra_expf and lra_exp_v8", (long long)bad, (long long)n);
 }
 
+// lra_exp_shift_sum over rows of many lengths (past the 64-element AVX-512 body, the 32- and 8-element
+// loops and the scalar tail): every element is lra_expf(x - shift) bit for bit, and the sum is the
+// documented one -- eight double lanes over the 8-blocks in order, the lanes in order, then the tail.
+static void test_exp_shift_rows(void) {
+    static const int64_t lengths[] = {1, 7, 8, 31, 63, 64, 65, 100, 128, 200, 1000};
+    float x[1000], y[1000];
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        const int64_t n = lengths[li];
+        for (int64_t j = 0; j < n; j++) x[j] = j % 17 == 3 ? -INFINITY : -40.0f * (float)((uint32_t)(j * 2654435761u) % 1000003u) / 1000003.0f;
+        // Scattered exponents down to e^-41 (below the sum's last bit): additions that round, so the order shows.
+        if (n > 70) x[70] = 95.0f;  // overflows to +inf
+        memcpy(y, x, (size_t)n * sizeof(float));
+        const float shift = 1.25f;
+        const double got = lra_exp_shift_sum(y, n, shift);
+        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0;
+        int bad = 0;
+        for (int64_t j = 0; j < n; j++) {
+            const float e = lra_expf(x[j] - shift);
+            bad += memcmp(&e, &y[j], sizeof e) != 0;
+            if (j < n / 8 * 8) lanes[j % 8] += (double)e;
+            else tail += (double)e;
+        }
+        double want = 0.0;
+        for (int l = 0; l < 8; l++) want += lanes[l];
+        want += tail;
+        CHECK_MSG(bad == 0, "n %lld: %d elements differ from lra_expf", (long long)n, bad);
+        CHECK_MSG(memcmp(&got, &want, sizeof got) == 0 || (isinf(got) && isinf(want)), "n %lld: sum %.17g, want %.17g",
+                  (long long)n, got, want);
+    }
+}
+
 static void test_accuracy(void) {
     double worst = 0;
     for (float x = -87.0f; x <= 88.0f; x += 0.000913f) {
@@ -125,6 +156,7 @@ static void test_acos(void) {
 
 static const lra_test_case TESTS[] = {
     {"scalar_equals_vector", test_scalar_equals_vector},
+    {"exp_shift_rows", test_exp_shift_rows},
     {"accuracy", test_accuracy},
     {"softmax_row", test_softmax_row},
     {"acos", test_acos},
