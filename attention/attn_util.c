@@ -37,37 +37,43 @@ static void rows_scores(const float *qr, int64_t r, const float *k, const float 
             if (kmask[j] == 0.0f) P[t * n + j] = -INFINITY;
 }
 
+// Rows per block of lra_attn_rows_softmax: a block's scores (64 x 2000 floats, 512 KiB) stay in L2 between
+// the product, the softmax and P V, where all r rows at once (informer's 272 x 2000, 2.2 MiB) did not;
+// and a block of 64 rows or more is one tile of lra_gemm, which the own kernel serves.
+#define ROWS_BLOCK 64
+
 void lra_attn_rows_softmax(const float *qr, int64_t r, const float *k, const float *v, const float *kmask, int64_t n,
                            int64_t p, float scale, float *P, float *out, float *lse) {
-    if (r == 0) return;
-    rows_scores(qr, r, k, kmask, n, p, scale, P);
-    for (int64_t t = 0; t < r; t++) lse[t] = lra_softmax_row(P + t * n, n);
-    lra_gemm(false, false, (int)r, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f,
-                out, (int)p);
+    for (int64_t r0 = 0; r0 < r;) {
+        const int64_t rb = r - r0 < 2 * ROWS_BLOCK ? r - r0 : ROWS_BLOCK;  // a short remainder joins the last block
+        rows_scores(qr + r0 * p, rb, k, kmask, n, p, scale, P);
+        for (int64_t t = 0; t < rb; t++) lse[r0 + t] = lra_softmax_row(P + t * n, n);
+        lra_gemm(false, false, (int)rb, (int)p, (int)n, 1.0f, P, (int)n, v, (int)p, 0.0f, out + r0 * p, (int)p);
+        r0 += rb;
+    }
 }
 
 void lra_attn_rows_softmax_backward(const float *qr, int64_t r, const float *k, const float *v, const float *kmask,
                                     int64_t n, int64_t p, float scale, const float *lse, const float *out,
                                     const float *dout, float *P, float *dP, float *dqr, float *dk, float *dv) {
-    if (r == 0) return;
-    rows_scores(qr, r, k, kmask, n, p, scale, P);
-    for (int64_t t = 0; t < r; t++) lra_softmax_row_from_lse(P + t * n, n, lse[t]);
-    if (dv)
-        lra_gemm(true, false, (int)n, (int)p, (int)r, 1.0f, P, (int)n, dout, (int)p,
-                    1.0f, dv, (int)p);
-    if (!dqr && !dk) return;
-    lra_gemm(false, true, (int)r, (int)n, (int)p, 1.0f, dout, (int)p, v, (int)p, 0.0f,
-                dP, (int)n);
-    for (int64_t t = 0; t < r; t++) {
-        const double D = lra_dot_double(dout + t * p, out + t * p, p);
-        for (int64_t j = 0; j < n; j++) dP[t * n + j] = P[t * n + j] * (dP[t * n + j] - (float)D);
+    for (int64_t r0 = 0; r0 < r;) {  // blocks as in the forward; dk and dv add the blocks in order
+        const int64_t rb = r - r0 < 2 * ROWS_BLOCK ? r - r0 : ROWS_BLOCK;
+        const float *qb = qr + r0 * p, *db = dout + r0 * p;
+        rows_scores(qb, rb, k, kmask, n, p, scale, P);
+        for (int64_t t = 0; t < rb; t++) lra_softmax_row_from_lse(P + t * n, n, lse[r0 + t]);
+        if (dv) lra_gemm(true, false, (int)n, (int)p, (int)rb, 1.0f, P, (int)n, db, (int)p, 1.0f, dv, (int)p);
+        if (dqr || dk) {
+            lra_gemm(false, true, (int)rb, (int)n, (int)p, 1.0f, db, (int)p, v, (int)p, 0.0f, dP, (int)n);
+            for (int64_t t = 0; t < rb; t++) {
+                const double D = lra_dot_double(db + t * p, out + (r0 + t) * p, p);
+                for (int64_t j = 0; j < n; j++) dP[t * n + j] = P[t * n + j] * (dP[t * n + j] - (float)D);
+            }
+            if (dqr)
+                lra_gemm(false, false, (int)rb, (int)p, (int)n, scale, dP, (int)n, k, (int)p, 1.0f, dqr + r0 * p, (int)p);
+            if (dk) lra_gemm(true, false, (int)n, (int)p, (int)rb, scale, dP, (int)n, qb, (int)p, 1.0f, dk, (int)p);
+        }
+        r0 += rb;
     }
-    if (dqr)
-        lra_gemm(false, false, (int)r, (int)p, (int)n, scale, dP, (int)n, k, (int)p,
-                    1.0f, dqr, (int)p);
-    if (dk)
-        lra_gemm(true, false, (int)n, (int)p, (int)r, scale, dP, (int)n, qr, (int)p,
-                    1.0f, dk, (int)p);
 }
 
 lra_tensor *lra_attn_mask_rows(lra_ctx *ctx, lra_tensor *mask) {
