@@ -62,6 +62,31 @@ static void features(const float *x, const float *mrow, int64_t n, int64_t p, fl
     }
 }
 
+// d[i] = (float) sum_c F[i, c] z[c] for i < n, each sum in double with c in order.  Eight rows go
+// together, one per vector lane, so the eight dependent chains of double additions overlap; a row alone
+// was a 32-long chain of adds (about 4 cycles each), 11 ms of a 39 ms forward at n 2000.  Each lane
+// computes exactly what the plain loop does, so the bits are the same.
+static void row_dots(const float *F, const float *z, int64_t n, int64_t p, float *d) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        lra_v4d lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+        const float *f = F + i * p;
+        for (int64_t c = 0; c < p; c++) {
+            const double zc = z[c];
+            const lra_v4d a = {f[c], f[p + c], f[2 * p + c], f[3 * p + c]};
+            const lra_v4d b = {f[4 * p + c], f[5 * p + c], f[6 * p + c], f[7 * p + c]};
+            lo += a * zc;
+            hi += b * zc;
+        }
+        for (int l = 0; l < 4; l++) d[i + l] = (float)lo[l], d[i + 4 + l] = (float)hi[l];
+    }
+    for (; i < n; i++) {
+        double s = 0.0;
+        for (int64_t c = 0; c < p; c++) s += (double)F[i * p + c] * z[c];
+        d[i] = (float)s;
+    }
+}
+
 static void linear_backward(lra_ctx *ctx, lra_node *node) {
     const linear_saved *sv = node->extra;
     lra_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
@@ -160,10 +185,9 @@ static lra_tensor *linear_forward(void *state, lra_params *params, lra_ctx *ctx,
         features(lra_f32(q) + base, NULL, n, p, sv->s, F, NULL);
         lra_gemm(false, false, n, p, p, 1.0f, F, p, C, p, 0.0f, o, p);
         if (!sv->normalize) continue;
+        row_dots(F, z, n, p, sv->den + bh * n);
         for (int64_t i = 0; i < n; i++) {
-            double d = 0.0;
-            for (int64_t c = 0; c < p; c++) d += (double)F[i * p + c] * z[c];
-            const float den = (float)d + LINEAR_EPS;
+            const float den = sv->den[bh * n + i] + LINEAR_EPS;
             sv->den[bh * n + i] = den;
             const float inv = 1.0f / den;
             for (int64_t c = 0; c < p; c++) o[i * p + c] *= inv;
