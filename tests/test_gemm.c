@@ -158,7 +158,7 @@ static void test_bias_equals_fill(void) {
         const shape *s = &SHAPES[i];
         operands o = make_ops(s, 70 + 3 * (uint64_t)i);
         float *bias = randv(s->n, 90 + (uint64_t)i);
-        const int64_t asz = (s->ta ? s->k : s->m) * o.lda, bsz = (s->tb ? s->n : s->k) * o.ldb, csz = s->m * o.ldc;
+        const int64_t asz = (s->ta ? s->k : s->m) * o.lda, csz = s->m * o.ldc;
         float *want = malloc(2 * (size_t)csz * sizeof(float)), *got = malloc(2 * (size_t)csz * sizeof(float));
         float *a2 = malloc(2 * (size_t)asz * sizeof(float));
         for (int b = 0; b < 2; b++) memcpy(a2 + b * asz, o.a, (size_t)asz * sizeof(float));
